@@ -1,0 +1,103 @@
+package kube
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Namespace is where MTC lives; mig-controller hard-codes it.
+const Namespace = "openshift-migration"
+
+// FieldManager is the server-side apply field manager of everything the hooks apply.
+const FieldManager = "mtc-helm"
+
+// Groups the hooks look at.
+const (
+	MigrationGroup = "migration.openshift.io"
+	VeleroGroup    = "velero.io"
+	OLMGroup       = "operators.coreos.com"
+	ConfigGroup    = "config.openshift.io"
+)
+
+// The MTC custom resources (all v1alpha1, Namespaced).
+var (
+	MigrationControllers = mig("migrationcontrollers")
+	MigClusters          = mig("migclusters")
+	MigStorages          = mig("migstorages")
+	MigPlans             = mig("migplans")
+	MigMigrations        = mig("migmigrations")
+	MigHooks             = mig("mighooks")
+	MigAnalytics         = mig("miganalytics")
+	DVMs                 = mig("directvolumemigrations")
+	DVMPs                = mig("directvolumemigrationprogresses")
+	DIMs                 = mig("directimagemigrations")
+	DISMs                = mig("directimagestreammigrations")
+)
+
+// MTCKinds maps each MTC kind to its resource, in the order an export lists them.
+var MTCKinds = []struct {
+	Kind string
+	GVR  schema.GroupVersionResource
+}{
+	{"MigrationController", MigrationControllers},
+	{"MigCluster", MigClusters},
+	{"MigStorage", MigStorages},
+	{"MigHook", MigHooks},
+	{"MigPlan", MigPlans},
+	{"MigMigration", MigMigrations},
+	{"MigAnalytic", MigAnalytics},
+	{"DirectVolumeMigration", DVMs},
+	{"DirectVolumeMigrationProgress", DVMPs},
+	{"DirectImageMigration", DIMs},
+	{"DirectImageStreamMigration", DISMs},
+}
+
+// OLM, OpenShift and Velero resources.
+var (
+	Subscriptions       = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "subscriptions"}
+	InstallPlans        = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "installplans"}
+	CSVs                = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "clusterserviceversions"}
+	ClusterVersions     = schema.GroupVersionResource{Group: ConfigGroup, Version: "v1", Resource: "clusterversions"}
+	CRDs                = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	SCCs                = schema.GroupVersionResource{Group: "security.openshift.io", Version: "v1", Resource: "securitycontextconstraints"}
+	OAuthClients        = schema.GroupVersionResource{Group: "oauth.openshift.io", Version: "v1", Resource: "oauthclients"}
+	DataProtectionApps  = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
+	VeleroBackups       = schema.GroupVersionResource{Group: VeleroGroup, Version: "v1", Resource: "backups"}
+	VeleroRestores      = schema.GroupVersionResource{Group: VeleroGroup, Version: "v1", Resource: "restores"}
+	VeleroSchedules     = schema.GroupVersionResource{Group: VeleroGroup, Version: "v1", Resource: "schedules"}
+	ClusterRoles        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	ClusterRoleBindings = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
+	Deployments         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+)
+
+func mig(resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: MigrationGroup, Version: "v1alpha1", Resource: resource}
+}
+
+// MTCResourceForKind returns the resource of an MTC kind ("MigStorage" → migstorages).
+func MTCResourceForKind(kind string) (schema.GroupVersionResource, bool) {
+	for _, k := range MTCKinds {
+		if strings.EqualFold(k.Kind, kind) {
+			return k.GVR, true
+		}
+	}
+	return schema.GroupVersionResource{}, false
+}
+
+// CRDName is the name of the CustomResourceDefinition that serves gvr.
+func CRDName(gvr schema.GroupVersionResource) string { return gvr.Resource + "." + gvr.Group }
+
+// MTC operator package and object names.
+const (
+	OperatorPackage    = "mtc-operator"
+	CSVPrefix          = "mtc-operator."
+	LegacyOperator     = "migration-operator"
+	ControllerName     = "migration-controller"
+	OADPCSVPrefix      = "oadp-operator."
+	HelmReleaseNameKey = "meta.helm.sh/release-name"
+	HelmReleaseNSKey   = "meta.helm.sh/release-namespace"
+)
+
+// OADPPackages are the OLM package names OADP is published under (downstream and upstream).
+var OADPPackages = []string{"redhat-oadp-operator", "oadp-operator"}

@@ -1,0 +1,100 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// DefaultInterval is the poll interval when none is given.
+const DefaultInterval = 2 * time.Second
+
+// ProgressEvery is how often a wait logs that it is still waiting.
+var ProgressEvery = 10 * time.Second
+
+// Waiter polls conditions. The zero value polls every DefaultInterval with no deadline of its own: the
+// caller's context (the --timeout) bounds it.
+type Waiter struct {
+	Interval time.Duration
+	// Timeout bounds one wait; zero leaves only the context's deadline.
+	Timeout time.Duration
+	Log     *slog.Logger
+}
+
+// TimeoutError is a wait that ran out of time; errors.Is(err, context.DeadlineExceeded) holds for it.
+type TimeoutError struct {
+	What    string
+	Waited  time.Duration
+	Last    string
+	Remedy  string
+	wrapped error
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("timed out after %s waiting for %s", e.Waited.Round(time.Second), e.What)
+	if e.Last != "" {
+		msg += " (last seen: " + e.Last + ")"
+	}
+	if e.Remedy != "" {
+		msg += "; " + e.Remedy
+	}
+	return msg
+}
+
+func (e *TimeoutError) Unwrap() error { return e.wrapped }
+
+// Condition is polled until it returns done, or an error that is not transient. The status it returns is
+// logged as progress and quoted in the timeout message.
+type Condition func(ctx context.Context) (done bool, status string, err error)
+
+// Until polls cond until it is done. Transient API errors (an API server restart, overload, a dropped
+// connection) are logged and retried; any other error stops the wait. On a deadline it returns a
+// *TimeoutError naming what and the remedy; on cancellation (SIGTERM) the context's error.
+func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) error {
+	interval := w.Interval
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	log := w.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if w.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	lastLog := start
+	var last string
+	err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
+		done, status, err := cond(ctx)
+		if err != nil {
+			if IsTransient(err) {
+				log.Warn("retrying after a transient API error", "waitingFor", what, "error", err.Error())
+				return false, nil
+			}
+			return false, err
+		}
+		if status != "" {
+			last = status
+		}
+		if !done && time.Since(lastLog) >= ProgressEvery {
+			lastLog = time.Now()
+			log.Info("still waiting", "for", what, "status", last, "elapsed", time.Since(start).Round(time.Second).String())
+		}
+		return done, nil
+	})
+	if err == nil {
+		log.Debug("done waiting", "for", what, "elapsed", time.Since(start).Round(time.Millisecond).String())
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &TimeoutError{What: what, Waited: time.Since(start), Last: last, Remedy: remedy, wrapped: err}
+	}
+	return err
+}

@@ -1,0 +1,218 @@
+package version
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/charts"
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+// Check is the version-check action.
+type Check struct {
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Discovery discovery.DiscoveryInterface
+	Host      string
+
+	// Matrix is the compatibility matrix; nil loads the embedded one.
+	Matrix charts.Matrix
+	// MTCVersion is the MTC version or line to install ("1.8.8" or "1.8").
+	MTCVersion string
+	// Namespace is the MTC namespace.
+	Namespace string
+	// Release is the Helm release doing the install; empty skips the ownership checks (CLI use).
+	Release string
+	// RemotesSecret names the Secret that lists the remote clusters; empty checks no remotes.
+	RemotesSecret string
+	// AllowUnsupported turns an unsupported platform or a remote on another MTC line into a warning.
+	AllowUnsupported bool
+	// Remote builds clients for a remote cluster; nil uses RemoteClients.
+	Remote func(r Remote) (*kube.Clients, error)
+	// OpenShiftVersionHint overrides the /version/openshift probe (tests).
+	OpenShiftVersionHint func(ctx context.Context) (string, error)
+	Log                  *slog.Logger
+}
+
+// Report is what version-check found and decided.
+type Report struct {
+	Cluster    string         `json:"cluster"`
+	Platform   Platform       `json:"platform"`
+	MTCVersion string         `json:"mtcVersion"`
+	Supported  string         `json:"supported"`
+	Installed  *Installed     `json:"installed"`
+	Remotes    []RemoteResult `json:"remotes,omitempty"`
+	Warnings   []string       `json:"warnings,omitempty"`
+	Result     string         `json:"result"`
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster:   %s\n", r.Cluster)
+	if r.Platform.Name != "" {
+		fmt.Fprintf(&b, "platform:  %s, from %s\n", r.Platform, r.Platform.Source)
+	}
+	fmt.Fprintf(&b, "MTC:       %s (this line supports %s)\n", r.MTCVersion, r.Supported)
+	fmt.Fprintf(&b, "installed: %s\n", r.Installed.String())
+	for _, rr := range r.Remotes {
+		fmt.Fprintf(&b, "remote:    %s %s: %s\n", rr.Name, rr.URL, rr.Summary())
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(&b, "WARNING:   %s\n", warn)
+	}
+	fmt.Fprintf(&b, "result:    %s\n", r.Result)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Run checks the cluster. It returns a *kube.Refusal when the install must not go ahead; the report is
+// filled as far as the check got.
+func (c *Check) Run(ctx context.Context) (*Report, error) {
+	log := c.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	matrix := c.Matrix
+	if matrix == nil {
+		m, err := charts.LoadMatrix()
+		if err != nil {
+			return nil, err
+		}
+		matrix = m
+	}
+	want, err := charts.ParseVersion(c.MTCVersion)
+	if err != nil || want.Parts < 2 {
+		return nil, fmt.Errorf("--mtc-version %q is not an MTC version such as 1.8 or 1.8.8", c.MTCVersion)
+	}
+	compat, ok := matrix[want.Line()]
+	if !ok {
+		return nil, fmt.Errorf("MTC %s is not a line this binary knows (it knows %s); pass one of them with --mtc-version",
+			c.MTCVersion, strings.Join(matrix.Lines(), ", "))
+	}
+	ns := c.Namespace
+	if ns == "" {
+		ns = kube.Namespace
+	}
+	rep := &Report{Cluster: c.Host, MTCVersion: want.String(), Supported: compat.Describe(), Result: "refused"}
+
+	// 1. The platform and the matrix.
+	p, err := Detector{Discovery: c.Discovery, Dynamic: c.Dynamic, Host: c.Host, OpenShiftVersionHint: c.OpenShiftVersionHint}.Detect(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Platform = p
+	log.Info("platform detected", "platform", p.Name, "version", p.Version, "kubernetes", p.Kubernetes, "source", p.Source)
+	pv, err := charts.ParseVersion(p.Version)
+	if err != nil {
+		return rep, kube.Refusef("cannot read the OpenShift version %q of %s; check ClusterVersion version", p.Version, c.Host)
+	}
+	if !compat.Supports(p.Name, pv) {
+		msg := fmt.Sprintf("MTC %s supports %s, but %s runs OCP %s; %s", want.Line(), compat.Describe(), c.Host, pv, remedyFor(matrix, p.Name, pv, want.Line()))
+		if !c.AllowUnsupported {
+			return rep, &kube.Refusal{Message: msg + ", or pass --allow-unsupported (hooks.allowUnsupported) at your own risk"}
+		}
+		rep.Warnings = append(rep.Warnings, "UNSUPPORTED, going ahead because of --allow-unsupported: "+msg)
+		log.Warn("UNSUPPORTED PLATFORM: going ahead because --allow-unsupported is set", "reason", msg)
+	}
+
+	// 2. What is already installed here.
+	inst, err := Inspector{Kube: c.Kube, Dynamic: c.Dynamic, Host: c.Host, Namespace: ns}.Inspect(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Installed = inst
+	if err := c.checkInstalled(p, want, inst, ns, rep); err != nil {
+		return rep, err
+	}
+
+	// 3. The remote clusters.
+	if c.RemotesSecret != "" {
+		results, err := c.checkRemotes(ctx, ns, want, log)
+		rep.Remotes = results
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range results {
+			if r.Problem == "" {
+				continue
+			}
+			if !c.AllowUnsupported {
+				return rep, &kube.Refusal{Message: r.Problem}
+			}
+			rep.Warnings = append(rep.Warnings, "UNSUPPORTED, going ahead because of --allow-unsupported: "+r.Problem)
+			log.Warn("REMOTE CLUSTER MISMATCH: going ahead because --allow-unsupported is set", "remote", r.Name, "reason", r.Problem)
+		}
+	}
+	rep.Result = "ok"
+	if len(rep.Warnings) > 0 {
+		rep.Result = "ok with warnings"
+	}
+	return rep, nil
+}
+
+// remedyFor suggests the line that supports the platform, else an upgrade of the cluster.
+func remedyFor(m charts.Matrix, platform string, v charts.Version, wantLine string) string {
+	for _, line := range m.Lines() {
+		if line != wantLine && m[line].Supports(platform, v) {
+			return fmt.Sprintf("install the mtc chart %s.z instead, which supports it", line)
+		}
+	}
+	return "upgrade the cluster to a version this line supports"
+}
+
+func (c *Check) checkInstalled(p Platform, want charts.Version, inst *Installed, ns string, rep *Report) error {
+	for _, s := range inst.Subscriptions {
+		if s.Namespace != ns {
+			return kube.Refusef("an mtc-operator Subscription %s already exists outside %s, and MTC must run once per cluster in %s; remove it (oc delete subscription %s -n %s, then its CSV) or keep that install and do not install this chart",
+				s, ns, ns, s.Name, s.Namespace)
+		}
+		if c.Release != "" && s.Release != c.Release {
+			return kube.Refusef("MTC is already installed in %s by Subscription %s, which Helm release %s does not own (%s); uninstall it first (mtc-hooks cleanup) or keep it and do not install this chart",
+				ns, s, c.Release, ownerWords(s.Release))
+		}
+	}
+	if d := inst.LegacyDeployment; d != nil {
+		if p.Name == charts.PlatformOCP4 {
+			return kube.Refusef("the legacy MTC operator (Deployment %s) runs on this OCP 4 cluster, where this chart installs MTC through OLM; remove it first (oc delete -f operator.yml, or mtc-hooks cleanup) so that two operators do not fight over the MigrationController", d)
+		}
+		if c.Release != "" && d.Release != c.Release {
+			return kube.Refusef("the legacy MTC operator (Deployment %s) is already installed and Helm release %s does not own it (%s); remove it first (oc delete -f operator.yml, or mtc-hooks cleanup) or keep it and do not install this chart",
+				d, c.Release, ownerWords(d.Release))
+		}
+	}
+	if inst.CSV != "" && len(inst.Subscriptions) == 0 && c.Release != "" {
+		return kube.Refusef("ClusterServiceVersion %s/%s is left over without a Subscription, from an MTC install that was not removed completely; run mtc-hooks cleanup to remove it, then install again",
+			ns, inst.CSV)
+	}
+	if inst.Version == "" {
+		return nil
+	}
+	have, err := charts.ParseVersion(inst.Version)
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot read the installed MTC version %q from %s", inst.Version, inst.VersionSource))
+		return nil
+	}
+	if want.Compare(have) < 0 {
+		return kube.Refusef("MTC %s is installed (%s) and %s would be a downgrade, which MTC does not support; install %s or later, or uninstall first (helm uninstall runs the cleanup)",
+			have, inst.VersionSource, want, have)
+	}
+	if have.Line() != want.Line() && c.Release == "" {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("MTC %s is installed; installing %s upgrades it to another line, so upgrade every remote cluster to %s as well", have, want, want.Line()))
+	}
+	return nil
+}
+
+func ownerWords(release string) string {
+	if release == "" {
+		return "it was not installed with Helm"
+	}
+	return "it belongs to release " + release
+}
