@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds what the local control plane and the tests run into bin/. Called by `make tools`; each
+# step runs only when its output is missing or older than its inputs (make decides).
+#   ci/tools.sh kube    etcd, kube-apiserver, kube-controller-manager, kubectl (k8s.io/kubernetes v1.37.2)
+#   ci/tools.sh helm3   bin/helm  (helm.sh/helm/v3)
+#   ci/tools.sh helm4   bin/helm4 (helm.sh/helm/v4)
+#   ci/tools.sh k111    bin/k8s-1.11/{kube-apiserver,kube-controller-manager} (OpenShift 3.11's Kubernetes)
+#   ci/tools.sh crds    bin/crds: the OpenShift and OLM CRD manifests from their Go modules
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/bin
+mkdir -p "$bin"
+log() { echo "[tools $(date +%T)] $*" >&2; }
+
+modver() { # the version tools/go.mod selects for a module
+  (cd "$root/tools" && go list -m -f '{{.Version}}' "$1")
+}
+
+case "${1:-}" in
+kube)
+  v=$(modver k8s.io/kubernetes)
+  minor=$(echo "$v" | cut -d. -f2)
+  ld=""
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  log "building kube-apiserver, kube-controller-manager, kubectl $v and etcd (about 8 minutes cold on 2 cores)"
+  cd "$root/tools"
+  go build -ldflags "$ld" -o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
+  ;;
+helm3|helm4)
+  major=${1#helm}
+  out=$bin/helm; [ "$major" = 4 ] && out=$bin/helm4
+  v=$(modver helm.sh/helm/v$major)
+  log "building Helm $v into $out"
+  cd "$root/tools"
+  go build -ldflags "-X helm.sh/helm/v$major/internal/version.version=$v" -o "$out" "helm.sh/helm/v$major/cmd/helm"
+  ;;
+k111)
+  build=${K111_BUILD:-$root/../shared/k8s-1.11/build.sh}
+  if [ ! -x "$build" ]; then
+    echo "The Kubernetes 1.11 build script $build is missing: set K111_BUILD to its path." >&2; exit 1
+  fi
+  log "building the Kubernetes 1.11 control plane of the ocp3 flavour (about 6.5 minutes cold; caches in ${K111_DIR:-~/.cache/k8s-1.11})"
+  K111_GIT_VERSION=v1.11.0+d4cacc0 K111_GIT_MINOR=11+ K111_OUT=$bin/k8s-1.11 "$build" build >&2
+  ;;
+crds)
+  cd "$root/tools/crds"
+  os=$(go mod download -json github.com/openshift/api | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  olm=$(go mod download -json github.com/operator-framework/api | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$os" ] && [ -d "$olm" ] || { echo "The OpenShift or OLM API module could not be downloaded: check the Go module proxy." >&2; exit 1; }
+  out=$bin/crds
+  rm -rf "$out.tmp"; mkdir -p "$out.tmp/openshift" "$out.tmp/olm"
+  cp "$os/config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusterversions-Default.crd.yaml" "$out.tmp/openshift/clusterversions.yaml"
+  cp "$os/config/v1/zz_generated.crd-manifests/0000_03_config-operator_01_proxies.crd.yaml" "$out.tmp/openshift/proxies.yaml"
+  cp "$os/config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_infrastructures-Default.crd.yaml" "$out.tmp/openshift/infrastructures.yaml"
+  cp "$os/config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_networks-Default.crd.yaml" "$out.tmp/openshift/networks.yaml"
+  cp "$os/route/v1/zz_generated.crd-manifests/routes.crd.yaml" "$out.tmp/openshift/routes.yaml"
+  cp "$os/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" "$out.tmp/openshift/securitycontextconstraints.yaml"
+  cp "$os/network/v1/zz_generated.crd-manifests/004_egressnetworkpolicies.crd.yaml" "$out.tmp/openshift/egressnetworkpolicies.yaml"
+  for k in catalogsources clusterserviceversions installplans operatorgroups subscriptions; do
+    cp "$olm/crds/operators.coreos.com_$k.yaml" "$out.tmp/olm/"
+  done
+  chmod -R u+w "$out.tmp"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "copied $(find "$out" -name '*.yaml' | wc -l) CRD manifests into $out"
+  ;;
+*)
+  echo "usage: ci/tools.sh kube|helm3|helm4|k111|crds" >&2; exit 2 ;;
+esac

@@ -1,0 +1,251 @@
+// Package testenv brings up what the tests and the demo run against: a local control plane of
+// one flavour, a loopback OCI registry with the images our charts pull, and a simulated node
+// that runs pods (the hook image as the freshly built mtc-hooks binary).
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/nodesim"
+	"github.com/mtc-helm/mtc-helm/internal/registry"
+)
+
+// HookImage is the repository path suffix of our hook image; the node runs it as mtc-hooks.
+const HookImage = "mtc-helm/mtc-hooks"
+
+// Images pushed into the local registry at start: what the charts and the tests pull through
+// the registry.redhat.io mirror.
+var Images = []string{
+	"ubi9:latest",
+	"ubi9/ubi-minimal:latest",
+	"rhmtc/openshift-migration-legacy-rhel8-operator:v1.7",
+	"rhmtc/openshift-migration-rhel8-operator:v1.8",
+}
+
+// Options configure Start.
+type Options struct {
+	Flavour localcluster.Flavour
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// HookBinary plays the hook image; default: mtc-hooks built fresh from ./cmd/mtc-hooks.
+	HookBinary string
+}
+
+// Env is a running environment.
+type Env struct {
+	Cluster    *localcluster.Cluster
+	Registry   *registry.Registry
+	Node       *nodesim.Node
+	Kubeconfig string
+	Client     kubernetes.Interface
+	Dynamic    dynamic.Interface
+	HookBinary string
+	// Root is the repository root; Bin its bin/ directory (kubectl, helm, helm4).
+	Root, Bin string
+}
+
+// Start brings the environment up; Stop takes it down.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	e := &Env{Root: root, Bin: filepath.Join(root, "bin")}
+	if opts.HookBinary == "" {
+		opts.HookBinary, err = HookBinary()
+		if err != nil {
+			return nil, err
+		}
+	}
+	e.HookBinary = opts.HookBinary
+	e.Registry, err = registry.Start(ctx, registry.Options{Images: Images})
+	if err != nil {
+		return nil, err
+	}
+	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log})
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
+	track(e.Cluster.Pids())
+	e.Kubeconfig = e.Cluster.Kubeconfig
+	e.Client = kubernetes.NewForConfigOrDie(e.Cluster.Config)
+	e.Dynamic = dynamic.NewForConfigOrDie(e.Cluster.Config)
+	e.Node, err = nodesim.Start(ctx, nodesim.Options{
+		Config:       e.Cluster.Config,
+		Server:       e.Cluster.URL,
+		CAData:       e.Cluster.Config.CAData,
+		Binaries:     map[string]string{HookImage: opts.HookBinary},
+		Registry:     e.Registry,
+		Dir:          filepath.Join(e.Cluster.Dir, "node"),
+		LegacyTokens: opts.Flavour.Kind == localcluster.OCP3,
+		Log:          slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OnStart:      func(pid int) { track(map[string]int{"container": pid}) },
+	})
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
+	if err := e.Node.WaitReady(ctx); err != nil {
+		e.Stop()
+		return nil, fmt.Errorf("the simulated node did not become Ready: %w", err)
+	}
+	return e, nil
+}
+
+// Stop ends everything Start started.
+func (e *Env) Stop() {
+	if e.Node != nil {
+		e.Node.Stop()
+	}
+	if e.Cluster != nil {
+		_ = e.Cluster.Stop()
+	}
+	if e.Registry != nil {
+		e.Registry.Stop()
+	}
+}
+
+// Tool returns the path of a command built into bin/ (kubectl, helm, helm4), or fails t with
+// the remedy.
+func (e *Env) Tool(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(e.Bin, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is missing: run `make tools`", p)
+	}
+	return p
+}
+
+// ForTest starts an environment for one test or package and stops it when t ends. Integration
+// tests call it; under -short it skips the test.
+func ForTest(t testing.TB, f localcluster.Flavour) *Env {
+	t.Helper()
+	SkipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := Start(ctx, Options{Flavour: f})
+	if err != nil {
+		t.Fatalf("local cluster %s: %v", f, err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// SkipIfShort skips integration tests under -short, saying how to run them.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the local control plane; run `make test` (or go test without -short after `make tools`)")
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// HookBinary builds ./cmd/mtc-hooks once per process into a temporary directory (or returns
+// MTC_HOOKS_BIN when set) so that the node runs the code under test.
+func HookBinary() (string, error) {
+	if p := os.Getenv("MTC_HOOKS_BIN"); p != "" {
+		return p, nil
+	}
+	buildOnce.Do(func() {
+		root, err := localcluster.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "mtc-hooks-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "mtc-hooks")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/mtc-hooks")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("failed to build mtc-hooks: %v\n%s", err, out)
+		}
+	})
+	return buildPath, buildErr
+}
+
+var (
+	trackMu sync.Mutex
+	tracked = map[int]string{}
+)
+
+func track(pids map[string]int) {
+	trackMu.Lock()
+	defer trackMu.Unlock()
+	for name, pid := range pids {
+		tracked[pid] = name
+	}
+}
+
+// Leaked lists the processes started through this package that still run (zombies excluded).
+func Leaked() []string {
+	trackMu.Lock()
+	defer trackMu.Unlock()
+	var out []string
+	for pid, name := range tracked {
+		if alive(pid) {
+			out = append(out, fmt.Sprintf("%s (pid %d)", name, pid))
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// field 3 is the state; Z is a zombie that only waits to be reaped
+	for i := 0; i < len(b); i++ {
+		if b[i] == ')' && i+2 < len(b) {
+			return b[i+2] != 'Z'
+		}
+	}
+	return true
+}
+
+// Main runs a package's tests and then fails the run if any process they started still runs.
+// Use it as `func TestMain(m *testing.M) { testenv.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	if leaked := Leaked(); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "processes started by the tests still run after them: %v\n", leaked)
+		if code == 0 {
+			code = 1
+		}
+	}
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
