@@ -140,3 +140,18 @@ func IsTransient(err error) bool {
 	return strings.Contains(msg, "the server is currently unable to handle the request") ||
 		strings.Contains(msg, "connection refused") || strings.Contains(msg, "apiserver not ready")
 }
+
+// IsNotServed reports whether err says the resource type itself does not exist on the server (its CRD is
+// gone or its API group is not served), as opposed to one missing object.
+func IsNotServed(err error) bool {
+	if !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
+		return false
+	}
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		if d := s.Status().Details; d != nil && d.Name != "" && !strings.Contains(s.Status().Message, "could not find the requested resource") {
+			return false
+		}
+	}
+	return strings.Contains(err.Error(), "could not find the requested resource") || apierrors.IsMethodNotSupported(err)
+}

@@ -160,7 +160,7 @@ func (in Inspector) Inspect(ctx context.Context) (*Installed, error) {
 
 // notServed is true when the resource type does not exist on the server (no OLM, no MTC CRDs).
 func notServed(err error) bool {
-	return apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err)
+	return kube.IsNotServed(err)
 }
 
 func releaseOf(annotations map[string]string, ns string) string {

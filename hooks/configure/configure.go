@@ -1,0 +1,439 @@
+package configure
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+// Configure is the configure action.
+type Configure struct {
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Host      string
+	Namespace string
+	// ConfigMap overrides ConfigMapName.
+	ConfigMap string
+	Waiter    kube.Waiter
+	Log       *slog.Logger
+}
+
+// Applied is one object the hook applied and how it ended.
+type Applied struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// Report is what configure did.
+type Report struct {
+	Cluster  string    `json:"cluster"`
+	Operator string    `json:"operator"`
+	CRDs     int       `json:"crdsEstablished"`
+	Objects  []Applied `json:"objects"`
+	Result   string    `json:"result"`
+	Duration string    `json:"duration"`
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster:  %s\n", r.Cluster)
+	fmt.Fprintf(&b, "operator: %s\n", r.Operator)
+	fmt.Fprintf(&b, "CRDs:     %d established\n", r.CRDs)
+	for _, o := range r.Objects {
+		fmt.Fprintf(&b, "applied:  %s %s: %s\n", o.Kind, o.Name, o.Status)
+	}
+	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Run waits for the operator and the CRDs, then applies and waits for each object in order.
+func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
+	start := time.Now()
+	log := c.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	c.Waiter.Log = log
+	ns := c.Namespace
+	if ns == "" {
+		ns = kube.Namespace
+	}
+	cmName := c.ConfigMap
+	if cmName == "" {
+		cmName = ConfigMapName
+	}
+	rep = &Report{Cluster: c.Host, Result: "failed"}
+	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
+
+	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return rep, kube.Refusef("ConfigMap %s/%s with the objects to apply does not exist; the chart renders it as a release resource, so run configure as the chart's post-install hook or install the chart first", ns, cmName)
+	}
+	if err != nil {
+		return rep, kube.Explain(err, "get ConfigMap "+ns+"/"+cmName, c.Host)
+	}
+	op, err := parseOperator(cm.Data[OperatorKey])
+	if err != nil {
+		return rep, kube.Refusef("ConfigMap %s/%s is malformed: %v; it comes from the chart, so reinstall or upgrade the release", ns, cmName, err)
+	}
+	objs, err := parseObjects(cm.Data[ObjectsKey])
+	if err != nil {
+		return rep, kube.Refusef("ConfigMap %s/%s is malformed: %v; it comes from the chart, so reinstall or upgrade the release", ns, cmName, err)
+	}
+	gvrs := make([]schema.GroupVersionResource, len(objs))
+	for i, o := range objs {
+		gvr, ok := kube.MTCResourceForKind(o.GetKind())
+		if !ok || o.GetAPIVersion() != kube.MigrationGroup+"/v1alpha1" {
+			return rep, kube.Refusef("ConfigMap %s/%s holds %s %s, but configure applies only %s/v1alpha1 kinds; fix the chart template that renders it",
+				ns, cmName, o.GetAPIVersion(), o.GetKind(), kube.MigrationGroup)
+		}
+		if o.GetNamespace() == "" {
+			o.SetNamespace(ns)
+		}
+		gvrs[i] = gvr
+	}
+
+	// 1. The operator.
+	switch op.Mode {
+	case ModeOLM:
+		csv, err := c.waitOLM(ctx, ns, op.Subscription)
+		if err != nil {
+			return rep, err
+		}
+		rep.Operator = "OLM, CSV " + csv + " Succeeded"
+	case ModeLegacy:
+		if err := c.waitDeployment(ctx, ns, op.Deployment); err != nil {
+			return rep, err
+		}
+		rep.Operator = "legacy, Deployment " + op.Deployment + " available"
+	}
+	log.Info("operator ready", "operator", rep.Operator)
+
+	// 2. The CRDs of every kind we apply.
+	seen := map[string]bool{}
+	for _, gvr := range gvrs {
+		name := kube.CRDName(gvr)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if err := c.waitCRD(ctx, name); err != nil {
+			return rep, err
+		}
+		rep.CRDs++
+	}
+
+	// 3. Apply in order, each waited for before the next: the MigStorage and MigClusters need the
+	// controller that the MigrationController brings up.
+	for i, o := range objs {
+		if err := c.apply(ctx, gvrs[i], o); err != nil {
+			return rep, err
+		}
+		log.Info("applied", "kind", o.GetKind(), "name", o.GetNamespace()+"/"+o.GetName(), "fieldManager", kube.FieldManager)
+		a := Applied{Kind: o.GetKind(), Name: o.GetNamespace() + "/" + o.GetName()}
+		if o.GetKind() == "MigrationController" {
+			a.Status, err = c.waitController(ctx, gvrs[i], o, op.Mode)
+		} else {
+			a.Status, err = c.waitReady(ctx, gvrs[i], o)
+		}
+		rep.Objects = append(rep.Objects, a)
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Result = "ok"
+	return rep, nil
+}
+
+// apply server-side applies o with field manager mtc-helm, taking over conflicting fields. API servers
+// without server-side apply (Kubernetes 1.11 on OCP 3.11) get a create or a merge patch instead.
+func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) error {
+	what := fmt.Sprintf("apply %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+	res := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace())
+	err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+		_, err := res.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
+		return err
+	})
+	if err == nil || !apierrors.IsUnsupportedMediaType(err) {
+		return kube.Explain(err, what, c.Host)
+	}
+	// No server-side apply: create, or merge-patch what we render.
+	return kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+		_, err := res.Create(ctx, o, metav1.CreateOptions{FieldManager: kube.FieldManager})
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		body, merr := json.Marshal(o.Object)
+		if merr != nil {
+			return merr
+		}
+		_, err = res.Patch(ctx, o.GetName(), types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
+		return err
+	}), what, c.Host)
+}
+
+// retryTransient runs fn until it succeeds or fails with an error that is not transient.
+func retryTransient(ctx context.Context, w kube.Waiter, what string, fn func(ctx context.Context) error) error {
+	var last error
+	werr := w.Until(ctx, "the API server to "+what, "check the API server", func(ctx context.Context) (bool, string, error) {
+		last = fn(ctx)
+		if last != nil && kube.IsTransient(last) {
+			return false, last.Error(), nil
+		}
+		return true, "", nil
+	})
+	if werr != nil {
+		return werr
+	}
+	return last
+}
+
+func (c *Configure) waitOLM(ctx context.Context, ns, subName string) (string, error) {
+	dyn := c.Dynamic
+	var csvName string
+	err := c.Waiter.Until(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
+		"look at the Subscription and InstallPlan status (oc describe subscription -n "+ns+" "+subName+") and at the catalog source",
+		func(ctx context.Context) (bool, string, error) {
+			sub, err := dyn.Resource(kube.Subscriptions).Namespace(ns).Get(ctx, subName, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, "Subscription not found yet", nil
+			}
+			if err != nil {
+				return false, "", kube.Explain(err, "get Subscription "+ns+"/"+subName, c.Host)
+			}
+			installed, _, _ := unstructured.NestedString(sub.Object, "status", "installedCSV")
+			current, _, _ := unstructured.NestedString(sub.Object, "status", "currentCSV")
+			state, _, _ := unstructured.NestedString(sub.Object, "status", "state")
+			ipName, _, _ := unstructured.NestedString(sub.Object, "status", "installPlanRef", "name")
+			if ipName == "" {
+				ipName, _, _ = unstructured.NestedString(sub.Object, "status", "installplan", "name")
+			}
+			if ipName != "" && (installed == "" || (current != "" && current != installed)) {
+				ip, err := dyn.Resource(kube.InstallPlans).Namespace(ns).Get(ctx, ipName, metav1.GetOptions{})
+				if err != nil && !apierrors.IsNotFound(err) {
+					return false, "", kube.Explain(err, "get InstallPlan "+ns+"/"+ipName, c.Host)
+				}
+				if err == nil {
+					approval, _, _ := unstructured.NestedString(ip.Object, "spec", "approval")
+					approved, _, _ := unstructured.NestedBool(ip.Object, "spec", "approved")
+					phase, _, _ := unstructured.NestedString(ip.Object, "status", "phase")
+					if approval == "Manual" && !approved {
+						return false, "", kube.Refusef("InstallPlan %s/%s waits for manual approval (installPlanApproval: Manual); approve it with: oc patch installplan %s -n %s --type merge -p '{\"spec\":{\"approved\":true}}' and then run helm upgrade again, or set installPlanApproval to Automatic",
+							ns, ipName, ipName, ns)
+					}
+					if phase == "Failed" {
+						return false, "", kube.Refusef("InstallPlan %s/%s failed (%s); fix what its status says (oc describe installplan -n %s %s) and run helm upgrade again",
+							ns, ipName, conditionMessages(ip), ns, ipName)
+					}
+				}
+			}
+			target := current
+			if target == "" {
+				target = installed
+			}
+			if target == "" || installed == "" || (current != "" && current != installed) {
+				return false, "Subscription state " + orUnknown(state), nil
+			}
+			csv, err := dyn.Resource(kube.CSVs).Namespace(ns).Get(ctx, target, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, "CSV " + target + " not created yet", nil
+			}
+			if err != nil {
+				return false, "", kube.Explain(err, "get ClusterServiceVersion "+ns+"/"+target, c.Host)
+			}
+			phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+			switch phase {
+			case "Succeeded":
+				csvName = target
+				return true, "CSV " + target + " Succeeded", nil
+			case "Failed":
+				msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+				return false, "", kube.Refusef("the MTC operator failed to install: ClusterServiceVersion %s/%s is Failed (%s); fix that and run helm upgrade again",
+					ns, target, strings.TrimSuffix(msg, "."))
+			}
+			return false, "CSV " + target + " phase " + orUnknown(phase), nil
+		})
+	return csvName, err
+}
+
+func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
+	return c.Waiter.Until(ctx, fmt.Sprintf("Deployment %s/%s to be available", ns, name),
+		"look at the operator pod (oc get pods -n "+ns+" -l app=migration) and its image pull",
+		func(ctx context.Context) (bool, string, error) {
+			d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, "Deployment not found yet", nil
+			}
+			if err != nil {
+				return false, "", kube.Explain(err, "get Deployment "+ns+"/"+name, c.Host)
+			}
+			if d.Status.ObservedGeneration < d.Generation {
+				return false, "rollout not observed yet", nil
+			}
+			for _, cond := range d.Status.Conditions {
+				if cond.Type == "Available" && cond.Status == "True" {
+					return true, "available", nil
+				}
+			}
+			return false, fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, d.Status.Replicas), nil
+		})
+}
+
+func (c *Configure) waitCRD(ctx context.Context, name string) error {
+	return c.Waiter.Until(ctx, "CRD "+name+" to be established",
+		"check that the operator installed its CRDs (oc get crd "+name+")",
+		func(ctx context.Context) (bool, string, error) {
+			crd, err := getCRD(ctx, c.Dynamic, name)
+			if apierrors.IsNotFound(err) {
+				return false, "not created yet", nil
+			}
+			if err != nil {
+				return false, "", kube.Explain(err, "get CRD "+name, c.Host)
+			}
+			if condition(crd, "Established") == "True" {
+				return true, "established", nil
+			}
+			return false, "not established yet", nil
+		})
+}
+
+// getCRD reads a CRD through apiextensions v1, or v1beta1 on API servers older than 1.16.
+func getCRD(ctx context.Context, dyn dynamic.Interface, name string) (*unstructured.Unstructured, error) {
+	crd, err := dyn.Resource(kube.CRDs).Get(ctx, name, metav1.GetOptions{})
+	if kube.IsNotServed(err) {
+		v1beta1 := kube.CRDs
+		v1beta1.Version = "v1beta1"
+		return dyn.Resource(v1beta1).Get(ctx, name, metav1.GetOptions{})
+	}
+	return crd, err
+}
+
+// waitController waits for the operator to reconcile the MigrationController. The ansible operator reports
+// a run with conditions Running (reason Running while it works, Successful when done), Successful and
+// Failure; the legacy operator does not manage status, so there the version it writes into the spec counts.
+func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured, mode string) (string, error) {
+	var status string
+	err := c.Waiter.Until(ctx, fmt.Sprintf("the operator to reconcile MigrationController %s/%s", o.GetNamespace(), o.GetName()),
+		"look at the operator log (oc logs deployment/migration-operator -n "+o.GetNamespace()+")",
+		func(ctx context.Context) (bool, string, error) {
+			cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return false, "", kube.Explain(err, "get MigrationController "+o.GetNamespace()+"/"+o.GetName(), c.Host)
+			}
+			if condition(cur, "Failure") == "True" {
+				return false, "", kube.Refusef("the MTC operator failed to reconcile MigrationController %s/%s (%s); fix the values it names and run helm upgrade again",
+					o.GetNamespace(), o.GetName(), strings.TrimSuffix(conditionMessage(cur, "Failure"), "."))
+			}
+			if condition(cur, "Successful") == "True" || conditionReason(cur, "Running") == "Successful" {
+				status = "reconciled"
+				return true, status, nil
+			}
+			if v, _, _ := unstructured.NestedString(cur.Object, "spec", "version"); mode == ModeLegacy && v != "" {
+				status = "reconciled by operator " + v
+				return true, status, nil
+			}
+			if r := conditionReason(cur, "Running"); r != "" {
+				return false, "Running: " + r, nil
+			}
+			return false, "no status yet", nil
+		})
+	return status, err
+}
+
+// waitReady waits for mig-controller to mark a MigStorage or MigCluster Ready; a Critical condition fails.
+func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) (string, error) {
+	what := fmt.Sprintf("%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+	err := c.Waiter.Until(ctx, what+" to be Ready",
+		"look at its conditions (oc describe "+strings.ToLower(o.GetKind())+" -n "+o.GetNamespace()+" "+o.GetName()+") and the controller log",
+		func(ctx context.Context) (bool, string, error) {
+			cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return false, "", kube.Explain(err, "get "+what, c.Host)
+			}
+			conds, _, _ := unstructured.NestedSlice(cur.Object, "status", "conditions")
+			for _, x := range conds {
+				m, _ := x.(map[string]any)
+				if m["category"] == "Critical" && m["status"] == "True" {
+					return false, "", kube.Refusef("%s is not usable: %v (%v); fix the credentials or settings in the values and run helm upgrade again",
+						what, strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"])
+				}
+			}
+			if condition(cur, "Ready") == "True" {
+				return true, "Ready", nil
+			}
+			return false, "not Ready yet", nil
+		})
+	if err != nil {
+		return "not Ready", err
+	}
+	return "Ready", nil
+}
+
+func findCondition(u *unstructured.Unstructured, typ string) map[string]any {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
+	return nil
+}
+
+func condition(u *unstructured.Unstructured, typ string) string {
+	s, _ := findCondition(u, typ)["status"].(string)
+	return s
+}
+
+func conditionReason(u *unstructured.Unstructured, typ string) string {
+	m := findCondition(u, typ)
+	if m == nil || m["status"] != "True" {
+		return ""
+	}
+	s, _ := m["reason"].(string)
+	return s
+}
+
+func conditionMessage(u *unstructured.Unstructured, typ string) string {
+	s, _ := findCondition(u, typ)["message"].(string)
+	return s
+}
+
+func conditionMessages(u *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var msgs []string
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok {
+			if s, _ := m["message"].(string); s != "" {
+				msgs = append(msgs, strings.TrimSuffix(s, "."))
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return "no message"
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,269 @@
+package configure
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+const ns = kube.Namespace
+
+const objectsYAML = `apiVersion: migration.openshift.io/v1alpha1
+kind: MigrationController
+metadata:
+  name: migration-controller
+  namespace: openshift-migration
+spec:
+  cluster_name: host
+  migration_velero: true
+  migration_controller: true
+  migration_ui: true
+---
+apiVersion: migration.openshift.io/v1alpha1
+kind: MigStorage
+metadata:
+  name: repo
+spec:
+  backupStorageProvider: aws
+---
+apiVersion: migration.openshift.io/v1alpha1
+kind: MigCluster
+metadata:
+  name: ocp3
+spec:
+  isHostCluster: false
+  url: https://ocp3:8443
+`
+
+func obj(apiVersion, kind, namespace, name string, fields map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind}}
+	for k, v := range fields {
+		u.Object[k] = v
+	}
+	u.SetName(name)
+	if namespace != "" {
+		u.SetNamespace(namespace)
+	}
+	return u
+}
+
+func conds(c ...map[string]any) map[string]any {
+	l := make([]any, len(c))
+	for i := range c {
+		l[i] = c[i]
+	}
+	return map[string]any{"conditions": l}
+}
+
+func cond(typ, status, reason string) map[string]any {
+	return map[string]any{"type": typ, "status": status, "reason": reason, "message": typ + " says " + reason + "."}
+}
+
+func crd(name string, established bool) *unstructured.Unstructured {
+	s := "False"
+	if established {
+		s = "True"
+	}
+	return obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", name,
+		map[string]any{"status": conds(cond("Established", s, "InitialNamesAccepted"))})
+}
+
+func subscription(fields map[string]any) *unstructured.Unstructured {
+	return obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{"status": fields})
+}
+
+func csv(name, phase string) *unstructured.Unstructured {
+	return obj("operators.coreos.com/v1alpha1", "ClusterServiceVersion", ns, name,
+		map[string]any{"status": map[string]any{"phase": phase, "message": "install strategy failed."}})
+}
+
+func configMap(operator, objects string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: ns},
+		Data: map[string]string{OperatorKey: operator, ObjectsKey: objects}}
+}
+
+// env is a fake cluster whose "operator" and "controller" set the given status on whatever is applied.
+type env struct {
+	typed   []runtime.Object
+	dyn     []runtime.Object
+	status  map[string]map[string]any // kind -> status set on apply
+	// specVersion, when set, is what the legacy operator writes into the MigrationController spec.
+	specVersion string
+	mu      sync.Mutex
+	applied []string
+	opts    []metav1.PatchOptions
+}
+
+func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
+	kc := fake.NewClientset(e.typed...)
+	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), nil, e.dyn...)
+	dc.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pa := a.(k8stesting.PatchAction)
+		if pa.GetPatchType() != types.ApplyPatchType {
+			return false, nil, nil
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(pa.GetPatch()); err != nil {
+			return true, nil, err
+		}
+		if st, ok := e.status[u.GetKind()]; ok {
+			u.Object["status"] = st
+		}
+		e.mu.Lock()
+		e.applied = append(e.applied, u.GetKind()+"/"+u.GetName())
+		e.mu.Unlock()
+		tr := dc.Tracker()
+		if err := tr.Create(pa.GetResource(), u, pa.GetNamespace()); err != nil {
+			if err := tr.Update(pa.GetResource(), u, pa.GetNamespace()); err != nil {
+				return true, nil, err
+			}
+		}
+		return true, u, nil
+	})
+	if e.specVersion != "" {
+		dc.PrependReactor("get", "migrationcontrollers", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			return true, obj("migration.openshift.io/v1alpha1", "MigrationController", ns, "migration-controller",
+				map[string]any{"spec": map[string]any{"version": e.specVersion}}), nil
+		})
+	}
+	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns,
+		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond}}
+	return c, dc
+}
+
+func olmReady() []runtime.Object {
+	return []runtime.Object{
+		subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "state": "AtLatestKnown"}),
+		csv("mtc-operator.v1.8.8", "Succeeded"),
+		crd("migrationcontrollers.migration.openshift.io", true),
+		crd("migstorages.migration.openshift.io", true),
+		crd("migclusters.migration.openshift.io", true),
+	}
+}
+
+var healthy = map[string]map[string]any{
+	"MigrationController": conds(cond("Running", "True", "Successful"), cond("Successful", "True", "Successful")),
+	"MigStorage":          conds(cond("Ready", "True", "")),
+	"MigCluster":          conds(cond("Ready", "True", "")),
+}
+
+func TestConfigure(t *testing.T) {
+	t.Parallel()
+	olmCM := configMap("{mode: olm, subscription: mtc-operator}", objectsYAML)
+	tests := []struct {
+		name        string
+		env         *env
+		wantRefusal string
+		wantTimeout string
+		wantApplied []string
+	}{
+		{name: "olm happy path", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(), status: healthy},
+			wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"}},
+		{name: "legacy operator", wantApplied: []string{"MigrationController/migration-controller"},
+			env: &env{
+				typed: []runtime.Object{
+					configMap("{mode: legacy, deployment: migration-operator}", strings.Split(objectsYAML, "---")[0]),
+					&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "migration-operator", Namespace: ns},
+						Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{Type: "Available", Status: "True"}}}},
+				},
+				dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)},
+				// The legacy operator manages no status; it writes spec.version.
+				specVersion: "1.7.14",
+			}},
+		{name: "missing configmap", env: &env{dyn: olmReady()},
+			wantRefusal: "ConfigMap openshift-migration/mtc-configure with the objects to apply does not exist"},
+		{name: "foreign kind in configmap", env: &env{typed: []runtime.Object{configMap("{mode: olm, subscription: mtc-operator}", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")}},
+			wantRefusal: "holds v1 Secret, but configure applies only migration.openshift.io/v1alpha1 kinds"},
+		{name: "bad operator.yaml", env: &env{typed: []runtime.Object{configMap("{mode: helm}", objectsYAML)}},
+			wantRefusal: `has mode "helm"; want olm or legacy`},
+		{name: "manual approval", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installPlanRef": map[string]any{"name": "install-abcde"}, "state": "UpgradePending"}),
+			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde",
+				map[string]any{"spec": map[string]any{"approval": "Manual", "approved": false}}),
+		}},
+			wantRefusal: `oc patch installplan install-abcde -n openshift-migration --type merge -p '{"spec":{"approved":true}}'`},
+		{name: "csv failed", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Failed")}},
+			wantRefusal: "ClusterServiceVersion openshift-migration/mtc-operator.v1.8.8 is Failed (install strategy failed)"},
+		{name: "operator reports failure", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
+			status: map[string]map[string]any{"MigrationController": conds(cond("Failure", "True", "Failed"))}},
+			wantRefusal: "the MTC operator failed to reconcile MigrationController openshift-migration/migration-controller (Failure says Failed)"},
+		{name: "storage credentials invalid", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
+			status: map[string]map[string]any{
+				"MigrationController": healthy["MigrationController"],
+				"MigStorage": conds(map[string]any{"type": "InvalidBSCredsSecretRef", "status": "True", "category": "Critical",
+					"message": "The `backupStorageConfig.credsSecretRef` must reference a secret."}),
+			}},
+			wantRefusal: "MigStorage openshift-migration/repo is not usable: The `backupStorageConfig.credsSecretRef` must reference a secret (InvalidBSCredsSecretRef)"},
+		{name: "crd never established", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Succeeded"),
+			crd("migrationcontrollers.migration.openshift.io", false)}},
+			wantTimeout: "waiting for CRD migrationcontrollers.migration.openshift.io to be established (last seen: not established yet)"},
+		{name: "csv upgrade pending", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.7", "currentCSV": "mtc-operator.v1.8.8", "state": "UpgradePending"}),
+			csv("mtc-operator.v1.8.7", "Succeeded")}},
+			wantTimeout: "(last seen: Subscription state UpgradePending)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, dc := tc.env.configure()
+			rep, err := c.Run(context.Background())
+			switch {
+			case tc.wantRefusal != "":
+				if !kube.IsRefusal(err) || !strings.Contains(err.Error(), tc.wantRefusal) {
+					t.Fatalf("want refusal with\n%s\ngot\n%v", tc.wantRefusal, err)
+				}
+			case tc.wantTimeout != "":
+				if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), tc.wantTimeout) {
+					t.Fatalf("want timeout with %q, got %v", tc.wantTimeout, err)
+				}
+			default:
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Result != "ok" {
+					t.Fatalf("result %q", rep.Result)
+				}
+				if strings.Join(tc.env.applied, ",") != strings.Join(tc.wantApplied, ",") {
+					t.Fatalf("applied %v, want %v", tc.env.applied, tc.wantApplied)
+				}
+				for _, a := range dc.Actions() {
+					if pa, ok := a.(k8stesting.PatchAction); ok && pa.GetPatchType() == types.ApplyPatchType {
+						// the fake records the options on the action
+						po := pa.(k8stesting.PatchActionImpl).PatchOptions
+						if po.FieldManager != kube.FieldManager || po.Force == nil || !*po.Force {
+							t.Errorf("apply options %+v: want field manager %s and force", po, kube.FieldManager)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestParseObjectsSkipsEmptyDocuments(t *testing.T) {
+	t.Parallel()
+	objs, err := parseObjects("---\n# comment only\n---\n" + objectsYAML + "\n---\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 3 {
+		t.Fatalf("got %d objects", len(objs))
+	}
+}

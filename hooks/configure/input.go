@@ -1,0 +1,90 @@
+// Package configure implements the configure hook: it waits for the MTC operator that the chart installed,
+// waits for the MTC CRDs, then server-side applies the MigrationController, MigStorage and MigClusters that
+// the chart rendered into a ConfigMap, and waits for each to be reconciled.
+package configure
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// The ConfigMap the chart renders and its keys.
+const (
+	ConfigMapName = "mtc-configure"
+	ObjectsKey    = "objects.yaml"
+	OperatorKey   = "operator.yaml"
+)
+
+// Operator modes.
+const (
+	ModeOLM    = "olm"
+	ModeLegacy = "legacy"
+)
+
+// OperatorInfo is operator.yaml: how the chart installed the operator.
+type OperatorInfo struct {
+	Mode         string `json:"mode"`
+	Subscription string `json:"subscription,omitempty"`
+	Deployment   string `json:"deployment,omitempty"`
+}
+
+func parseOperator(data string) (OperatorInfo, error) {
+	var op OperatorInfo
+	if err := yaml.UnmarshalStrict([]byte(data), &op); err != nil {
+		return op, fmt.Errorf("key %s is not {mode, subscription, deployment}: %w", OperatorKey, err)
+	}
+	switch op.Mode {
+	case ModeOLM:
+		if op.Subscription == "" {
+			return op, fmt.Errorf("key %s says mode olm but names no subscription", OperatorKey)
+		}
+	case ModeLegacy:
+		if op.Deployment == "" {
+			return op, fmt.Errorf("key %s says mode legacy but names no deployment", OperatorKey)
+		}
+	default:
+		return op, fmt.Errorf("key %s has mode %q; want olm or legacy", OperatorKey, op.Mode)
+	}
+	return op, nil
+}
+
+// parseObjects reads a multi-document YAML stream, skipping empty documents.
+func parseObjects(data string) ([]*unstructured.Unstructured, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewBufferString(data)))
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key %s, document %d: %w", ObjectsKey, i, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("key %s, document %d: %w", ObjectsKey, i, err)
+		}
+		if string(js) == "null" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("key %s, document %d: %w", ObjectsKey, i, err)
+		}
+		if u.GetName() == "" {
+			return nil, fmt.Errorf("key %s, document %d (%s) has no metadata.name", ObjectsKey, i, u.GetKind())
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
