@@ -1,0 +1,44 @@
+{{/*
+mtc.lib.image: an image reference from a map {registry, repository, tag, digest}.
+global.imageRegistry, when set, replaces the registry (disconnected clusters); a digest wins over the tag;
+an empty tag falls back to "defaultTag".
+Usage: {{ include "mtc.lib.image" (dict "context" $ "image" .Values.hooks.image "defaultTag" .Chart.Version) }}
+*/}}
+{{- define "mtc.lib.image" -}}
+{{- $global := .context.Values.global | default dict -}}
+{{- $registry := $global.imageRegistry | default .image.registry -}}
+{{- $ref := .image.repository -}}
+{{- if $registry -}}{{- $ref = printf "%s/%s" $registry .image.repository -}}{{- end -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $ref .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $ref (.image.tag | default .defaultTag | toString) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+mtc.lib.pullSecretNames: the pull Secret names of global.imagePullSecrets plus "extra", deduplicated, as a list in JSON.
+Usage: {{ include "mtc.lib.pullSecretNames" (dict "context" $ "extra" .Values.hooks.pullTest.pullSecrets) | fromJsonArray }}
+*/}}
+{{- define "mtc.lib.pullSecretNames" -}}
+{{- $global := .context.Values.global | default dict -}}
+{{- $names := list -}}
+{{- range (concat ($global.imagePullSecrets | default list) (.extra | default list)) -}}
+{{- $names = append $names . -}}
+{{- end -}}
+{{- $names | uniq | toJson -}}
+{{- end }}
+
+{{/*
+mtc.lib.imagePullSecrets: the imagePullSecrets field of a pod spec, empty when there are none.
+Usage: {{- include "mtc.lib.imagePullSecrets" (dict "context" $) | nindent 6 }}
+*/}}
+{{- define "mtc.lib.imagePullSecrets" -}}
+{{- $names := include "mtc.lib.pullSecretNames" . | fromJsonArray -}}
+{{- if $names }}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}

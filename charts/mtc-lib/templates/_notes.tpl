@@ -1,0 +1,46 @@
+{{/*
+mtc.lib.notes: NOTES.txt: what was installed where, where the web console is, the next command. It never
+prints credentials.
+Usage (in templates/NOTES.txt): {{ include "mtc.lib.notes" . }}
+*/}}
+{{- define "mtc.lib.notes" -}}
+{{- $v := .Values -}}
+{{- $ns := .Release.Namespace -}}
+{{- $mode := include "mtc.lib.operatorMode" . -}}
+{{- $compat := include "mtc.lib.compat" . | fromJson -}}
+MTC {{ .Chart.AppVersion }} (line {{ $compat.line }}) is installed in namespace {{ $ns }} as release {{ .Release.Name }}, role {{ $v.role }}, cluster name {{ $v.clusterName }}.
+
+Operator: {{ if eq $mode "olm" }}OLM Subscription {{ $v.olm.subscription.name }} (package {{ $v.olm.subscription.package }}, channel {{ $v.olm.subscription.channel | default $compat.channel }}, approval {{ $v.olm.subscription.installPlanApproval }}){{ if $v.olm.oadp.pinChannel }}; OADP pinned to channel {{ $v.olm.oadp.channel }}{{ end }}. OLM also installs OADP, which brings the velero.io CRDs.{{ else }}legacy operator Deployment migration-operator (OpenShift 3.11).{{ end }}
+MigrationController migration-controller{{ if include "mtc.lib.storage.enabled" . }}, MigStorage {{ $v.replicationRepository.name }}{{ end }}{{ range $name, $_ := $v.remoteClusters }}, MigCluster {{ $name }}{{ end }}: {{ if $v.hooks.configure.enabled }}applied by the configure hook from ConfigMap mtc-configure.{{ else }}rendered into ConfigMap mtc-configure; the configure hook is off, so apply it with: mtc-hooks configure --configmap mtc-configure --namespace {{ $ns }}{{ end }}
+{{- $np := $v.networkPolicies }}
+{{- $npCount := len (concat $np.sourceNamespaces $np.targetNamespaces | uniq) }}
+{{- if $npCount }}
+NetworkPolicies ({{ $np.mode }}) for rsync pods in {{ $npCount }} namespace(s).
+{{- end }}
+{{- if $v.egressPolicies.namespaces }}
+Egress policies ({{ include "mtc.lib.networkType" . }}) in {{ len $v.egressPolicies.namespaces }} namespace(s).
+{{- end }}
+{{- if and (eq $mode "olm") (eq $v.olm.subscription.installPlanApproval "Manual") }}
+
+Approval is Manual: approve the pending InstallPlan, then run helm upgrade again (or the configure hook) to finish:
+  oc get installplan -n {{ $ns }}
+  oc patch installplan <name> -n {{ $ns }} --type merge -p '{"spec":{"approved":true}}'
+{{- end }}
+{{- $proxy := $v.migrationController.proxy }}
+{{- if and $proxy.noProxy (not (or $proxy.httpProxy $proxy.httpsProxy)) }}
+
+Note: migrationController.proxy.noProxy is set without httpProxy or httpsProxy; MTC ignores it then, so the chart left it out.
+{{- end }}
+{{- if eq $v.role "control" }}
+
+Web console (once the operator has reconciled):
+  oc get route migration -n {{ $ns }} -o jsonpath='https://{.spec.host}{"\n"}'
+{{- else if include "mtc.lib.remoteToken.enabled" . }}
+
+This is a remote cluster. Give its token to the control cluster (remoteClusters.<name>.token there):
+  oc get secret {{ $v.remoteToken.secretName }} -n {{ $ns }} -o jsonpath='{.data.token}' | base64 -d
+{{- end }}
+
+Next: check the installation with
+  helm test {{ .Release.Name }} -n {{ $ns }}
+{{- end }}
