@@ -1,0 +1,497 @@
+// Package cleanup implements the cleanup hook: the MTC uninstall, made safe. It refuses while a migration
+// runs, exports every MTC custom resource before deleting anything, and then removes MTC in an order that
+// leaves nothing stuck: plans closed, migration records deleted while the controller still runs, plans,
+// storages and remote clusters, the MigrationController, the operator, the CRDs and the cluster-scoped
+// leftovers. Each step deletes in parallel and waits with a bound; a second run finds nothing to do.
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+// Phases: the pre-delete hook stops after the MigrationController, while the operator and the controller
+// still run; the post-delete hook (and the CLI) do everything.
+const (
+	PhasePreDelete  = "pre-delete"
+	PhasePostDelete = "post-delete"
+	PhaseAll        = "all"
+)
+
+// DVMFinalizer is the finalizer MTC 1.8 puts on DirectVolumeMigrations; only a running controller removes it.
+const DVMFinalizer = "migration.openshift.io/directvolumemigrationfinalizer"
+
+// Cleanup is the cleanup action.
+type Cleanup struct {
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Host      string
+	Namespace string
+	// Phase is PhasePreDelete, PhasePostDelete or PhaseAll (the default).
+	Phase string
+	// Force deletes even while a migration runs, removes finalizers that cannot be removed otherwise and
+	// deletes the velero.io CRDs even when something else still uses them.
+	Force bool
+	// DryRun lists what would be deleted, in order, and changes nothing.
+	DryRun bool
+	// ExportFile, when set, also writes the export there.
+	ExportFile string
+	// Waiter bounds each wait (Timeout) and paces the polls.
+	Waiter kube.Waiter
+	Log    *slog.Logger
+	// Now is the clock for the export's name; nil is time.Now.
+	Now func() time.Time
+
+	// planned holds what a dry run would already have deleted, so that later steps see the cluster as it
+	// would be by then.
+	planned map[string]bool
+	// veleroKept records that step 6 keeps the velero.io CRDs (for the dry run of step 7).
+	veleroKept bool
+}
+
+// Step is what one step of the cleanup did.
+type Step struct {
+	Name    string   `json:"name"`
+	Closed  []string `json:"closed,omitempty"`
+	Deleted []string `json:"deleted,omitempty"`
+	Kept    []string `json:"kept,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Report is what the cleanup did (or, with DryRun, would do).
+type Report struct {
+	Cluster  string   `json:"cluster"`
+	DryRun   bool     `json:"dryRun"`
+	Phase    string   `json:"phase"`
+	Exported int      `json:"exported"`
+	Export   []string `json:"exportConfigMaps,omitempty"`
+	File     string   `json:"exportFile,omitempty"`
+	Steps    []*Step  `json:"steps"`
+	Result   string   `json:"result"`
+	Duration string   `json:"duration"`
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	verb, closeVerb := "deleted", "closed"
+	if r.DryRun {
+		verb, closeVerb = "would delete", "would close"
+		fmt.Fprintf(&b, "DRY RUN: nothing was changed on %s\n", r.Cluster)
+	} else {
+		fmt.Fprintf(&b, "cluster: %s\n", r.Cluster)
+	}
+	if r.Exported > 0 {
+		where := strings.Join(r.Export, ", ")
+		if r.File != "" {
+			where += " and file " + r.File
+		}
+		if r.DryRun {
+			fmt.Fprintf(&b, "export: would save %d MTC objects before deleting anything\n", r.Exported)
+		} else {
+			fmt.Fprintf(&b, "export: %d MTC objects saved in ConfigMap %s\n", r.Exported, where)
+		}
+	}
+	for i, s := range r.Steps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, s.Name)
+		if len(s.Closed) == 0 && len(s.Deleted) == 0 && len(s.Kept) == 0 && len(s.Notes) == 0 {
+			fmt.Fprintf(&b, "   nothing to do\n")
+		}
+		for _, d := range s.Closed {
+			fmt.Fprintf(&b, "   %s %s\n", closeVerb, d)
+		}
+		for _, d := range s.Deleted {
+			fmt.Fprintf(&b, "   %s %s\n", verb, d)
+		}
+		for _, k := range s.Kept {
+			fmt.Fprintf(&b, "   kept %s\n", k)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(&b, "   note: %s\n", n)
+		}
+	}
+	fmt.Fprintf(&b, "result: %s in %s\n", r.Result, r.Duration)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (c *Cleanup) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.Default()
+	}
+	return c.Log
+}
+
+// Run performs the cleanup.
+func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
+	start := time.Now()
+	c.Waiter.Log = c.log()
+	ns := c.Namespace
+	if ns == "" {
+		ns = kube.Namespace
+	}
+	phase := c.Phase
+	if phase == "" {
+		phase = PhaseAll
+	}
+	if phase != PhasePreDelete && phase != PhasePostDelete && phase != PhaseAll {
+		return nil, fmt.Errorf("--phase %q is not one of %s, %s, %s", phase, PhasePreDelete, PhasePostDelete, PhaseAll)
+	}
+	rep = &Report{Cluster: c.Host, DryRun: c.DryRun, Phase: phase, Result: "failed"}
+	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
+
+	// 0. Refuse while a migration runs; export before deleting anything.
+	if err := c.refuseRunning(ctx); err != nil {
+		return rep, err
+	}
+	objs, err := c.collect(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Exported = len(objs)
+	if len(objs) > 0 && !c.DryRun {
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		names, err := c.export(ctx, ns, objs, now().UTC().Format("20060102-150405"))
+		rep.Export = names
+		if err != nil {
+			return rep, err
+		}
+		rep.File = c.ExportFile
+		c.log().Info("exported the MTC objects", "objects", len(objs), "configMaps", strings.Join(names, ","), "file", c.ExportFile)
+	}
+
+	steps := []func(context.Context, string) (*Step, error){
+		c.closePlans, c.deleteRecords, c.deletePlans, c.deleteController,
+	}
+	if phase != PhasePreDelete {
+		steps = append(steps, c.deleteOperator, c.deleteCRDs, c.deleteClusterLeftovers)
+	}
+	for _, step := range steps {
+		s, err := step(ctx, ns)
+		if s != nil {
+			rep.Steps = append(rep.Steps, s)
+		}
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Result = "ok"
+	if c.DryRun {
+		rep.Result = "dry run ok"
+	}
+	return rep, nil
+}
+
+// running reports whether a MigMigration is in progress: a Running condition, or started and not yet
+// Succeeded, Failed or Canceled.
+func running(u *unstructured.Unstructured) bool {
+	if u.GetDeletionTimestamp() != nil {
+		return false
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	has := map[string]bool{}
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok && m["status"] == "True" {
+			t, _ := m["type"].(string)
+			has[t] = true
+		}
+	}
+	if has["Succeeded"] || has["Failed"] || has["Canceled"] {
+		return false
+	}
+	if has["Running"] {
+		return true
+	}
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	started, _, _ := unstructured.NestedString(u.Object, "status", "startTimestamp")
+	return started != "" && phase != "" && phase != "Completed"
+}
+
+func (c *Cleanup) refuseRunning(ctx context.Context) error {
+	migs, err := c.list(ctx, kube.MigMigrations, "")
+	if err != nil {
+		return err
+	}
+	var run []string
+	for i := range migs {
+		if running(&migs[i]) {
+			run = append(run, migs[i].GetNamespace()+"/"+migs[i].GetName())
+		}
+	}
+	if len(run) == 0 {
+		return nil
+	}
+	if c.Force {
+		c.log().Warn("deleting MTC while migrations run, because of --force", "migrations", strings.Join(run, ","))
+		return nil
+	}
+	return kube.Refusef("MigMigration %s is still running, and uninstalling now would leave the migrated namespaces half-moved, so nothing was deleted; wait for it to finish or cancel it (oc patch migmigration %s -n %s --type merge -p '{\"spec\":{\"canceled\":true}}'), or rerun with --force",
+		strings.Join(run, ", "), migs[0].GetName(), migs[0].GetNamespace())
+}
+
+// controllerRunning reports whether mig-controller has an available replica, which it needs to close
+// plans and to remove the DirectVolumeMigration finalizer.
+func (c *Cleanup) controllerRunning(ctx context.Context, ns string) (bool, error) {
+	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, kube.ControllerName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, kube.Explain(err, "get Deployment "+ns+"/"+kube.ControllerName, c.Host)
+	}
+	return d.Status.AvailableReplicas > 0, nil
+}
+
+func condTrue(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok && m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// 1. Close every MigPlan, so the controller removes what the plan created on the clusters.
+func (c *Cleanup) closePlans(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "close MigPlans (the controller removes what they created on each cluster)"}
+	plans, err := c.list(ctx, kube.MigPlans, "")
+	if err != nil {
+		return s, err
+	}
+	var open []target
+	for i := range plans {
+		if !condTrue(&plans[i], "Closed") && plans[i].GetDeletionTimestamp() == nil {
+			open = append(open, targetOf(kube.MigPlans, "MigPlan", &plans[i]))
+		}
+	}
+	if len(open) == 0 {
+		return s, nil
+	}
+	s.Closed = names(open)
+	if c.DryRun {
+		return s, nil
+	}
+	patch := []byte(`{"spec":{"closed":true}}`)
+	err = parallel(ctx, open, func(ctx context.Context, t target) error {
+		err := c.retry(ctx, "close "+t.String(), func(ctx context.Context) error {
+			_, err := c.Dynamic.Resource(t.GVR).Namespace(t.Namespace).Patch(ctx, t.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return kube.Explain(err, "close "+t.String(), c.Host)
+	})
+	if err != nil {
+		return s, err
+	}
+	up, err := c.controllerRunning(ctx, ns)
+	if err != nil {
+		return s, err
+	}
+	if !up {
+		s.Notes = append(s.Notes, "mig-controller is not running, so nothing closes the plans; resources they created on the clusters may stay (look for the label migration.openshift.io/migrated-by-migplan)")
+		return s, nil
+	}
+	w := c.Waiter
+	if w.Timeout == 0 || w.Timeout > time.Minute {
+		w.Timeout = time.Minute
+	}
+	err = w.Until(ctx, fmt.Sprintf("%d MigPlans to be Closed", len(open)), "", func(ctx context.Context) (bool, string, error) {
+		plans, err := c.list(ctx, kube.MigPlans, "")
+		if err != nil {
+			return false, "", err
+		}
+		n := 0
+		for i := range plans {
+			if !condTrue(&plans[i], "Closed") {
+				n++
+			}
+		}
+		return n == 0, fmt.Sprintf("%d not closed", n), nil
+	})
+	var te *kube.TimeoutError
+	if asTimeout(err, &te) && ctx.Err() == nil {
+		s.Notes = append(s.Notes, "the plans did not all report Closed within "+w.Timeout.String()+"; going on, their resources on the clusters may stay")
+		return s, nil
+	}
+	return s, err
+}
+
+// 2. Delete the migration records while the controller still runs (MTC 1.8 holds DVMs with a finalizer).
+func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "delete MigMigrations, DirectVolumeMigrations and the other migration records while the controller runs"}
+	kinds := []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{
+		{kube.MigMigrations, "MigMigration"}, {kube.DVMs, "DirectVolumeMigration"}, {kube.DVMPs, "DirectVolumeMigrationProgress"},
+		{kube.DIMs, "DirectImageMigration"}, {kube.DISMs, "DirectImageStreamMigration"}, {kube.MigAnalytics, "MigAnalytic"},
+	}
+	var targets []target
+	for _, k := range kinds {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return s, err
+		}
+		for i := range items {
+			targets = append(targets, targetOf(k.gvr, k.kind, &items[i]))
+		}
+	}
+	return s, c.deleteAndWait(ctx, ns, s, "the migration records", targets)
+}
+
+// deleteAndWait deletes the targets and waits for them. DVMs that keep their finalizer while no controller
+// runs get it removed with --force, else the wait stops with a refusal that says so.
+func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
+	s.Deleted = append(s.Deleted, names(targets)...)
+	if c.DryRun {
+		c.plan(targets)
+		return nil
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	if err := c.deleteTargets(ctx, targets); err != nil {
+		return err
+	}
+	return c.waitGone(ctx, what, targets, func(left []target) error {
+		var held []target
+		for _, t := range left {
+			if slices.Contains(t.Finalizers, DVMFinalizer) {
+				held = append(held, t)
+			}
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		up, err := c.controllerRunning(ctx, ns)
+		if err != nil || up {
+			return err
+		}
+		if !c.Force {
+			return kube.Refusef("%s keeps the finalizer %s, which only a running mig-controller removes, and the controller is not running; start it again (oc scale deployment/%s -n %s --replicas=1) and rerun, or rerun with --force to drop the finalizer and leave the rsync pods and routes of that migration behind",
+				strings.Join(names(held), ", "), DVMFinalizer, kube.ControllerName, ns)
+		}
+		s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--force, controller not running)")
+		return c.removeFinalizers(ctx, held)
+	})
+}
+
+// 3. Delete plans, storages, hooks and the remote MigClusters (the host one belongs to the operator).
+func (c *Cleanup) deletePlans(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "delete MigPlans, MigStorages, MigHooks and remote MigClusters"}
+	var targets []target
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.MigPlans, "MigPlan"}, {kube.MigStorages, "MigStorage"}, {kube.MigHooks, "MigHook"}, {kube.MigClusters, "MigCluster"}} {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return s, err
+		}
+		for i := range items {
+			if k.kind == "MigCluster" {
+				if host, _, _ := unstructured.NestedBool(items[i].Object, "spec", "isHostCluster"); host {
+					continue
+				}
+			}
+			targets = append(targets, targetOf(k.gvr, k.kind, &items[i]))
+		}
+	}
+	return s, c.deleteAndWait(ctx, ns, s, "the plans, storages and remote clusters", targets)
+}
+
+// 4. Delete the MigrationController; the operator's objects in the namespace (controller, web console,
+// Velero, the host MigCluster) are garbage-collected through their owner references.
+func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "delete the MigrationController (its controller, web console, Velero and host MigCluster follow)"}
+	items, err := c.list(ctx, kube.MigrationControllers, "")
+	if err != nil {
+		return s, err
+	}
+	var targets []target
+	for i := range items {
+		targets = append(targets, targetOf(kube.MigrationControllers, "MigrationController", &items[i]))
+	}
+	if err := c.deleteAndWait(ctx, ns, s, "the MigrationController", targets); err != nil {
+		return s, err
+	}
+	// What garbage collection should take with it; delete it directly if it is still there (no GC, or an
+	// operator that set no owner reference).
+	var orphans []target
+	hosts, err := c.list(ctx, kube.MigClusters, "")
+	if err != nil {
+		return s, err
+	}
+	for i := range hosts {
+		orphans = append(orphans, targetOf(kube.MigClusters, "MigCluster", &hosts[i]))
+	}
+	dpas, err := c.list(ctx, kube.DataProtectionApps, ns)
+	if err != nil {
+		return s, err
+	}
+	for i := range dpas {
+		if dpas[i].GetName() == "velero" {
+			orphans = append(orphans, targetOf(kube.DataProtectionApps, "DataProtectionApplication", &dpas[i]))
+		}
+	}
+	if len(orphans) == 0 {
+		return s, nil
+	}
+	if c.DryRun {
+		s.Deleted = append(s.Deleted, names(orphans)...)
+		c.plan(orphans)
+		return s, nil
+	}
+	w := c.Waiter
+	if w.Timeout == 0 || w.Timeout > 30*time.Second {
+		w.Timeout = 30 * time.Second
+	}
+	gc := c.Waiter
+	c.Waiter = w
+	err = c.waitGone(ctx, "garbage collection of the MigrationController's objects", orphans, nil)
+	c.Waiter = gc
+	if err == nil {
+		return s, nil
+	}
+	if ctx.Err() != nil {
+		return s, err
+	}
+	left, perr := c.present(ctx, orphans)
+	if perr != nil {
+		return s, kube.Explain(perr, "list what the MigrationController left", c.Host)
+	}
+	s.Notes = append(s.Notes, "garbage collection did not remove "+strings.Join(names(left), ", ")+"; deleted directly")
+	return s, c.deleteAndWait(ctx, ns, s, "what the MigrationController left", left)
+}
+
+func asTimeout(err error, te **kube.TimeoutError) bool {
+	if err == nil {
+		return false
+	}
+	t, ok := err.(*kube.TimeoutError)
+	if ok {
+		*te = t
+	}
+	return ok
+}

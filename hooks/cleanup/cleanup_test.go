@@ -1,0 +1,465 @@
+package cleanup
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+const ns = kube.Namespace
+
+// builder makes unstructured fixtures.
+type builder struct{ u *unstructured.Unstructured }
+
+func newObj(gvr schema.GroupVersionResource, kind, namespace, name string) *builder {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": gvr.GroupVersion().String(), "kind": kind}}
+	u.SetName(name)
+	u.SetNamespace(namespace)
+	return &builder{u}
+}
+
+func (b *builder) field(v any, path ...string) *builder {
+	_ = unstructured.SetNestedField(b.u.Object, v, path...)
+	return b
+}
+
+func (b *builder) conditions(types ...string) *builder {
+	var l []any
+	for _, t := range types {
+		l = append(l, map[string]any{"type": t, "status": "True"})
+	}
+	return b.field(l, "status", "conditions")
+}
+
+func (b *builder) finalizers(f ...string) *builder { b.u.SetFinalizers(f); return b }
+
+func (b *builder) annotations(kv ...string) *builder {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	b.u.SetAnnotations(m)
+	return b
+}
+
+func (b *builder) build() *unstructured.Unstructured { return b.u }
+
+func crd(group, plural string) *unstructured.Unstructured {
+	return newObj(kube.CRDs, "CustomResourceDefinition", "", plural+"."+group).field(group, "spec", "group").build()
+}
+
+// populated is an OCP 4 cluster with MTC 1.8 installed through OLM, OADP brought by it, and history.
+func populated() []runtime.Object {
+	objs := []runtime.Object{
+		newObj(kube.MigrationControllers, "MigrationController", ns, "migration-controller").field("1.8.8", "spec", "version").build(),
+		newObj(kube.MigClusters, "MigCluster", ns, "host").field(true, "spec", "isHostCluster").build(),
+		newObj(kube.MigClusters, "MigCluster", ns, "ocp3").field(false, "spec", "isHostCluster").build(),
+		newObj(kube.MigStorages, "MigStorage", ns, "repo").build(),
+		newObj(kube.MigPlans, "MigPlan", ns, "plan-a").build(),
+		newObj(kube.MigPlans, "MigPlan", ns, "plan-b").conditions("Closed").build(),
+		newObj(kube.MigMigrations, "MigMigration", ns, "mig-1").conditions("Succeeded").field("Completed", "status", "phase").build(),
+		newObj(kube.DVMs, "DirectVolumeMigration", ns, "dvm-1").finalizers(DVMFinalizer).build(),
+		newObj(kube.MigHooks, "MigHook", ns, "hook-1").build(),
+		newObj(kube.Subscriptions, "Subscription", ns, "mtc-operator").field("mtc-operator", "spec", "name").build(),
+		newObj(kube.CSVs, "ClusterServiceVersion", ns, "mtc-operator.v1.8.8").build(),
+		newObj(kube.Subscriptions, "Subscription", ns, "redhat-oadp-operator-stable-1.2").field("redhat-oadp-operator", "spec", "name").build(),
+		newObj(kube.CSVs, "ClusterServiceVersion", ns, "oadp-operator.v1.2.3").build(),
+		newObj(kube.DataProtectionApps, "DataProtectionApplication", ns, "velero").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "migplans.migration.openshift.io-v1alpha1-admin").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-operator").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "velero-view").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "system:unrelated").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "mtc-cleanup.migration.openshift.io-hook").annotations("helm.sh/hook", "pre-delete").build(),
+		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "migration-operator").build(),
+		newObj(kube.SCCs, "SecurityContextConstraints", "", "rsync-anyuid").build(),
+		newObj(kube.SCCs, "SecurityContextConstraints", "", "restricted-v2").build(),
+		newObj(kube.OAuthClients, "OAuthClient", "", "migration").build(),
+	}
+	for _, k := range kube.MTCKinds {
+		objs = append(objs, crd(kube.MigrationGroup, k.GVR.Resource))
+	}
+	for _, p := range []string{"backups", "restores", "schedules", "backupstoragelocations"} {
+		objs = append(objs, crd(kube.VeleroGroup, p))
+	}
+	return objs
+}
+
+func listKinds() map[schema.GroupVersionResource]string {
+	m := map[schema.GroupVersionResource]string{}
+	for _, k := range kube.MTCKinds {
+		m[k.GVR] = k.Kind + "List"
+	}
+	for gvr, kind := range map[schema.GroupVersionResource]string{
+		kube.Subscriptions: "Subscription", kube.CSVs: "ClusterServiceVersion", kube.DataProtectionApps: "DataProtectionApplication",
+		kube.CRDs: "CustomResourceDefinition", kube.ClusterRoles: "ClusterRole", kube.ClusterRoleBindings: "ClusterRoleBinding",
+		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
+		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
+		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
+	} {
+		m[gvr] = kind + "List"
+	}
+	return m
+}
+
+// fakeCluster plays the API server, garbage collection aside, and a mig-controller that closes plans and
+// honours the DVM finalizer: with controllerUp it removes the finalizer on delete, otherwise the DVM stays.
+type fakeCluster struct {
+	kube    *fake.Clientset
+	dyn     *dynamicfake.FakeDynamicClient
+	mu      sync.Mutex
+	deletes []string
+}
+
+func newFakeCluster(controllerUp bool, objs ...runtime.Object) *fakeCluster {
+	var typed []runtime.Object
+	if controllerUp {
+		typed = append(typed, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: kube.ControllerName, Namespace: ns},
+			Status: appsv1.DeploymentStatus{AvailableReplicas: 1}})
+	}
+	fc := &fakeCluster{kube: fake.NewClientset(typed...)}
+	// The fake guesses a resource from the kind, which goes wrong for SecurityContextConstraints: add those
+	// under their real resource.
+	var rest, sccs []runtime.Object
+	for _, o := range objs {
+		if o.(*unstructured.Unstructured).GetKind() == "SecurityContextConstraints" {
+			sccs = append(sccs, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	fc.dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds(), rest...)
+	tr := fc.dyn.Tracker()
+	for _, o := range sccs {
+		if err := tr.Create(kube.SCCs, o, ""); err != nil {
+			panic(err)
+		}
+	}
+	fc.dyn.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		da := a.(k8stesting.DeleteAction)
+		fc.mu.Lock()
+		fc.deletes = append(fc.deletes, da.GetResource().Resource+"/"+da.GetName())
+		fc.mu.Unlock()
+		o, err := tr.Get(da.GetResource(), da.GetNamespace(), da.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		u := o.(*unstructured.Unstructured)
+		if len(u.GetFinalizers()) > 0 && !controllerUp {
+			now := metav1.Now()
+			u.SetDeletionTimestamp(&now)
+			return true, nil, tr.Update(da.GetResource(), u, da.GetNamespace())
+		}
+		return true, nil, tr.Delete(da.GetResource(), da.GetNamespace(), da.GetName())
+	})
+	fc.dyn.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pa := a.(k8stesting.PatchAction)
+		o, err := tr.Get(pa.GetResource(), pa.GetNamespace(), pa.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		u := o.(*unstructured.Unstructured)
+		p := string(pa.GetPatch())
+		switch {
+		case strings.Contains(p, `"closed":true`):
+			_ = unstructured.SetNestedField(u.Object, true, "spec", "closed")
+			if controllerUp {
+				_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Closed", "status": "True"}}, "status", "conditions")
+			}
+		case strings.Contains(p, `"finalizers":null`):
+			u.SetFinalizers(nil)
+			if u.GetDeletionTimestamp() != nil {
+				return true, u, tr.Delete(pa.GetResource(), pa.GetNamespace(), pa.GetName())
+			}
+		}
+		return true, u, tr.Update(pa.GetResource(), u, pa.GetNamespace())
+	})
+	return fc
+}
+
+func (fc *fakeCluster) cleanup() *Cleanup {
+	return &Cleanup{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns,
+		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond},
+		Now:    func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func (fc *fakeCluster) exists(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) bool {
+	t.Helper()
+	_, err := fc.dyn.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	return err == nil
+}
+
+func (fc *fakeCluster) mutations() []string {
+	var out []string
+	for _, a := range append(fc.dyn.Actions(), fc.kube.Actions()...) {
+		switch a.GetVerb() {
+		case "create", "update", "patch", "delete", "deletecollection":
+			out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
+		}
+	}
+	return out
+}
+
+func TestCleanupRemovesEverythingInOrder(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	c := fc.cleanup()
+	c.ExportFile = filepath.Join(t.TempDir(), "mtc-export.yaml")
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Result != "ok" || rep.Exported != 9 {
+		t.Fatalf("result %q, exported %d", rep.Result, rep.Exported)
+	}
+	// Gone.
+	for _, o := range []struct {
+		gvr       schema.GroupVersionResource
+		namespace string
+		name      string
+	}{
+		{kube.MigPlans, ns, "plan-a"}, {kube.DVMs, ns, "dvm-1"}, {kube.MigClusters, ns, "host"},
+		{kube.Subscriptions, ns, "mtc-operator"}, {kube.CSVs, ns, "mtc-operator.v1.8.8"},
+		{kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2"}, {kube.CSVs, ns, "oadp-operator.v1.2.3"},
+		{kube.CRDs, "", "migplans.migration.openshift.io"}, {kube.CRDs, "", "backups.velero.io"},
+		{kube.ClusterRoles, "", "migplans.migration.openshift.io-v1alpha1-admin"}, {kube.ClusterRoles, "", "migration-operator"},
+		{kube.ClusterRoles, "", "velero-view"}, {kube.ClusterRoleBindings, "", "migration-operator"},
+		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
+	} {
+		if fc.exists(t, o.gvr, o.namespace, o.name) {
+			t.Errorf("%s %s/%s still exists", o.gvr.Resource, o.namespace, o.name)
+		}
+	}
+	// Kept.
+	for _, n := range []string{"system:unrelated", "mtc-cleanup.migration.openshift.io-hook"} {
+		if !fc.exists(t, kube.ClusterRoles, "", n) {
+			t.Errorf("ClusterRole %s was deleted", n)
+		}
+	}
+	if !fc.exists(t, kube.SCCs, "", "restricted-v2") {
+		t.Error("SCC restricted-v2 was deleted")
+	}
+	// Order: records before plans before the controller before the operator before the CRDs.
+	pos := map[string]int{}
+	for i, d := range fc.deletes {
+		if _, seen := pos[d]; !seen {
+			pos[d] = i
+		}
+	}
+	order := []string{"migmigrations/mig-1", "migplans/plan-a", "migrationcontrollers/migration-controller",
+		"subscriptions/mtc-operator", "customresourcedefinitions/migplans.migration.openshift.io", "clusterroles/migration-operator"}
+	for i := 1; i < len(order); i++ {
+		a, okA := pos[order[i-1]]
+		b, okB := pos[order[i]]
+		if !okA || !okB || a > b {
+			t.Errorf("%s (at %d, %v) should be deleted before %s (at %d, %v); deletes: %v", order[i-1], a, okA, order[i], b, okB, fc.deletes)
+		}
+	}
+	// Export: ConfigMap and file.
+	cm, err := fc.kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "mtc-export-20260102-030405-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("export ConfigMap: %v", err)
+	}
+	if len(cm.OwnerReferences) != 0 || cm.Annotations["meta.helm.sh/release-name"] != "" {
+		t.Error("the export ConfigMap must not be owned by anything")
+	}
+	for _, want := range []string{"kind: MigPlan", "name: plan-a", "kind: DirectVolumeMigration", "kind: MigrationController"} {
+		if !strings.Contains(cm.Data[ExportKey], want) {
+			t.Errorf("export lacks %q", want)
+		}
+	}
+	file, err := os.ReadFile(c.ExportFile)
+	if err != nil || string(file) != cm.Data[ExportKey] {
+		t.Errorf("export file differs from the ConfigMap (err %v)", err)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "export: 9 MTC objects saved in ConfigMap mtc-export-20260102-030405-1") {
+		t.Errorf("text report:\n%s", text.String())
+	}
+
+	// A second run finds nothing and changes nothing.
+	before := len(fc.mutations())
+	rep2, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if rep2.Exported != 0 || len(fc.mutations()) != before {
+		t.Fatalf("second run exported %d and made %v", rep2.Exported, fc.mutations()[before:])
+	}
+}
+
+func TestCleanupRefusesWhileMigrationRuns(t *testing.T) {
+	t.Parallel()
+	tests := map[string]*unstructured.Unstructured{
+		"running condition": newObj(kube.MigMigrations, "MigMigration", ns, "mig-2").conditions("Running").build(),
+		"started, not done": newObj(kube.MigMigrations, "MigMigration", ns, "mig-2").
+			field("2026-01-01T00:00:00Z", "status", "startTimestamp").field("StageBackupCreated", "status", "phase").build(),
+	}
+	for name, mig := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fc := newFakeCluster(true, append(populated(), mig)...)
+			_, err := fc.cleanup().Run(context.Background())
+			if !kube.IsRefusal(err) || !strings.Contains(err.Error(), "MigMigration openshift-migration/mig-2 is still running") ||
+				!strings.Contains(err.Error(), "nothing was deleted") {
+				t.Fatalf("want a refusal, got %v", err)
+			}
+			if m := fc.mutations(); len(m) != 0 {
+				t.Fatalf("a refused cleanup changed the cluster: %v", m)
+			}
+		})
+	}
+	t.Run("force", func(t *testing.T) {
+		t.Parallel()
+		fc := newFakeCluster(true, append(populated(), tests["running condition"])...)
+		c := fc.cleanup()
+		c.Force = true
+		if _, err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if fc.exists(t, kube.MigMigrations, ns, "mig-2") {
+			t.Fatal("mig-2 survived --force")
+		}
+	})
+}
+
+func TestCleanupDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	c := fc.cleanup()
+	c.DryRun = true
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fc.mutations(); len(m) != 0 {
+		t.Fatalf("dry run changed the cluster: %v", m)
+	}
+	var text strings.Builder
+	_ = rep.WriteText(&text)
+	for _, want := range []string{"DRY RUN", "would close MigPlan openshift-migration/plan-a", "would delete DirectVolumeMigration openshift-migration/dvm-1",
+		"would delete CustomResourceDefinition backups.velero.io", "would delete SecurityContextConstraints rsync-anyuid"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("dry-run report lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
+	t.Parallel()
+	other := newObj(kube.DataProtectionApps, "DataProtectionApplication", "openshift-adp", "dpa-sample").build()
+	fc := newFakeCluster(true, append(populated(), other)...)
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
+		t.Fatal("velero CRDs or OADP removed although another DataProtectionApplication uses them")
+	}
+	if !fc.exists(t, kube.ClusterRoles, "", "velero-view") {
+		t.Error("velero cluster role removed although the velero CRDs stay")
+	}
+	if fc.exists(t, kube.CRDs, "", "migplans.migration.openshift.io") {
+		t.Error("MTC CRDs stayed")
+	}
+	var text strings.Builder
+	_ = rep.WriteText(&text)
+	if !strings.Contains(text.String(), "kept 4 velero.io CRDs: OADP is installed (CSV openshift-migration/oadp-operator.v1.2.3), DataProtectionApplication openshift-adp/dpa-sample") {
+		t.Errorf("report does not say why velero stays:\n%s", text.String())
+	}
+}
+
+func TestCleanupDVMFinalizerWithoutController(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(false, populated()...)
+	_, err := fc.cleanup().Run(context.Background())
+	if !kube.IsRefusal(err) || !strings.Contains(err.Error(), "keeps the finalizer migration.openshift.io/directvolumemigrationfinalizer") ||
+		!strings.Contains(err.Error(), "--force") {
+		t.Fatalf("want a refusal about the finalizer, got %v", err)
+	}
+	if !fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
+		t.Fatal("the cleanup went past the stuck DVM")
+	}
+	c := fc.cleanup()
+	c.Force = true
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatalf("rerun with --force: %v", err)
+	}
+	if fc.exists(t, kube.DVMs, ns, "dvm-1") || fc.exists(t, kube.CRDs, "", "directvolumemigrations.migration.openshift.io") {
+		t.Fatal("--force did not finish the job")
+	}
+}
+
+func TestCleanupPreDeleteKeepsTheOperator(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	c := fc.cleanup()
+	c.Phase = PhasePreDelete
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
+		t.Error("pre-delete left the MigrationController")
+	}
+	if !fc.exists(t, kube.Subscriptions, ns, "mtc-operator") || !fc.exists(t, kube.CRDs, "", "migplans.migration.openshift.io") {
+		t.Error("pre-delete removed the operator or the CRDs")
+	}
+}
+
+func TestCleanupSurvivesTransientErrors(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	var mu sync.Mutex
+	fails := 0
+	fc.dyn.PrependReactor("list", "migplans", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails < 3 {
+			fails++
+			return true, nil, &netOpError{}
+		}
+		return false, nil, nil
+	})
+	if _, err := fc.cleanup().Run(context.Background()); err != nil {
+		t.Fatalf("a restarting API server failed the cleanup: %v", err)
+	}
+}
+
+// netOpError looks like a refused connection.
+type netOpError struct{}
+
+func (*netOpError) Error() string   { return "dial tcp 127.0.0.1:6443: connect: connection refused" }
+func (*netOpError) Timeout() bool   { return false }
+func (*netOpError) Temporary() bool { return true }
+
+func TestChunk(t *testing.T) {
+	t.Parallel()
+	docs := [][]byte{[]byte(strings.Repeat("a", 40)), []byte(strings.Repeat("b", 40)), []byte(strings.Repeat("c", 40))}
+	chunks := chunk(docs, 100)
+	if len(chunks) != 2 {
+		t.Fatalf("%d chunks", len(chunks))
+	}
+	for _, c := range chunks {
+		if len(c) > 100 {
+			t.Errorf("chunk of %d bytes", len(c))
+		}
+	}
+}
+

@@ -1,0 +1,250 @@
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+// parallelism bounds the concurrent requests of one step.
+const parallelism = 8
+
+// target is one object to delete.
+type target struct {
+	GVR       schema.GroupVersionResource
+	Kind      string
+	Namespace string
+	Name      string
+	// Finalizers the object had when it was listed.
+	Finalizers []string
+}
+
+func (t target) String() string {
+	if t.Namespace == "" {
+		return t.Kind + " " + t.Name
+	}
+	return t.Kind + " " + t.Namespace + "/" + t.Name
+}
+
+func targetOf(gvr schema.GroupVersionResource, kind string, u *unstructured.Unstructured) target {
+	return target{GVR: gvr, Kind: kind, Namespace: u.GetNamespace(), Name: u.GetName(), Finalizers: u.GetFinalizers()}
+}
+
+// list lists gvr in ns ("" for all namespaces or cluster scope). A resource type the server does not serve
+// (its CRD already deleted, OLM absent) lists as empty.
+func (c *Cleanup) list(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+	var items []unstructured.Unstructured
+	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
+		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		items = c.withoutPlanned(gvr, l.Items)
+		return nil
+	})
+	if kube.IsNotServed(err) {
+		return nil, nil
+	}
+	if err != nil {
+		where := "in all namespaces"
+		if ns != "" {
+			where = "in " + ns
+		}
+		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
+	}
+	return items, nil
+}
+
+func plannedKey(gvr schema.GroupVersionResource, ns, name string) string {
+	return gvr.String() + "|" + ns + "|" + name
+}
+
+// withoutPlanned drops what the dry run has already listed for deletion.
+func (c *Cleanup) withoutPlanned(gvr schema.GroupVersionResource, items []unstructured.Unstructured) []unstructured.Unstructured {
+	if len(c.planned) == 0 {
+		return items
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if !c.planned[plannedKey(gvr, it.GetNamespace(), it.GetName())] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// plan records targets as deleted for the rest of a dry run.
+func (c *Cleanup) plan(targets []target) {
+	if c.planned == nil {
+		c.planned = map[string]bool{}
+	}
+	for _, t := range targets {
+		c.planned[plannedKey(t.GVR, t.Namespace, t.Name)] = true
+	}
+}
+
+// retry runs fn, retrying transient API errors (an API server restart) within the wait bound.
+func (c *Cleanup) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	var last error
+	werr := c.Waiter.Until(ctx, "the API server to "+what, "check that the API server is up", func(ctx context.Context) (bool, string, error) {
+		last = fn(ctx)
+		if last != nil && kube.IsTransient(last) {
+			return false, last.Error(), nil
+		}
+		return true, "", nil
+	})
+	if werr != nil {
+		return werr
+	}
+	return last
+}
+
+// parallel runs fn for every target, at most parallelism at a time, and joins the errors.
+func parallel(ctx context.Context, targets []target, fn func(ctx context.Context, t target) error) error {
+	sem := make(chan struct{}, parallelism)
+	var mu sync.Mutex
+	var errs []string
+	var first error
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, t); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) <= 1 {
+		return first
+	}
+	return fmt.Errorf("%w (and %d more: %s)", first, len(errs)-1, strings.Join(errs[1:], "; "))
+}
+
+// deleteTargets deletes every target in parallel; objects already gone count as deleted.
+func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
+	bg := metav1.DeletePropagationBackground
+	return parallel(ctx, targets, func(ctx context.Context, t target) error {
+		err := c.retry(ctx, "delete "+t.String(), func(ctx context.Context) error {
+			return c.Dynamic.Resource(t.GVR).Namespace(t.Namespace).Delete(ctx, t.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+		})
+		if err == nil || apierrors.IsNotFound(err) {
+			c.log().Info("deleted", "object", t.String())
+			return nil
+		}
+		return kube.Explain(err, "delete "+t.String(), c.Host)
+	})
+}
+
+// removeFinalizers clears the finalizers of the targets (used with --force only).
+func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error {
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	return parallel(ctx, targets, func(ctx context.Context, t target) error {
+		err := c.retry(ctx, "remove the finalizers of "+t.String(), func(ctx context.Context) error {
+			_, err := c.Dynamic.Resource(t.GVR).Namespace(t.Namespace).Patch(ctx, t.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+		if err == nil || apierrors.IsNotFound(err) {
+			c.log().Warn("removed finalizers because of --force", "object", t.String(), "finalizers", strings.Join(t.Finalizers, ","))
+			return nil
+		}
+		return kube.Explain(err, "remove the finalizers of "+t.String(), c.Host)
+	})
+}
+
+// present returns the targets that still exist, with their current finalizers.
+func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, error) {
+	type key struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	groups := map[key][]target{}
+	for _, t := range targets {
+		k := key{t.GVR, t.Namespace}
+		groups[k] = append(groups[k], t)
+	}
+	var left []target
+	for k, ts := range groups {
+		l, err := c.Dynamic.Resource(k.gvr).Namespace(k.ns).List(ctx, metav1.ListOptions{})
+		if kube.IsNotServed(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]unstructured.Unstructured{}
+		for _, it := range l.Items {
+			have[it.GetName()] = it
+		}
+		for _, t := range ts {
+			if it, ok := have[t.Name]; ok {
+				t.Finalizers = it.GetFinalizers()
+				left = append(left, t)
+			}
+		}
+	}
+	sort.Slice(left, func(i, j int) bool { return left[i].String() < left[j].String() })
+	return left, nil
+}
+
+// waitGone waits until none of the targets exists. onStuck, when not nil, is asked on every poll whether
+// the objects still present can ever go; it returns an error to stop waiting.
+func (c *Cleanup) waitGone(ctx context.Context, what string, targets []target, onStuck func([]target) error) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	return c.Waiter.Until(ctx, what+" to be deleted",
+		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them, or rerun with --force",
+		func(ctx context.Context) (bool, string, error) {
+			left, err := c.present(ctx, targets)
+			if err != nil {
+				return false, "", err
+			}
+			if len(left) == 0 {
+				return true, "", nil
+			}
+			if onStuck != nil {
+				if err := onStuck(left); err != nil {
+					return false, "", err
+				}
+			}
+			names := make([]string, 0, len(left))
+			for _, t := range left {
+				n := t.String()
+				if len(t.Finalizers) > 0 {
+					n += " (finalizers " + strings.Join(t.Finalizers, ",") + ")"
+				}
+				names = append(names, n)
+			}
+			if len(names) > 5 {
+				names = append(names[:5], fmt.Sprintf("and %d more", len(names)-5))
+			}
+			return false, strings.Join(names, ", ") + " still present", nil
+		})
+}
+
+func names(ts []target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
+	}
+	return out
+}

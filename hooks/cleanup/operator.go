@@ -1,0 +1,309 @@
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+var (
+	serviceAccounts = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	roles           = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}
+	roleBindings    = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
+)
+
+// helmOwned is true for objects a Helm release manages (the release deletes them itself) and for hook
+// objects (this hook's own ServiceAccount and RBAC among them).
+func helmOwned(u *unstructured.Unstructured) bool {
+	a := u.GetAnnotations()
+	return a["meta.helm.sh/release-name"] != "" || a["helm.sh/hook"] != ""
+}
+
+// 5. The operator: OLM Subscription and CSV (and OADP's, when MTC brought it and nothing else uses it), or
+// the objects of the legacy operator.yml.
+func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "remove the operator (OLM Subscription and CSV, OADP when only MTC used it, or the legacy operator)"}
+	var targets []target
+
+	subs, err := c.list(ctx, kube.Subscriptions, ns)
+	if err != nil {
+		return s, err
+	}
+	var oadpSubs []target
+	for i := range subs {
+		pkg, _, _ := unstructured.NestedString(subs[i].Object, "spec", "name")
+		switch {
+		case pkg == kube.OperatorPackage:
+			targets = append(targets, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
+		case slices.Contains(kube.OADPPackages, pkg):
+			oadpSubs = append(oadpSubs, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
+		}
+	}
+	csvs, err := c.list(ctx, kube.CSVs, ns)
+	if err != nil {
+		return s, err
+	}
+	var oadpCSVs []target
+	for i := range csvs {
+		name := csvs[i].GetName()
+		switch {
+		case strings.HasPrefix(name, kube.CSVPrefix):
+			targets = append(targets, targetOf(kube.CSVs, "ClusterServiceVersion", &csvs[i]))
+		case strings.HasPrefix(name, kube.OADPCSVPrefix) || strings.HasPrefix(name, "redhat-oadp-operator."):
+			oadpCSVs = append(oadpCSVs, targetOf(kube.CSVs, "ClusterServiceVersion", &csvs[i]))
+		}
+	}
+	if len(oadpSubs)+len(oadpCSVs) > 0 {
+		users, err := c.oadpUsers(ctx, ns)
+		if err != nil {
+			return s, err
+		}
+		switch {
+		case len(users) == 0:
+			targets = append(targets, oadpSubs...)
+			targets = append(targets, oadpCSVs...)
+		case c.Force:
+			targets = append(targets, oadpSubs...)
+			targets = append(targets, oadpCSVs...)
+			s.Notes = append(s.Notes, "removed OADP although "+strings.Join(users, ", ")+" still use it (--force)")
+		default:
+			for _, t := range append(oadpSubs, oadpCSVs...) {
+				s.Kept = append(s.Kept, t.String()+": OADP is still used by "+strings.Join(users, ", "))
+			}
+		}
+	}
+
+	// The legacy operator.yml objects in the namespace (Helm removes them when the chart installed them).
+	for _, o := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.Deployments, "Deployment"}, {roleBindings, "RoleBinding"}, {roles, "Role"}, {serviceAccounts, "ServiceAccount"}} {
+		u, err := c.get(ctx, o.gvr, ns, kube.LegacyOperator)
+		if err != nil {
+			return s, err
+		}
+		if u == nil || helmOwned(u) || (o.kind == "Deployment" && olmOwned(u)) || (o.kind != "Deployment" && ownedByAnyone(u)) {
+			continue
+		}
+		targets = append(targets, targetOf(o.gvr, o.kind, u))
+	}
+	return s, c.deleteAndWait(ctx, ns, s, "the operator objects", targets)
+}
+
+func olmOwned(u *unstructured.Unstructured) bool {
+	if u.GetLabels()["olm.owner"] != "" {
+		return true
+	}
+	for _, o := range u.GetOwnerReferences() {
+		if o.Kind == "ClusterServiceVersion" {
+			return true
+		}
+	}
+	return false
+}
+
+func ownedByAnyone(u *unstructured.Unstructured) bool { return len(u.GetOwnerReferences()) > 0 }
+
+// get returns the object, or nil when it or its type does not exist.
+func (c *Cleanup) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	var u *unstructured.Unstructured
+	err := c.retry(ctx, "get "+gvr.Resource+" "+name, func(ctx context.Context) error {
+		var err error
+		u, err = c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) || (err == nil && c.planned[plannedKey(gvr, ns, name)]) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, kube.Explain(err, fmt.Sprintf("get %s %s", gvr.GroupResource(), name), c.Host)
+	}
+	return u, nil
+}
+
+// oadpUsers lists what, besides MTC, uses OADP or Velero: DataProtectionApplications other than MTC's
+// `velero` in the MTC namespace, and Velero backups, restores and schedules outside the MTC namespace.
+func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
+	var users []string
+	dpas, err := c.list(ctx, kube.DataProtectionApps, "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range dpas {
+		if dpas[i].GetNamespace() == ns && dpas[i].GetName() == "velero" {
+			continue
+		}
+		users = append(users, "DataProtectionApplication "+dpas[i].GetNamespace()+"/"+dpas[i].GetName())
+	}
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.VeleroBackups, "Backup"}, {kube.VeleroRestores, "Restore"}, {kube.VeleroSchedules, "Schedule"}} {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for i := range items {
+			if items[i].GetNamespace() != ns {
+				n++
+			}
+		}
+		if n > 0 {
+			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", n, k.kind, ns))
+		}
+	}
+	return users, nil
+}
+
+// 6. The CRDs: migration.openshift.io always; velero.io only when nothing else uses Velero.
+func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "delete the migration.openshift.io CRDs, and the velero.io CRDs when nothing else uses them"}
+	crdGVR, crds, err := c.listCRDs(ctx)
+	if err != nil {
+		return s, err
+	}
+	var mig, velero []target
+	for i := range crds {
+		group, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group")
+		switch group {
+		case kube.MigrationGroup:
+			mig = append(mig, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
+		case kube.VeleroGroup:
+			velero = append(velero, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
+		}
+	}
+	targets := mig
+	if len(velero) > 0 {
+		reasons, err := c.veleroUsers(ctx, ns)
+		if err != nil {
+			return s, err
+		}
+		switch {
+		case len(reasons) == 0:
+			targets = append(targets, velero...)
+		case c.Force:
+			targets = append(targets, velero...)
+			s.Notes = append(s.Notes, "deleted the velero.io CRDs although "+strings.Join(reasons, ", ")+" (--force)")
+		default:
+			c.veleroKept = true
+			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io CRDs: %s; rerun with --force to delete them anyway", len(velero), strings.Join(reasons, ", ")))
+		}
+	}
+	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)
+}
+
+// listCRDs lists CRDs through apiextensions v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11).
+func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []unstructured.Unstructured, error) {
+	gvr := kube.CRDs
+	var items []unstructured.Unstructured
+	err := c.retry(ctx, "list CRDs", func(ctx context.Context) error {
+		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if kube.IsNotServed(err) && gvr.Version == "v1" {
+			gvr.Version = "v1beta1"
+			l, err = c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+		}
+		if err != nil {
+			return err
+		}
+		items = c.withoutPlanned(gvr, l.Items)
+		return nil
+	})
+	if err != nil {
+		return gvr, nil, kube.Explain(err, "list CustomResourceDefinitions", c.Host)
+	}
+	return gvr, items, nil
+}
+
+// veleroUsers says why the velero.io CRDs must stay: OADP still installed anywhere, or Velero objects
+// outside the MTC namespace.
+func (c *Cleanup) veleroUsers(ctx context.Context, ns string) ([]string, error) {
+	var reasons []string
+	csvs, err := c.list(ctx, kube.CSVs, "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range csvs {
+		n := csvs[i].GetName()
+		if strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
+			reasons = append(reasons, "OADP is installed (CSV "+csvs[i].GetNamespace()+"/"+n+")")
+			break
+		}
+	}
+	users, err := c.oadpUsers(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	return append(reasons, users...), nil
+}
+
+// 7. Cluster-scoped leftovers: the cluster roles and bindings the manual procedure deletes, and what the
+// operator leaves behind (SCCs, the OAuthClient of the web console).
+func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, error) {
+	s := &Step{Name: "delete the MTC cluster roles and bindings, the SCCs and the OAuthClient the operator leaves behind"}
+	_, crds, err := c.listCRDs(ctx)
+	if err != nil {
+		return s, err
+	}
+	veleroStays := c.veleroKept
+	for i := range crds {
+		if g, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group"); g == kube.VeleroGroup && crds[i].GetDeletionTimestamp() == nil && !c.DryRun {
+			veleroStays = true
+		}
+	}
+	var targets []target
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return s, err
+		}
+		for i := range items {
+			n := items[i].GetName()
+			mtc := strings.Contains(n, kube.MigrationGroup) || n == kube.LegacyOperator || n == kube.ControllerName
+			vel := strings.Contains(n, "velero")
+			if helmOwned(&items[i]) || ownedByAnyone(&items[i]) || !(mtc || vel) {
+				continue
+			}
+			if vel && !mtc && veleroStays {
+				s.Kept = append(s.Kept, k.kind+" "+n+": the velero.io CRDs stay")
+				continue
+			}
+			targets = append(targets, targetOf(k.gvr, k.kind, &items[i]))
+		}
+	}
+	singles := []struct {
+		gvr        schema.GroupVersionResource
+		kind, name string
+		ifVelero   bool
+	}{
+		{kube.SCCs, "SecurityContextConstraints", "rsync-anyuid", false},
+		{kube.SCCs, "SecurityContextConstraints", "velero-privileged", true},
+		{kube.OAuthClients, "OAuthClient", "migration", false},
+	}
+	for _, o := range singles {
+		u, err := c.get(ctx, o.gvr, "", o.name)
+		if err != nil {
+			return s, err
+		}
+		if u == nil || helmOwned(u) {
+			continue
+		}
+		if o.ifVelero && veleroStays {
+			s.Kept = append(s.Kept, o.kind+" "+o.name+": the velero.io CRDs stay")
+			continue
+		}
+		targets = append(targets, targetOf(o.gvr, o.kind, u))
+	}
+	return s, c.deleteAndWait(ctx, ns, s, "the cluster-scoped leftovers", targets)
+}
