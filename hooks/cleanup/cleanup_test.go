@@ -462,4 +462,3 @@ func TestChunk(t *testing.T) {
 		}
 	}
 }
-
