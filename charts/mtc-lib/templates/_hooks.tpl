@@ -152,7 +152,9 @@ serviceAccountName: {{ $spec.resourceName }}
 automountServiceAccountToken: true
 restartPolicy: Never
 {{- include "mtc.lib.podSecurityContext" $ctx | nindent 0 }}
-{{- include "mtc.lib.imagePullSecrets" (dict "context" $ctx) }}
+{{- with include "mtc.lib.imagePullSecrets" (dict "context" $ctx) }}
+{{ . }}
+{{- end }}
 {{- with $h.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}

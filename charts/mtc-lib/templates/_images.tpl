@@ -31,14 +31,14 @@ Usage: {{ include "mtc.lib.pullSecretNames" (dict "context" $ "extra" .Values.ho
 
 {{/*
 mtc.lib.imagePullSecrets: the imagePullSecrets field of a pod spec, empty when there are none.
-Usage: {{- include "mtc.lib.imagePullSecrets" (dict "context" $) | nindent 6 }}
+Usage: {{- with include "mtc.lib.imagePullSecrets" (dict "context" $) }}{{ . | nindent 6 }}{{ end }}
 */}}
 {{- define "mtc.lib.imagePullSecrets" -}}
 {{- $names := include "mtc.lib.pullSecretNames" . | fromJsonArray -}}
-{{- if $names }}
+{{- if $names -}}
 imagePullSecrets:
 {{- range $names }}
   - name: {{ . }}
 {{- end }}
-{{- end }}
+{{- end -}}
 {{- end }}

@@ -207,7 +207,9 @@ spec:
     spec:
       serviceAccountName: migration-operator
       {{- include "mtc.lib.podSecurityContext" . | nindent 6 }}
-      {{- include "mtc.lib.imagePullSecrets" (dict "context" .) | nindent 6 }}
+      {{- with include "mtc.lib.imagePullSecrets" (dict "context" .) }}
+      {{- . | nindent 6 }}
+      {{- end }}
       {{- with $l.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}

@@ -70,6 +70,9 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- if has (snakecase $key) $owned -}}
 {{- fail (printf "migrationController.extraSpec sets %s, which the chart renders from its own value; set that value instead (see the values reference) and remove %s from extraSpec." $key $key) -}}
 {{- end -}}
+{{- if not (regexMatch "^[a-z][a-z0-9_]*$" $key) -}}
+{{- fail (printf "migrationController.extraSpec key %s is not snake_case, the spelling the operator reads; write it as %s." $key (snakecase $key)) -}}
+{{- end -}}
 {{- end -}}
 {{- end }}
 
@@ -94,6 +97,7 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- $c := $r.credentials -}}
 {{- $need := list "accessKeyId" "secretAccessKey" -}}
 {{- if eq $p "gcp" -}}{{- $need = list "gcpServiceAccountKey" -}}{{- end -}}
+{{- if eq $p "azure" -}}{{- $need = list -}}{{- end -}}
 {{- range $field := $need -}}
 {{- if not (get $c $field) -}}
 {{- fail (printf "replicationRepository.credentials.%s is empty; set it, or name a Secret that holds the %s credentials in replicationRepository.existingSecret." $field $p) -}}
