@@ -44,6 +44,12 @@ type Options struct {
 	Dir string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// APIServerPort is the apiserver's port (default: a free one).
+	APIServerPort int
+	// ExtraAPIServerArgs are appended to the apiserver's flags.
+	ExtraAPIServerArgs []string
+	// OnStart, when set, learns the pid of every process the cluster starts.
+	OnStart func(name string, pid int)
 }
 
 // Cluster is a running control plane.
@@ -111,6 +117,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Dir = opts.Dir
 	}
 	if err := c.start(ctx); err != nil {
+		// Keep the work directory: the error names a log in it.
+		c.ownDir = false
 		_ = c.Stop()
 		return nil, err
 	}
@@ -171,8 +179,12 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.apiserver = apiserverSpec{bin: apiBin, port: ports[2], certs: certs}
-	c.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	apiPort := ports[2]
+	if c.opts.APIServerPort != 0 {
+		apiPort = c.opts.APIServerPort
+	}
+	c.apiserver = apiserverSpec{bin: apiBin, port: apiPort, certs: certs}
+	c.URL = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	if err := c.startAPIServer(ctx); err != nil {
 		return err
 	}
@@ -262,6 +274,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 			"--enable-admission-plugins", "PodSecurity",
 		)
 	}
+	args = append(args, c.opts.ExtraAPIServerArgs...)
 	fmt.Fprintf(c.opts.Log, "starting kube-apiserver on %s\n", c.URL)
 	if err := c.run("kube-apiserver", s.bin, args...); err != nil {
 		return err
@@ -320,6 +333,9 @@ func (c *Cluster) run(name, bin string, args ...string) error {
 		close(p.done)
 	}()
 	c.procs = append(c.procs, p)
+	if c.opts.OnStart != nil {
+		c.opts.OnStart(name, cmd.Process.Pid)
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -153,7 +154,9 @@ var ocp4CRDs = []string{
 }
 
 func (c *Cluster) dress(ctx context.Context) error {
-	dyn, err := dynamic.NewForConfig(c.Config)
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WarningHandler = rest.NoWarnings{}
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -334,7 +337,12 @@ func (c *Cluster) ocp4Objects(ctx context.Context, dyn dynamic.Interface, cs kub
 		}
 		if len(o.status) > 0 {
 			created.Object["status"] = o.status
-			if _, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			_, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+			if apierrors.IsNotFound(err) {
+				// no status subresource: status is written with the object
+				_, err = ri.Update(ctx, created, metav1.UpdateOptions{})
+			}
+			if err != nil {
 				return fmt.Errorf("failed to set the status of %s %s: %w", o.u.GetKind(), o.u.GetName(), err)
 			}
 		}
