@@ -865,4 +865,3 @@ func (n *Node) binaryFor(image string) (string, bool) {
 	}
 	return "", false
 }
-
