@@ -112,6 +112,9 @@ func (p *PullTest) Run(ctx context.Context) (rep *Report, err error) {
 
 	pod, err := pods.Create(ctx, p.pod(ns), metav1.CreateOptions{})
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return rep, kube.Refusef("namespace %s does not exist, so the pull test has nowhere to run; create it with its pull secret (oc create namespace %s) or pass --namespace with an existing one", ns, ns)
+		}
 		if apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "cannot create resource") {
 			return rep, kube.Refusef("the test pod was rejected by admission in %s (%s); let the namespace admit a restricted pod or use a namespace that does",
 				ns, err.Error())

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtc-helm/mtc-helm/hooks/cleanup"
+	"github.com/mtc-helm/mtc-helm/hooks/configure"
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/preflight"
+	"github.com/mtc-helm/mtc-helm/hooks/pulltest"
+	"github.com/mtc-helm/mtc-helm/hooks/version"
+)
+
+type versionCheckOptions struct {
+	mtcVersion       string
+	release          string
+	remotesSecret    string
+	allowUnsupported bool
+}
+
+func newVersionCheck(g *globals) *cobra.Command {
+	o := &versionCheckOptions{}
+	cmd := &cobra.Command{
+		Use:   "version-check --mtc-version X.Y[.Z]",
+		Short: "Refuse an MTC install or upgrade that the platform, an existing install or a remote cluster does not allow",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.mtcVersion == "" {
+				return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
+			}
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			a := &version.Check{Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
+				MTCVersion: o.mtcVersion, Namespace: g.namespace, Release: o.release, RemotesSecret: o.remotesSecret,
+				AllowUnsupported: o.allowUnsupported, Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.mtcVersion, "mtc-version", "", "MTC version or line to install, such as 1.8.8 or 1.7")
+	f.StringVar(&o.release, "release", "", "Helm release that installs MTC; objects it does not own count as a foreign install (empty: not checked)")
+	f.StringVar(&o.remotesSecret, "remotes-secret", "", "Secret in --namespace whose key remotes.yaml lists the remote clusters to check")
+	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform or a remote on another MTC line into a warning")
+	return cmd
+}
+
+type pullTestOptions struct {
+	images      []string
+	pullSecrets []string
+	command     []string
+}
+
+func newPullTest(g *globals) *cobra.Command {
+	o := &pullTestOptions{}
+	cmd := &cobra.Command{
+		Use:   "pull-test --image IMAGE [--image IMAGE...]",
+		Short: "Start a pod with the images and pull secrets, report whether the node can pull them, delete the pod",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(o.images) == 0 {
+				return usagef("--image is required")
+			}
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			a := &pulltest.PullTest{Kube: cl.Kube, Host: cl.Host, Namespace: g.namespace, Images: o.images,
+				PullSecrets: o.pullSecrets, Command: o.command, Waiter: boundedBy(g), Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.images, "image", nil, "image to pull (repeatable; each becomes a container of the test pod)")
+	f.StringArrayVar(&o.pullSecrets, "pull-secret", nil, "image pull Secret in --namespace (repeatable)")
+	f.StringArrayVar(&o.command, "command", nil, "command the test containers run (repeatable, one argument each; default sleep 3600)")
+	return cmd
+}
+
+// boundedBy gives the pull test's pod a deadline in step with --timeout.
+func boundedBy(g *globals) kube.Waiter {
+	w := g.waiter()
+	w.Timeout = g.timeout
+	return w
+}
+
+type configureOptions struct {
+	configMap string
+}
+
+func newConfigure(g *globals) *cobra.Command {
+	o := &configureOptions{}
+	cmd := &cobra.Command{
+		Use:   "configure",
+		Short: "Wait for the operator and its CRDs, then server-side apply the chart's MigrationController, MigStorage and MigClusters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			a := &configure.Configure{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
+				ConfigMap: o.configMap, Waiter: g.waiter(), Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	cmd.Flags().StringVar(&o.configMap, "configmap", configure.ConfigMapName, "ConfigMap in --namespace with keys objects.yaml and operator.yaml")
+	return cmd
+}
+
+type cleanupOptions struct {
+	phase       string
+	force       bool
+	dryRun      bool
+	export      string
+	stepTimeout time.Duration
+}
+
+func newCleanup(g *globals) *cobra.Command {
+	o := &cleanupOptions{}
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Export every MTC resource, then remove MTC in an order that leaves nothing stuck",
+		Long: `cleanup refuses while a MigMigration runs (unless --force), saves every MTC custom resource in
+ConfigMaps mtc-export-<time>-<n> that outlive the uninstall (and in --export FILE), then closes the plans,
+deletes the migration records while the controller runs, the plans, storages and remote clusters, the
+MigrationController, the operator, the CRDs and the cluster-scoped leftovers. A second run does nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch o.phase {
+			case cleanup.PhasePreDelete, cleanup.PhasePostDelete, cleanup.PhaseAll:
+			default:
+				return usagef("--phase %q is not pre-delete, post-delete or all", o.phase)
+			}
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			w := g.waiter()
+			w.Timeout = o.stepTimeout
+			a := &cleanup.Cleanup{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
+				Phase: o.phase, Force: o.force, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.phase, "phase", cleanup.PhaseAll, "pre-delete (stop after the MigrationController), post-delete or all")
+	f.BoolVar(&o.force, "force", false, "go ahead while migrations run, drop finalizers no controller will remove, delete the velero.io CRDs even if used")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be deleted, in order, and change nothing")
+	f.StringVar(&o.export, "export", "", "also write the exported MTC resources to this file")
+	f.DurationVar(&o.stepTimeout, "step-timeout", 2*time.Minute, "bound of each wait inside the cleanup")
+	return cmd
+}
+
+type preflightOptions struct {
+	contexts         []string
+	mtcVersion       string
+	images           []string
+	pullSecrets      []string
+	allowUnsupported bool
+}
+
+func newPreflight(g *globals) *cobra.Command {
+	o := &preflightOptions{}
+	cmd := &cobra.Command{
+		Use:   "preflight --mtc-version X.Y[.Z] [--context NAME...] [--image IMAGE...]",
+		Short: "Run version-check and pull-test against one or more kubeconfig contexts, a table per cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.mtcVersion == "" {
+				return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
+			}
+			contexts := o.contexts
+			if len(contexts) == 0 && g.context != "" {
+				contexts = []string{g.context}
+			}
+			a := &preflight.Preflight{
+				Contexts: contexts,
+				Clients: func(kc string) (*kube.Clients, error) {
+					return kube.Load(kube.ConfigOptions{Kubeconfig: g.kubeconfig, Context: kc})
+				},
+				Namespace: g.namespace, MTCVersion: o.mtcVersion, AllowUnsupported: o.allowUnsupported,
+				Images: o.images, PullSecrets: o.pullSecrets, Waiter: boundedBy(g), Log: g.log,
+			}
+			return run(cmd, g, func(ctx context.Context) (*preflight.Report, error) { return a.Run(ctx) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.contexts, "cluster", nil, "kubeconfig context to check (repeatable; default: --context or the current one)")
+	f.StringVar(&o.mtcVersion, "mtc-version", "", "MTC version or line to install, such as 1.8.8 or 1.7")
+	f.StringArrayVar(&o.images, "image", nil, "image the pull test pulls (repeatable; none skips the pull test)")
+	f.StringArrayVar(&o.pullSecrets, "pull-secret", nil, "image pull Secret in --namespace (repeatable)")
+	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform into a warning")
+	return cmd
+}
