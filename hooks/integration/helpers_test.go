@@ -1,0 +1,104 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// result is one run of the mtc-hooks binary.
+type result struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+func (r result) String() string {
+	return "exit " + strconv.Itoa(r.code) + "\n--- stdout\n" + r.stdout + "--- stderr\n" + r.stderr
+}
+
+// hooks runs the freshly built mtc-hooks as a subprocess against kubeconfig.
+func hooks(t *testing.T, kubeconfig string, args ...string) result {
+	t.Helper()
+	cmd, out, errb := hooksCmd(t, kubeconfig, args...)
+	start := time.Now()
+	err := cmd.Run()
+	return finish(t, cmd, out, errb, err, start)
+}
+
+func hooksCmd(t *testing.T, kubeconfig string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	bin, err := testenv.HookBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd, &out, &errb
+}
+
+func finish(t *testing.T, cmd *exec.Cmd, out, errb *bytes.Buffer, err error, start time.Time) result {
+	t.Helper()
+	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.code = 128 + int(ws.Signal())
+		}
+	default:
+		t.Fatalf("mtc-hooks did not run: %v", err)
+	}
+	return r
+}
+
+func wantExit(t *testing.T, r result, code int, contains ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("want exit %d, got:\n%s", code, r)
+	}
+	for _, c := range contains {
+		if !strings.Contains(r.stdout+r.stderr, c) {
+			t.Fatalf("output lacks %q:\n%s", c, r)
+		}
+	}
+}
+
+// controlPlane starts only the API server side of a flavour (no node, no registry): enough for the checks
+// that only read the API.
+func controlPlane(t *testing.T, flavour string) *localcluster.Cluster {
+	t.Helper()
+	testenv.SkipIfShort(t)
+	f, err := localcluster.ParseFlavour(flavour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := localcluster.Start(ctx, localcluster.Options{Flavour: f, OnStart: testenv.Track})
+	if err != nil {
+		t.Fatalf("local cluster %s: %v", f, err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}

@@ -1,0 +1,143 @@
+// Package mtccrds provides stand-in CustomResourceDefinitions for the MTC (migration.openshift.io) and
+// Velero (velero.io) custom resources, for tests and test doubles. No Go module ships the real ones; these
+// carry the real names, groups, versions, kinds, scopes and short names (see
+// ../shared/reference/mtc-facts.md §4a, §4b) with an open schema (x-kubernetes-preserve-unknown-fields) and
+// the status subresource, which is all the hooks and the doubles rely on.
+//
+// Install applies them through apiextensions.k8s.io/v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11), and
+// waits until they are Established.
+package mtccrds
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+)
+
+// Kind describes one custom resource kind.
+type Kind struct {
+	Group, Version, Kind, Plural, Short string
+}
+
+// Name is the CRD's name, <plural>.<group>.
+func (k Kind) Name() string { return k.Plural + "." + k.Group }
+
+// GVR is the resource the CRD serves.
+func (k Kind) GVR() schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Plural}
+}
+
+// MTC are the 11 migration.openshift.io kinds of MTC 1.7 and 1.8, all v1alpha1 and Namespaced.
+var MTC = []Kind{
+	{"migration.openshift.io", "v1alpha1", "MigrationController", "migrationcontrollers", ""},
+	{"migration.openshift.io", "v1alpha1", "MigCluster", "migclusters", ""},
+	{"migration.openshift.io", "v1alpha1", "MigStorage", "migstorages", ""},
+	{"migration.openshift.io", "v1alpha1", "MigPlan", "migplans", ""},
+	{"migration.openshift.io", "v1alpha1", "MigMigration", "migmigrations", ""},
+	{"migration.openshift.io", "v1alpha1", "MigHook", "mighooks", ""},
+	{"migration.openshift.io", "v1alpha1", "MigAnalytic", "miganalytics", ""},
+	{"migration.openshift.io", "v1alpha1", "DirectVolumeMigration", "directvolumemigrations", "dvm"},
+	{"migration.openshift.io", "v1alpha1", "DirectVolumeMigrationProgress", "directvolumemigrationprogresses", "dvmp"},
+	{"migration.openshift.io", "v1alpha1", "DirectImageMigration", "directimagemigrations", "dim"},
+	{"migration.openshift.io", "v1alpha1", "DirectImageStreamMigration", "directimagestreammigrations", "dism"},
+}
+
+// Velero are the 11 velero.io v1 kinds the legacy operator (and OADP) install, all Namespaced.
+var Velero = []Kind{
+	{"velero.io", "v1", "Backup", "backups", ""},
+	{"velero.io", "v1", "Schedule", "schedules", ""},
+	{"velero.io", "v1", "Restore", "restores", ""},
+	{"velero.io", "v1", "DownloadRequest", "downloadrequests", ""},
+	{"velero.io", "v1", "DeleteBackupRequest", "deletebackuprequests", ""},
+	{"velero.io", "v1", "PodVolumeBackup", "podvolumebackups", ""},
+	{"velero.io", "v1", "PodVolumeRestore", "podvolumerestores", ""},
+	{"velero.io", "v1", "ResticRepository", "resticrepositories", ""},
+	{"velero.io", "v1", "BackupStorageLocation", "backupstoragelocations", ""},
+	{"velero.io", "v1", "VolumeSnapshotLocation", "volumesnapshotlocations", ""},
+	{"velero.io", "v1", "ServerStatusRequest", "serverstatusrequests", ""},
+}
+
+// CRD renders the CRD of k as apiextensions.k8s.io/v1 or (apiVersion "v1beta1") v1beta1.
+func CRD(k Kind, apiVersion string) *unstructured.Unstructured {
+	names := map[string]any{"kind": k.Kind, "listKind": k.Kind + "List", "plural": k.Plural, "singular": strings.ToLower(k.Kind)}
+	if k.Short != "" {
+		names["shortNames"] = []any{k.Short}
+	}
+	spec := map[string]any{"group": k.Group, "names": names, "scope": "Namespaced"}
+	if apiVersion == "v1beta1" {
+		spec["version"] = k.Version
+		spec["versions"] = []any{map[string]any{"name": k.Version, "served": true, "storage": true}}
+		spec["subresources"] = map[string]any{"status": map[string]any{}}
+	} else {
+		apiVersion = "v1"
+		spec["versions"] = []any{map[string]any{
+			"name": k.Version, "served": true, "storage": true,
+			"subresources": map[string]any{"status": map[string]any{}},
+			"schema": map[string]any{"openAPIV3Schema": map[string]any{
+				"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+			}},
+		}}
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/" + apiVersion,
+		"kind":       "CustomResourceDefinition",
+		"metadata":   map[string]any{"name": k.Name(), "labels": map[string]any{"mtc-helm.io/test-double": "true"}},
+		"spec":       spec,
+	}}
+}
+
+// Manifest renders the CRDs of kinds as a multi-document YAML stream (apiextensions v1).
+func Manifest(kinds []Kind) ([]byte, error) {
+	var b strings.Builder
+	for _, k := range kinds {
+		y, err := yaml.Marshal(CRD(k, "v1").Object)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	return []byte(b.String()), nil
+}
+
+// Install creates the CRDs of kinds (those that exist are left alone) and waits until all are Established.
+func Install(ctx context.Context, dyn dynamic.Interface, kinds []Kind) error {
+	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	if _, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); apierrors.IsNotFound(err) {
+		gvr.Version = "v1beta1"
+	}
+	for _, k := range kinds {
+		_, err := dyn.Resource(gvr).Create(ctx, CRD(k, gvr.Version), metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("failed to create CRD %s: %w", k.Name(), err)
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		for _, k := range kinds {
+			crd, err := dyn.Resource(gvr).Get(ctx, k.Name(), metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			ok := false
+			for _, c := range conds {
+				if m, _ := c.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
+					ok = true
+				}
+			}
+			if !ok {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
