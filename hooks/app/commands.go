@@ -16,6 +16,8 @@ import (
 
 type versionCheckOptions struct {
 	mtcVersion       string
+	platform         string
+	role             string
 	release          string
 	remotesSecret    string
 	allowUnsupported bool
@@ -31,11 +33,17 @@ func newVersionCheck(g *globals) *cobra.Command {
 			if o.mtcVersion == "" {
 				return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
 			}
+			if o.platform != "auto" && o.platform != "ocp4" && o.platform != "ocp3" {
+				return usagef("--platform %q is not auto, ocp4 or ocp3", o.platform)
+			}
+			if o.role != "" && o.role != "control" && o.role != "remote" {
+				return usagef("--role %q is not control or remote", o.role)
+			}
 			cl, err := g.clients()
 			if err != nil {
 				return err
 			}
-			a := &version.Check{Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
+			a := &version.Check{Platform: o.platform, Role: o.role, Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
 				MTCVersion: o.mtcVersion, Namespace: g.namespace, Release: o.release, RemotesSecret: o.remotesSecret,
 				AllowUnsupported: o.allowUnsupported, Log: g.log}
 			return run(cmd, g, a.Run)
@@ -43,6 +51,8 @@ func newVersionCheck(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.mtcVersion, "mtc-version", "", "MTC version or line to install, such as 1.8.8 or 1.7")
+	f.StringVar(&o.platform, "platform", "auto", "platform the values force: auto, ocp4 or ocp3; a forced one must match the cluster")
+	f.StringVar(&o.role, "role", "", "role of this cluster: control or remote")
 	f.StringVar(&o.release, "release", "", "Helm release that installs MTC; objects it does not own count as a foreign install (empty: not checked)")
 	f.StringVar(&o.remotesSecret, "remotes-secret", "", "Secret in --namespace whose key remotes.yaml lists the remote clusters to check")
 	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform or a remote on another MTC line into a warning")

@@ -32,6 +32,10 @@ type Check struct {
 	Release string
 	// RemotesSecret names the Secret that lists the remote clusters; empty checks no remotes.
 	RemotesSecret string
+	// Platform is what the values force: "auto" or empty detects it, "ocp4" or "ocp3" must match.
+	Platform string
+	// Role is "control" or "remote" (empty: not said); a control cluster on OCP 3 gets a warning.
+	Role string
 	// AllowUnsupported turns an unsupported platform or a remote on another MTC line into a warning.
 	AllowUnsupported bool
 	// Remote builds clients for a remote cluster; nil uses RemoteClients.
@@ -109,6 +113,13 @@ func (c *Check) Run(ctx context.Context) (*Report, error) {
 		return rep, err
 	}
 	rep.Platform = p
+	if c.Platform != "" && c.Platform != "auto" && c.Platform != p.Name {
+		return rep, kube.Refusef("the values set platform %s, but %s is %s (detected from %s); set platform to auto or %s",
+			c.Platform, c.Host, p, p.Source, p.Name)
+	}
+	if c.Role == "control" && p.Name == charts.PlatformOCP3 {
+		rep.Warnings = append(rep.Warnings, "the legacy operator on OCP 3 deploys no migration controller or web console, so this cluster can only be a migration source; run the control role on OCP 4")
+	}
 	log.Info("platform detected", "platform", p.Name, "version", p.Version, "kubernetes", p.Kubernetes, "source", p.Source)
 	pv, err := charts.ParseVersion(p.Version)
 	if err != nil {

@@ -134,6 +134,8 @@ func TestCheck(t *testing.T) {
 		mtc         string
 		release     string
 		allow       bool
+		platform    string
+		role        string
 		wantRefusal string // substring; empty means success
 		wantResult  string
 		wantPlat    string
@@ -147,6 +149,10 @@ func TestCheck(t *testing.T) {
 		{name: "1.7 on 4.18 refused", cluster: ocp4("4.18.1"), mtc: "1.7.19", wantRefusal: "install the mtc chart 1.8.z instead"},
 		{name: "1.7 on 3.11", cluster: ocp3(), mtc: "1.7", wantResult: "ok", wantPlat: "3.11"},
 		{name: "1.8 on 3.11 refused", cluster: ocp3(), mtc: "1.8", wantRefusal: "runs OCP 3.11; install the mtc chart 1.7.z"},
+		{name: "forced platform mismatch", cluster: ocp4("4.17.0"), mtc: "1.7", platform: "ocp3",
+			wantRefusal: "the values set platform ocp3, but https://api.test:6443 is OCP 4.17.0 (Kubernetes v1.30.0)"},
+		{name: "forced platform matches", cluster: ocp3(), mtc: "1.7", platform: "ocp3", wantResult: "ok"},
+		{name: "control on ocp3 warns", cluster: ocp3(), mtc: "1.7", role: "control", wantResult: "ok with warnings"},
 		{name: "plain kubernetes refused", cluster: plain(), mtc: "1.8", wantRefusal: "is plain Kubernetes v1.30.0, not OpenShift"},
 		{name: "openshift groups on new kubernetes refused", cluster: &cluster{minor: "30", groups: []string{"route.openshift.io"}}, mtc: "1.7",
 			wantRefusal: "neither OCP 3 nor OCP 4"},
@@ -184,7 +190,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := tc.cluster.check(tc.mtc)
-			c.Release, c.AllowUnsupported = tc.release, tc.allow
+			c.Release, c.AllowUnsupported, c.Platform, c.Role = tc.release, tc.allow, tc.platform, tc.role
 			rep, err := c.Run(context.Background())
 			if tc.wantRefusal != "" {
 				var r *kube.Refusal
