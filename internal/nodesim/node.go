@@ -33,7 +33,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -120,14 +119,16 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0)
-	inf := factory.Core().V1().Pods().Informer()
+	// A plain list and watch: the Kubernetes 1.11 apiserver of the ocp3 flavour ignores the
+	// streaming watch-list request and would leave the informer unsynced.
+	lw := listWatch{cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", metav1.NamespaceAll, fields.Everything())}
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { n.onPod(runCtx, o) },
 		UpdateFunc: func(_, o any) { n.onPod(runCtx, o) },
 		DeleteFunc: func(o any) { n.onDelete(o) },
 	})
-	factory.Start(runCtx.Done())
+	go inf.Run(runCtx.Done())
 	go func() {
 		defer close(n.done)
 		n.heartbeat(runCtx)
@@ -408,3 +409,8 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		return false, nil
 	})
 }
+
+// listWatch lists and watches without the watch-list semantics of newer apiservers.
+type listWatch struct{ *cache.ListWatch }
+
+func (listWatch) IsWatchListSemanticsUnSupported() bool { return true }

@@ -160,7 +160,7 @@ func TestIntegrationPodSecurityEnforced(t *testing.T) {
 	e := testenv.ForTest(t, localcluster.Flavour{Kind: "kubernetes"})
 	restrictedNamespace(t, e.Client, "strict")
 	spec := restrictedPod("default", "registry.redhat.io/ubi9:latest")
-	spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	spec.HostNetwork = true
 	_, err := e.Client.CoreV1().Pods("strict").Create(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "priv"}, Spec: spec}, metav1.CreateOptions{})
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "restricted") {
 		t.Fatalf("privileged pod in a restricted namespace: err = %v, want Forbidden by PodSecurity", err)

@@ -140,7 +140,7 @@ func (r *Registry) Pull(ctx context.Context, image string, dockerConfigs [][]byt
 			break
 		}
 	}
-	desc, err := remote.Head(mref, remote.WithContext(ctx), remote.WithAuth(auth))
+	desc, err := remote.Get(mref, remote.WithContext(ctx), remote.WithAuth(auth))
 	if err != nil {
 		return "", err
 	}
