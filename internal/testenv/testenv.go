@@ -79,12 +79,11 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log})
+	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log, OnStart: Track})
 	if err != nil {
 		e.Stop()
 		return nil, err
 	}
-	track(e.Cluster.Pids())
 	e.Kubeconfig = e.Cluster.Kubeconfig
 	e.Client = kubernetes.NewForConfigOrDie(e.Cluster.Config)
 	e.Dynamic = dynamic.NewForConfigOrDie(e.Cluster.Config)
@@ -97,7 +96,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		Dir:          filepath.Join(e.Cluster.Dir, "node"),
 		LegacyTokens: opts.Flavour.Kind == localcluster.OCP3,
 		Log:          slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		OnStart:      func(pid int) { track(map[string]int{"container": pid}) },
+		OnStart:      func(pid int) { Track("container", pid) },
 	})
 	if err != nil {
 		e.Stop()
@@ -196,12 +195,11 @@ var (
 	tracked = map[int]string{}
 )
 
-func track(pids map[string]int) {
+// Track records a process that a test started, for the leak check of Main.
+func Track(name string, pid int) {
 	trackMu.Lock()
 	defer trackMu.Unlock()
-	for name, pid := range pids {
-		tracked[pid] = name
-	}
+	tracked[pid] = name
 }
 
 // Leaked lists the processes started through this package that still run (zombies excluded).
