@@ -52,6 +52,9 @@ type Options struct {
 	// Binaries maps an image repository path suffix (such as "mtc-helm/mtc-hooks") to the local
 	// binary that plays that image.
 	Binaries map[string]string
+	// NodeDockerConfig is the node's own pull secret (a docker config JSON, as the cluster-wide
+	// pull secret of OpenShift becomes on each node); the kubelet tries it along with the pod's.
+	NodeDockerConfig []byte
 	// Registry resolves all other images. Nil means every such pull fails as on a cluster
 	// without network.
 	Registry Puller

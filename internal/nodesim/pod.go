@@ -666,7 +666,14 @@ func (r *podRunner) pull(ctx context.Context, image string) (string, error) {
 			}
 		}
 	}
-	return r.n.opts.Registry.Pull(ctx, image, configs)
+	digest, err := r.n.opts.Registry.Pull(ctx, image, configs)
+	if err != nil && len(r.n.opts.NodeDockerConfig) > 0 {
+		// the kubelet's keyring holds the node's credentials too and tries them as well
+		if d, err2 := r.n.opts.Registry.Pull(ctx, image, [][]byte{r.n.opts.NodeDockerConfig}); err2 == nil {
+			return d, nil
+		}
+	}
+	return digest, err
 }
 
 // env resolves the container's environment as a kubelet does.

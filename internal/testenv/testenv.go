@@ -43,6 +43,9 @@ type Options struct {
 	Log io.Writer
 	// HookBinary plays the hook image; default: mtc-hooks built fresh from ./cmd/mtc-hooks.
 	HookBinary string
+	// NodePullSecret gives the node credentials for registry.redhat.io, as the cluster-wide pull
+	// secret does on OpenShift; without it only the pods' own pull secrets count.
+	NodePullSecret bool
 }
 
 // Env is a running environment.
@@ -88,11 +91,17 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.Client = kubernetes.NewForConfigOrDie(e.Cluster.Config)
 	e.Dynamic = dynamic.NewForConfigOrDie(e.Cluster.Config)
 	e.Node, err = nodesim.Start(ctx, nodesim.Options{
-		Config:       e.Cluster.Config,
-		Server:       e.Cluster.URL,
-		CAData:       e.Cluster.Config.CAData,
-		Binaries:     map[string]string{HookImage: opts.HookBinary},
-		Registry:     e.Registry,
+		Config:   e.Cluster.Config,
+		Server:   e.Cluster.URL,
+		CAData:   e.Cluster.Config.CAData,
+		Binaries: map[string]string{HookImage: opts.HookBinary},
+		Registry: e.Registry,
+		NodeDockerConfig: func() []byte {
+			if opts.NodePullSecret {
+				return registry.DockerConfigJSON("registry.redhat.io", e.Registry.Username, e.Registry.Password)
+			}
+			return nil
+		}(),
 		Dir:          filepath.Join(e.Cluster.Dir, "node"),
 		LegacyTokens: opts.Flavour.Kind == localcluster.OCP3,
 		Log:          slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
