@@ -1,0 +1,282 @@
+package charttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// clusterFlavours maps the flavours of values/ headers to local cluster flavours.
+var clusterFlavours = map[string]string{
+	"ocp4-ovn": "ocp4:4.17",
+	"ocp4-sdn": "ocp4:4.16:OpenShiftSDN",
+	"ocp3":     "ocp3",
+}
+
+// startCluster starts a local control plane of one flavour for a subtest and stops it when the
+// subtest ends. These tests only talk to the API server (no pod runs), so they take the control plane
+// alone from internal/localcluster rather than the whole internal/testenv (registry and node), and
+// register its processes with testenv's leak check.
+func startCluster(t *testing.T, flavour string) *localcluster.Cluster {
+	t.Helper()
+	f, err := localcluster.ParseFlavour(flavour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	c, err := localcluster.Start(ctx, localcluster.Options{Flavour: f, BinDir: filepath.Join(root, "bin"), OnStart: testenv.Track})
+	if err != nil {
+		t.Fatalf("local cluster %s: %v", flavour, err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}
+
+// renderOnline renders a chart as a real install would, with helm install --dry-run=server: Helm reads
+// the cluster's capabilities, lookup sees the cluster (platform and network type auto-detected), and
+// Helm validates the release objects against the server's OpenAPI schema. It returns the release
+// objects and the hooks as one multi-document YAML, and the NOTES.
+func renderOnline(root, helm, kubeconfig, chart string, args ...string) (manifest []byte, notes string, err error) {
+	full := append([]string{"install", "mtc", filepath.Join(root, "charts", chart), "--namespace", Namespace,
+		"--dry-run=server", "--output", "json", "--kubeconfig", kubeconfig}, args...)
+	cmd := exec.Command(helm, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, "", &HelmError{Args: full, Err: err, Stderr: stderr.String()}
+	}
+	var rel struct {
+		Manifest string `json:"manifest"`
+		Hooks    []struct {
+			Manifest string `json:"manifest"`
+		} `json:"hooks"`
+		Info struct {
+			Notes string `json:"notes"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rel); err != nil {
+		return nil, "", fmt.Errorf("helm install --dry-run=server -o json printed no release: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString(rel.Manifest)
+	for _, h := range rel.Hooks {
+		b.WriteString("\n---\n")
+		b.WriteString(h.Manifest)
+	}
+	return []byte(b.String()), rel.Info.Notes, nil
+}
+
+// secretsInValues are the example credentials of values/; NOTES must never print them.
+var secretsInValues = []string{"example-secret-access-key", "example-service-account-token", "example-minio-secret", "example-client-secret", "example-password", "noobaa-secret-key"}
+
+// TestIntegrationServerDryRun renders every values/ file on each chart it is meant for against the
+// matching local cluster flavour (ocp4 OVN-Kubernetes, ocp4 OpenShiftSDN, OpenShift 3.11 with the
+// real OpenShift and OLM CRDs) and sends each rendered object, hooks included, to the API server as a
+// dry-run create with strict field validation. Kubernetes 1.11 (the ocp3 flavour) has no server-side
+// dry-run, so there the objects are created for real in the throwaway cluster, after Helm validated
+// them against that server's OpenAPI schema.
+func TestIntegrationServerDryRun(t *testing.T) {
+	testenv.SkipIfShort(t)
+	root, helm := setup(t, "helm")
+	files, err := ValuesFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ocp4-ovn", "ocp4-sdn", "ocp3"} {
+		t.Run(name, func(t *testing.T) {
+			c := startCluster(t, clusterFlavours[name])
+			applier, err := newApplier(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			renders := 0
+			for _, vf := range files {
+				if vf.Flavour.Name != name {
+					continue
+				}
+				for _, chart := range vf.Charts {
+					t.Run(chart+"/"+vf.Name, func(t *testing.T) {
+						out, notes, err := renderOnline(root, helm, c.Kubeconfig, chart, "-f", vf.Path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, secret := range secretsInValues {
+							if strings.Contains(notes, secret) {
+								t.Errorf("NOTES print the credential %q", secret)
+							}
+						}
+						n, err := applier.apply(t, out)
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Logf("%d objects accepted by the %s API server", n, name)
+					})
+					renders++
+				}
+			}
+			if renders == 0 {
+				t.Fatalf("no values/ file is meant for flavour %s", name)
+			}
+		})
+	}
+}
+
+// TestIntegrationPlatformRefusals: with platform auto, the 1.8 chart refuses OpenShift 3.11 and both
+// charts refuse a cluster without OpenShift APIs, each before any object exists and in one sentence.
+func TestIntegrationPlatformRefusals(t *testing.T) {
+	testenv.SkipIfShort(t)
+	root, helm := setup(t, "helm")
+	cases := []struct {
+		flavour string
+		charts  []string
+		want    string
+	}{
+		{"ocp3", []string{"mtc-1.8"}, "platform auto found ocp3, which MTC 1.8 does not support"},
+		{"kubernetes", Charts, "platform is auto but this cluster serves no OpenShift API"},
+	}
+	for _, c := range cases {
+		t.Run(c.flavour, func(t *testing.T) {
+			cluster := startCluster(t, c.flavour)
+			for _, chart := range c.charts {
+				_, _, err := renderOnline(root, helm, cluster.Kubeconfig, chart)
+				var he *HelmError
+				if !errors.As(err, &he) || !strings.Contains(he.Stderr, c.want) {
+					t.Errorf("%s on %s: want a refusal containing %q, got %v", chart, c.flavour, c.want, err)
+				}
+			}
+		})
+	}
+}
+
+// applier sends rendered objects to one cluster.
+type applier struct {
+	client  kubernetes.Interface
+	dynamic dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	dryRun  bool
+}
+
+func newApplier(c *localcluster.Cluster) (*applier, error) {
+	client, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	v, err := client.Discovery().ServerVersion()
+	if err != nil {
+		return nil, err
+	}
+	var minor int
+	fmt.Sscan(strings.TrimSuffix(v.Minor, "+"), &minor)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memoryCache{client.Discovery()})
+	return &applier{client: client, dynamic: dyn, mapper: mapper, dryRun: minor >= 13}, nil
+}
+
+// apply creates the namespaces the objects live in, then sends each object; it returns how many the
+// server accepted, or the first refusal.
+func (a *applier) apply(t *testing.T, manifest []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return 0, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	var namespaces []string
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	for _, ns := range namespaces {
+		_, err := a.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return 0, fmt.Errorf("failed to create namespace %s: %w", ns, err)
+		}
+	}
+	// Pods name their ServiceAccount, and admission refuses a pod (even in a dry run) whose
+	// ServiceAccount does not exist; a real install creates them first (lower hook weights), so here
+	// they are created for real, and removed when the test ends.
+	slices.SortStableFunc(objs, func(x, y *unstructured.Unstructured) int {
+		return boolRank(x.GetKind() != "ServiceAccount") - boolRank(y.GetKind() != "ServiceAccount")
+	})
+	for _, o := range objs {
+		opts := metav1.CreateOptions{FieldValidation: "Strict"}
+		if a.dryRun && o.GetKind() != "ServiceAccount" {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		gvk := o.GroupVersionKind()
+		mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: the cluster does not serve this kind: %w", gvk, o.GetName(), err)
+		}
+		var ri dynamic.ResourceInterface = a.dynamic.Resource(mapping.Resource)
+		if o.GetNamespace() != "" {
+			ri = a.dynamic.Resource(mapping.Resource).Namespace(o.GetNamespace())
+		}
+		_, err = ri.Create(ctx, o, opts)
+		if err != nil && !(apierrors.IsAlreadyExists(err) && opts.DryRun == nil) {
+			return 0, fmt.Errorf("%s %s/%s refused: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+		}
+		if opts.DryRun == nil && err == nil {
+			// What was created for real goes when the test ends, so the next render starts clean.
+			t.Cleanup(func() { _ = ri.Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) })
+		}
+	}
+	return len(objs), nil
+}
+
+// memoryCache adapts a discovery client to the cached interface the deferred mapper wants; the
+// cluster's API does not change during a test.
+type memoryCache struct{ discovery.DiscoveryInterface }
+
+func (memoryCache) Fresh() bool { return true }
+func (memoryCache) Invalidate() {}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
