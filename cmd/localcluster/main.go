@@ -36,7 +36,8 @@ func run() error {
 	start := time.Now()
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	e, err := testenv.Start(startCtx, testenv.Options{Flavour: f, Log: os.Stderr})
+	// An OpenShift cluster pulls with its cluster-wide pull secret; plain Kubernetes has none.
+	e, err := testenv.Start(startCtx, testenv.Options{Flavour: f, Log: os.Stderr, NodePullSecret: f.Kind != localcluster.Kubernetes})
 	if err != nil {
 		return err
 	}
