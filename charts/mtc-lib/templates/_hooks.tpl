@@ -14,7 +14,7 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
   "versionCheck" (dict "name" "version-check" "events" "pre-install,pre-upgrade" "weight" 0)
   "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade" "weight" 10)
   "configure" (dict "name" "configure" "events" "post-install,post-upgrade" "weight" 0)
-  "cleanup" (dict "name" "cleanup" "events" "pre-delete" "weight" 0)
+  "cleanup" (dict "name" "cleanup" "events" "pre-delete,post-delete" "weight" 0)
   "test" (dict "name" "test" "events" "test" "weight" 0 "rules" "configure")
 -}}
 {{- $spec := get $hooks .hook -}}
@@ -105,7 +105,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $ns := $ctx.Release.Namespace -}}
 {{- $args := list -}}
 {{- if eq .hook "versionCheck" -}}
-{{- $args = list "version-check" "--mtc-version" $ctx.Chart.AppVersion "--platform" $v.platform "--role" $v.role -}}
+{{- $args = list "version-check" "--mtc-version" $ctx.Chart.AppVersion "--platform" $v.platform "--role" $v.role "--release" $ctx.Release.Name -}}
 {{- if include "mtc.lib.versionCheckRemotes" $ctx -}}
 {{- $args = concat $args (list "--remotes-secret" "mtc-version-check-remotes") -}}
 {{- end -}}
@@ -121,7 +121,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- else if eq .hook "configure" -}}
 {{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.hooks.configure.timeoutSeconds)) -}}
 {{- else if eq .hook "cleanup" -}}
-{{- $args = list "cleanup" -}}
+{{- $args = list "cleanup" "--phase" .phase -}}
 {{- if $v.hooks.cleanup.force -}}{{- $args = append $args "--force" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.cleanup.timeoutSeconds))) -}}
 {{- else if eq .hook "test" -}}
@@ -177,13 +177,21 @@ containers:
 {{- end }}
 
 {{/*
-mtc.lib.hook.job: the Job of a hook, switched off by hooks.<hook>.enabled.
+mtc.lib.hook.job: the Job of a hook, switched off by hooks.<hook>.enabled. The cleanup hook has a Job per
+phase: "phase" pre-delete removes the migration records and the MigrationController while the operator
+still runs (and refuses, keeping the release, while a migration runs); post-delete removes the operator's
+leftovers, the CRDs and the cluster-scoped objects once Helm has deleted the release's own objects.
 Usage: {{ include "mtc.lib.hook.job" (dict "context" $ "hook" "versionCheck") }}
+       {{ include "mtc.lib.hook.job" (dict "context" $ "hook" "cleanup" "phase" "post-delete") }}
 */}}
 {{- define "mtc.lib.hook.job" -}}
 {{- $ctx := .context -}}
 {{- if include "mtc.lib.hookEnabled" . -}}
 {{- $spec := include "mtc.lib.hookSpec" . | fromJson -}}
+{{- with .phase -}}
+{{- $_ := set $spec "events" . -}}
+{{- if ne . "pre-delete" -}}{{- $_ := set $spec "resourceName" (printf "%s-%s" $spec.resourceName .) -}}{{- end -}}
+{{- end -}}
 {{- $settings := include "mtc.lib.hook.settings" . | fromJson -}}
 {{- $component := printf "hook-%s" $spec.name -}}
 {{- $annotations := fromYaml (include "mtc.lib.hookAnnotations" (dict "spec" $spec "weight" $spec.weight "logPolicy" $ctx.Values.hooks.outputLogPolicy)) -}}
