@@ -372,10 +372,7 @@ func (r *podRunner) kill(grace time.Duration) {
 	}
 	deadline := time.Now().Add(grace)
 	for _, c := range procs {
-		for c.ProcessState == nil && time.Now().Before(deadline) {
-			if !r.procAlive(c) {
-				break
-			}
+		for r.procAlive(c) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		if r.procAlive(c) && c.Process != nil {
