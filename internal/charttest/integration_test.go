@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
@@ -101,7 +103,8 @@ var secretsInValues = []string{"example-secret-access-key", "example-service-acc
 // TestIntegrationServerDryRun renders every values/ file on each chart it is meant for against the
 // matching local cluster flavour (ocp4 OVN-Kubernetes, ocp4 OpenShiftSDN, OpenShift 3.11 with the
 // real OpenShift and OLM CRDs) and sends each rendered object, hooks included, to the API server as a
-// dry-run create with strict field validation. Kubernetes 1.11 (the ocp3 flavour) has no server-side
+// dry-run create with strict field validation, in an install namespace that enforces PodSecurity
+// restricted (warnings about the Jobs' pod templates fail the test too). Kubernetes 1.11 (the ocp3 flavour) has no server-side
 // dry-run, so there the objects are created for real in the throwaway cluster, after Helm validated
 // them against that server's OpenAPI schema.
 func TestIntegrationServerDryRun(t *testing.T) {
@@ -183,14 +186,42 @@ type applier struct {
 	dynamic dynamic.Interface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	dryRun  bool
+	// podSecurity: the API server has PodSecurity admission (Kubernetes 1.25 and later), so the install
+	// namespace enforces the restricted level and every warning about a pod template fails the test.
+	podSecurity bool
+	warnings    *warningRecorder
+}
+
+// warningRecorder keeps the warnings the API server sends back (PodSecurity reports pod templates of
+// Jobs and Deployments that would violate the namespace's level as warnings).
+type warningRecorder struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *warningRecorder) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.list
+	w.list = nil
+	return out
 }
 
 func newApplier(c *localcluster.Cluster) (*applier, error) {
-	client, err := kubernetes.NewForConfig(c.Config)
+	warnings := &warningRecorder{}
+	config := rest.CopyConfig(c.Config)
+	config.WarningHandler = warnings
+	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, err
 	}
-	dyn, err := dynamic.NewForConfig(c.Config)
+	dyn, err := dynamic.NewForConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +232,7 @@ func newApplier(c *localcluster.Cluster) (*applier, error) {
 	var minor int
 	fmt.Sscan(strings.TrimSuffix(v.Minor, "+"), &minor)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memoryCache{client.Discovery()})
-	return &applier{client: client, dynamic: dyn, mapper: mapper, dryRun: minor >= 13}, nil
+	return &applier{client: client, dynamic: dyn, mapper: mapper, dryRun: minor >= 13, podSecurity: minor >= 25, warnings: warnings}, nil
 }
 
 // apply creates the namespaces the objects live in, then sends each object; it returns how many the
@@ -230,7 +261,11 @@ func (a *applier) apply(t *testing.T, manifest []byte) (int, error) {
 		}
 	}
 	for _, ns := range namespaces {
-		_, err := a.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		meta := metav1.ObjectMeta{Name: ns}
+		if a.podSecurity && ns == Namespace {
+			meta.Labels = map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
+		}
+		_, err := a.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: meta}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return 0, fmt.Errorf("failed to create namespace %s: %w", ns, err)
 		}
@@ -258,6 +293,11 @@ func (a *applier) apply(t *testing.T, manifest []byte) (int, error) {
 		_, err = ri.Create(ctx, o, opts)
 		if err != nil && !(apierrors.IsAlreadyExists(err) && opts.DryRun == nil) {
 			return 0, fmt.Errorf("%s %s/%s refused: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+		}
+		for _, w := range a.warnings.take() {
+			if strings.Contains(w, "PodSecurity") {
+				return 0, fmt.Errorf("%s %s/%s would violate PodSecurity restricted: %s", gvk.Kind, o.GetNamespace(), o.GetName(), w)
+			}
 		}
 		if opts.DryRun == nil && err == nil {
 			// What was created for real goes when the test ends, so the next render starts clean.
