@@ -421,10 +421,12 @@ func (c *Cleanup) deletePlans(ctx context.Context, ns string) (*Step, error) {
 	return s, c.deleteAndWait(ctx, ns, s, "the plans, storages and remote clusters", targets)
 }
 
-// 4. Delete the MigrationController; the operator's objects in the namespace (controller, web console,
-// Velero, the host MigCluster) are garbage-collected through their owner references.
+// 4. Delete the MigrationController and, with it, the host MigCluster and the DataProtectionApplication
+// `velero` it created. Garbage collection would take those (and the Deployments) through their owner
+// references, but it notices new resource types only every 30 seconds; deleting them directly keeps this
+// step short and works where no garbage collector runs.
 func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error) {
-	s := &Step{Name: "delete the MigrationController (its controller, web console, Velero and host MigCluster follow)"}
+	s := &Step{Name: "delete the MigrationController with the host MigCluster and Velero it created (its Deployments follow by garbage collection)"}
 	items, err := c.list(ctx, kube.MigrationControllers, "")
 	if err != nil {
 		return s, err
@@ -433,18 +435,12 @@ func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error
 	for i := range items {
 		targets = append(targets, targetOf(kube.MigrationControllers, "MigrationController", &items[i]))
 	}
-	if err := c.deleteAndWait(ctx, ns, s, "the MigrationController", targets); err != nil {
-		return s, err
-	}
-	// What garbage collection should take with it; delete it directly if it is still there (no GC, or an
-	// operator that set no owner reference).
-	var orphans []target
 	hosts, err := c.list(ctx, kube.MigClusters, "")
 	if err != nil {
 		return s, err
 	}
 	for i := range hosts {
-		orphans = append(orphans, targetOf(kube.MigClusters, "MigCluster", &hosts[i]))
+		targets = append(targets, targetOf(kube.MigClusters, "MigCluster", &hosts[i]))
 	}
 	dpas, err := c.list(ctx, kube.DataProtectionApps, ns)
 	if err != nil {
@@ -452,37 +448,10 @@ func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error
 	}
 	for i := range dpas {
 		if dpas[i].GetName() == "velero" {
-			orphans = append(orphans, targetOf(kube.DataProtectionApps, "DataProtectionApplication", &dpas[i]))
+			targets = append(targets, targetOf(kube.DataProtectionApps, "DataProtectionApplication", &dpas[i]))
 		}
 	}
-	if len(orphans) == 0 {
-		return s, nil
-	}
-	if c.DryRun {
-		s.Deleted = append(s.Deleted, names(orphans)...)
-		c.plan(orphans)
-		return s, nil
-	}
-	w := c.Waiter
-	if w.Timeout == 0 || w.Timeout > 30*time.Second {
-		w.Timeout = 30 * time.Second
-	}
-	gc := c.Waiter
-	c.Waiter = w
-	err = c.waitGone(ctx, "garbage collection of the MigrationController's objects", orphans, nil)
-	c.Waiter = gc
-	if err == nil {
-		return s, nil
-	}
-	if ctx.Err() != nil {
-		return s, err
-	}
-	left, perr := c.present(ctx, orphans)
-	if perr != nil {
-		return s, kube.Explain(perr, "list what the MigrationController left", c.Host)
-	}
-	s.Notes = append(s.Notes, "garbage collection did not remove "+strings.Join(names(left), ", ")+"; deleted directly")
-	return s, c.deleteAndWait(ctx, ns, s, "what the MigrationController left", left)
+	return s, c.deleteAndWait(ctx, ns, s, "the MigrationController and what it created", targets)
 }
 
 func asTimeout(err error, te **kube.TimeoutError) bool {

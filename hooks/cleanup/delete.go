@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -211,7 +212,12 @@ func (c *Cleanup) waitGone(ctx context.Context, what string, targets []target, o
 	if len(targets) == 0 {
 		return nil
 	}
-	return c.Waiter.Until(ctx, what+" to be deleted",
+	// Deletions usually finish within a second: poll faster than the default interval.
+	w := c.Waiter
+	if w.Interval <= 0 || w.Interval > 250*time.Millisecond {
+		w.Interval = 250 * time.Millisecond
+	}
+	return w.Until(ctx, what+" to be deleted",
 		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them, or rerun with --force",
 		func(ctx context.Context) (bool, string, error) {
 			left, err := c.present(ctx, targets)
