@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,7 +101,8 @@ func renderOnline(root, helm, kubeconfig, chart string, args ...string) (manifes
 // secretsInValues are the example credentials of values/; NOTES must never print them.
 var secretsInValues = []string{"example-secret-access-key", "example-service-account-token", "example-minio-secret", "example-client-secret", "example-password", "noobaa-secret-key"}
 
-// TestIntegrationServerDryRun renders every values/ file on each chart it is meant for against the
+// TestIntegrationServerDryRun renders every values/ file on each chart it is meant for, with Helm 3 and
+// Helm 4 (which must agree), against the
 // matching local cluster flavour (ocp4 OVN-Kubernetes, ocp4 OpenShiftSDN, OpenShift 3.11 with the
 // real OpenShift and OLM CRDs) and sends each rendered object, hooks included, to the API server as a
 // dry-run create with strict field validation, in an install namespace that enforces PodSecurity
@@ -110,6 +112,7 @@ var secretsInValues = []string{"example-secret-access-key", "example-service-acc
 func TestIntegrationServerDryRun(t *testing.T) {
 	testenv.SkipIfShort(t)
 	root, helm := setup(t, "helm")
+	_, helm4 := setup(t, "helm4")
 	files, err := ValuesFiles(root)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +139,14 @@ func TestIntegrationServerDryRun(t *testing.T) {
 							if strings.Contains(notes, secret) {
 								t.Errorf("NOTES print the credential %q", secret)
 							}
+						}
+						// Helm 4 must render the same objects from the same cluster.
+						out4, _, err := renderOnline(root, helm4, c.Kubeconfig, chart, "-f", vf.Path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if diff := sameObjects(out, out4); diff != "" {
+							t.Errorf("Helm 4 renders %s with %s differently from Helm 3: %s", chart, vf.Name, diff)
 						}
 						n, err := applier.apply(t, out)
 						if err != nil {
@@ -240,19 +251,9 @@ func newApplier(c *localcluster.Cluster) (*applier, error) {
 func (a *applier) apply(t *testing.T, manifest []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return 0, err
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+	objs, err := decodeObjects(manifest)
+	if err != nil {
+		return 0, err
 	}
 	var namespaces []string
 	for _, o := range objs {
@@ -319,4 +320,63 @@ func boolRank(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// decodeObjects reads a multi-document YAML stream into objects, skipping empty documents.
+func decodeObjects(manifest []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+// sameObjects compares two renders object by object (kind, namespace and name as the key), ignoring
+// document order and formatting; it returns what differs, or "".
+func sameObjects(a, b []byte) string {
+	index := func(manifest []byte) (map[string]*unstructured.Unstructured, error) {
+		objs, err := decodeObjects(manifest)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]*unstructured.Unstructured{}
+		for _, o := range objs {
+			m[o.GetKind()+" "+o.GetNamespace()+"/"+o.GetName()] = o
+		}
+		return m, nil
+	}
+	ma, err := index(a)
+	if err != nil {
+		return err.Error()
+	}
+	mb, err := index(b)
+	if err != nil {
+		return err.Error()
+	}
+	var diffs []string
+	for key, oa := range ma {
+		ob, ok := mb[key]
+		switch {
+		case !ok:
+			diffs = append(diffs, key+" only in the first")
+		case !equality.Semantic.DeepEqual(oa.Object, ob.Object):
+			diffs = append(diffs, key+" differs")
+		}
+	}
+	for key := range mb {
+		if _, ok := ma[key]; !ok {
+			diffs = append(diffs, key+" only in the second")
+		}
+	}
+	slices.Sort(diffs)
+	return strings.Join(diffs, "; ")
 }

@@ -63,10 +63,7 @@ func networkType(f Flavour) string {
 // (additionalProperties false) has a default in values.yaml, so the README documents it.
 func TestSchemaInStepWithValues(t *testing.T) {
 	t.Parallel()
-	root, err := Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoRoot(t)
 	for _, chart := range Charts {
 		t.Run(chart, func(t *testing.T) {
 			dir := filepath.Join(root, "charts", chart)
@@ -128,10 +125,7 @@ func join(path, key string) string {
 // from values.yaml (run `ci/charts.sh docs`).
 func TestReadmeValuesReference(t *testing.T) {
 	t.Parallel()
-	root, err := Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoRoot(t)
 	for _, chart := range Charts {
 		stale, err := chartdocs.Document(filepath.Join(root, "charts", chart), true)
 		if err != nil {
@@ -141,4 +135,13 @@ func TestReadmeValuesReference(t *testing.T) {
 			t.Errorf("charts/%s/README.md: the values reference is out of date; run ci/charts.sh docs", chart)
 		}
 	}
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
