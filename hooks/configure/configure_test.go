@@ -99,14 +99,14 @@ func configMap(operator, objects string) *corev1.ConfigMap {
 
 // env is a fake cluster whose "operator" and "controller" set the given status on whatever is applied.
 type env struct {
-	typed   []runtime.Object
-	dyn     []runtime.Object
-	status  map[string]map[string]any // kind -> status set on apply
+	typed  []runtime.Object
+	dyn    []runtime.Object
+	status map[string]map[string]any // kind -> status set on apply
 	// specVersion, when set, is what the legacy operator writes into the MigrationController spec.
 	specVersion string
-	mu      sync.Mutex
-	applied []string
-	opts    []metav1.PatchOptions
+	mu          sync.Mutex
+	applied     []string
+	opts        []metav1.PatchOptions
 }
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
