@@ -9,26 +9,28 @@ Usage: {{ include "mtc.lib.hookRules" (dict "context" $ "hook" "versionCheck" "s
 {{- include (printf "mtc.lib.hookRules.%s.%s" .hook .scope) .context -}}
 {{- end }}
 
-{{/* version-check: reads the platform, the installed MTC and, on a control cluster, the remotes' tokens. */}}
+{{/* version-check: reads the platform (ClusterVersion), the MTC already installed (Subscriptions in every
+namespace, the CSV, a legacy Deployment, the MigrationController's spec.version) and the remotes' tokens.
+Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README.md). */}}
 {{- define "mtc.lib.hookRules.versionCheck.cluster" -}}
 - apiGroups: ["config.openshift.io"]
   resources: ["clusterversions"]
   verbs: ["get"]
 - apiGroups: ["operators.coreos.com"]
-  resources: ["subscriptions", "clusterserviceversions"]
-  verbs: ["get", "list"]
-- apiGroups: ["migration.openshift.io"]
-  resources: ["migrationcontrollers"]
-  verbs: ["get", "list"]
-- apiGroups: ["apiextensions.k8s.io"]
-  resources: ["customresourcedefinitions"]
-  verbs: ["get"]
+  resources: ["subscriptions"]
+  verbs: ["list"]
 {{- end }}
 
 {{- define "mtc.lib.hookRules.versionCheck.namespace" -}}
+- apiGroups: ["operators.coreos.com"]
+  resources: ["clusterserviceversions"]
+  verbs: ["list"]
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migrationcontrollers"]
+  verbs: ["list"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["secrets"]
   resourceNames:
@@ -36,24 +38,24 @@ Usage: {{ include "mtc.lib.hookRules" (dict "context" $ "hook" "versionCheck" "s
   verbs: ["get"]
 {{- end }}
 
-{{/* pull-test: runs one test pod in the namespace, watches it, reads its events, deletes it. */}}
+{{/* pull-test: removes test pods a killed run left (list, delete), creates one, polls it, deletes it.
+Code: hooks/pulltest. */}}
 {{- define "mtc.lib.hookRules.pullTest.cluster" -}}
 {{- end }}
 
 {{- define "mtc.lib.hookRules.pullTest.namespace" -}}
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["create", "get", "list", "watch", "delete"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["list"]
+  verbs: ["create", "get", "list", "delete"]
 {{- end }}
 
-{{/* configure: waits for the operator and the CRDs, then applies ConfigMap mtc-configure. */}}
+{{/* configure: waits for the operator (OLM or the legacy Deployment) and the CRDs, then server-side applies
+ConfigMap mtc-configure (patch; create only where the API server has no server-side apply) and polls each
+object. Code: hooks/configure. */}}
 {{- define "mtc.lib.hookRules.configure.cluster" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 {{- end }}
 
 {{- define "mtc.lib.hookRules.configure.namespace" -}}
@@ -63,44 +65,62 @@ Usage: {{ include "mtc.lib.hookRules" (dict "context" $ "hook" "versionCheck" "s
   verbs: ["get"]
 - apiGroups: ["operators.coreos.com"]
   resources: ["subscriptions", "installplans", "clusterserviceversions"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: ["migration.openshift.io"]
-  resources: ["migrationcontrollers", "migstorages", "migclusters"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get"]
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migrationcontrollers", "migstorages", "migclusters"]
+  verbs: ["get", "create", "patch"]
 {{- end }}
 
-{{/* cleanup: exports the records, deletes MTC objects in order, then the operator, CRDs and cluster leftovers. */}}
+{{/* cleanup: lists the MTC resources in every namespace (refusal, export, each step), closes plans and drops
+DVM finalizers with --force (patch), deletes in order, checks what else uses OADP and Velero, then removes the
+operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
 {{- define "mtc.lib.hookRules.cleanup.cluster" -}}
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migrationcontrollers", "migclusters", "migstorages", "migplans", "migmigrations", "mighooks", "miganalytics", "directvolumemigrations", "directvolumemigrationprogresses", "directimagemigrations", "directimagestreammigrations"]
+  verbs: ["list", "patch", "delete"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["clusterserviceversions"]
+  verbs: ["list"]
+- apiGroups: ["oadp.openshift.io"]
+  resources: ["dataprotectionapplications"]
+  verbs: ["list"]
+- apiGroups: ["velero.io"]
+  resources: ["backups", "restores", "schedules"]
+  verbs: ["list"]
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "delete"]
+  verbs: ["list", "delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterroles", "clusterrolebindings"]
-  verbs: ["get", "list", "delete"]
+  verbs: ["list", "delete"]
 - apiGroups: ["security.openshift.io"]
   resources: ["securitycontextconstraints"]
-  resourceNames: ["rsync-anyuid"]
-  verbs: ["delete"]
+  resourceNames: ["rsync-anyuid", "velero-privileged"]
+  verbs: ["get", "delete"]
 - apiGroups: ["oauth.openshift.io"]
   resources: ["oauthclients"]
   resourceNames: ["migration"]
-  verbs: ["delete"]
+  verbs: ["get", "delete"]
 {{- end }}
 
 {{- define "mtc.lib.hookRules.cleanup.namespace" -}}
-- apiGroups: ["migration.openshift.io"]
-  resources: ["*"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
-- apiGroups: ["operators.coreos.com"]
-  resources: ["subscriptions", "clusterserviceversions", "operatorgroups"]
-  verbs: ["get", "list", "delete"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["create", "get", "update"]
+  verbs: ["create", "update"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["subscriptions", "clusterserviceversions"]
+  verbs: ["list", "delete"]
 - apiGroups: ["oadp.openshift.io"]
   resources: ["dataprotectionapplications"]
-  verbs: ["get", "list"]
+  verbs: ["delete"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "delete"]
+- apiGroups: ["", "rbac.authorization.k8s.io"]
+  resources: ["serviceaccounts", "roles", "rolebindings"]
+  resourceNames: ["migration-operator"]
+  verbs: ["get", "delete"]
 {{- end }}
