@@ -28,6 +28,9 @@ type target struct {
 	Name      string
 	// Finalizers the object had when it was listed.
 	Finalizers []string
+	// ByName makes waits read the object with get instead of listing its kind: for the single objects the
+	// hook may only get by name (its RBAC lists resourceNames).
+	ByName bool
 }
 
 func (t target) String() string {
@@ -184,12 +187,26 @@ func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, erro
 	}
 	var left []target
 	for k, ts := range groups {
+		if ts[0].ByName {
+			for _, t := range ts {
+				u, err := c.Dynamic.Resource(t.GVR).Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return nil, kube.Explain(err, "get "+t.String(), c.Host)
+				}
+				t.Finalizers = u.GetFinalizers()
+				left = append(left, t)
+			}
+			continue
+		}
 		l, err := c.Dynamic.Resource(k.gvr).Namespace(k.ns).List(ctx, metav1.ListOptions{})
 		if kube.IsNotServed(err) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, kube.Explain(err, fmt.Sprintf("list %s", k.gvr.GroupResource()), c.Host)
 		}
 		have := map[string]unstructured.Unstructured{}
 		for _, it := range l.Items {

@@ -93,7 +93,9 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		if u == nil || helmOwned(u) || (o.kind == "Deployment" && olmOwned(u)) || (o.kind != "Deployment" && ownedByAnyone(u)) {
 			continue
 		}
-		targets = append(targets, targetOf(o.gvr, o.kind, u))
+		t := targetOf(o.gvr, o.kind, u)
+		t.ByName = true
+		targets = append(targets, t)
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the operator objects", targets)
 }
@@ -303,7 +305,9 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 			s.Kept = append(s.Kept, o.kind+" "+o.name+": the velero.io CRDs stay")
 			continue
 		}
-		targets = append(targets, targetOf(o.gvr, o.kind, u))
+		t := targetOf(o.gvr, o.kind, u)
+		t.ByName = true
+		targets = append(targets, t)
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the cluster-scoped leftovers", targets)
 }
