@@ -1,0 +1,120 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
+)
+
+const configureObjects = `apiVersion: migration.openshift.io/v1alpha1
+kind: MigrationController
+metadata:
+  name: migration-controller
+  namespace: openshift-migration
+spec:
+  cluster_name: host
+  migration_velero: true
+  migration_controller: true
+  migration_ui: true
+---
+apiVersion: migration.openshift.io/v1alpha1
+kind: MigStorage
+metadata:
+  name: repo
+  namespace: openshift-migration
+spec:
+  backupStorageProvider: aws
+`
+
+// TestIntegrationConfigureSurvivesAPIServerRestart restarts the API server while configure waits for OLM
+// to finish the operator's CSV; configure keeps waiting and then applies its objects.
+func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
+	cluster := controlPlane(t, "ocp4:4.17")
+	kc := kubernetes.NewForConfigOrDie(cluster.Config)
+	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	w := newWorld(t, kc, dyn)
+	w.namespace(ns)
+	w.crds(mtccrds.MTC)
+	ctx := context.Background()
+	if _, err := kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "mtc-configure", Namespace: ns},
+		Data:       map[string]string{"operator.yaml": "{mode: olm, subscription: mtc-operator}", "objects.yaml": configureObjects},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.obj(kube.Subscriptions, "Subscription", ns, "mtc-operator",
+		map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"},
+		map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "state": "AtLatestKnown", "lastUpdated": "2026-01-01T00:00:00Z"})
+	w.obj(kube.CSVs, "ClusterServiceVersion", ns, "mtc-operator.v1.8.8",
+		map[string]any{"displayName": "Migration Toolkit for Containers Operator", "install": map[string]any{"strategy": "deployment"}},
+		map[string]any{"phase": "Installing"})
+
+	cmd, out, errb := hooksCmd(t, cluster.Kubeconfig, "configure", "--interval", "500ms", "--timeout", "3m")
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := cluster.RestartAPIServer(rctx, 3*time.Second); err != nil {
+		t.Fatalf("restart the API server: %v", err)
+	}
+	t.Logf("API server restarted after %s", time.Since(start).Round(time.Millisecond))
+
+	// Play OLM and the operator: the CSV succeeds, the controller reconciles, the storage becomes Ready.
+	w.setStatus(kube.CSVs, ns, "mtc-operator.v1.8.8", map[string]any{"phase": "Succeeded"})
+	playOperator(t, w, time.Now().Add(2*time.Minute))
+
+	r := finish(t, cmd, out, errb, cmd.Wait(), start)
+	wantExit(t, r, 0, "operator: OLM, CSV mtc-operator.v1.8.8 Succeeded", "applied:  MigrationController openshift-migration/migration-controller: reconciled",
+		"applied:  MigStorage openshift-migration/repo: Ready")
+	if !strings.Contains(r.stderr, "transient") {
+		t.Logf("no transient error was seen (the restart fell between two polls):\n%s", r.stderr)
+	}
+	u, err := dyn.Resource(kube.MigrationControllers).Namespace(ns).Get(ctx, "migration-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	managers := map[string]bool{}
+	for _, m := range u.GetManagedFields() {
+		managers[m.Manager+"/"+string(m.Operation)] = true
+	}
+	if !managers[kube.FieldManager+"/Apply"] {
+		t.Errorf("the MigrationController was not server-side applied by %s: %v", kube.FieldManager, managers)
+	}
+}
+
+// playOperator sets the conditions the MTC operator and mig-controller would set, as soon as configure has
+// applied each object.
+func playOperator(t *testing.T, w *world, deadline time.Time) {
+	t.Helper()
+	for _, s := range []struct {
+		kind, name string
+		status     map[string]any
+	}{
+		{"MigrationController", "migration-controller", map[string]any{"conditions": []any{
+			map[string]any{"type": "Running", "status": "True", "reason": "Successful", "message": "Awaiting next reconciliation", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+			map[string]any{"type": "Successful", "status": "True", "reason": "Successful", "message": "Last reconciliation succeeded", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+		}}},
+		{"MigStorage", "repo", conditions("Ready")},
+	} {
+		gvr, _ := kube.MTCResourceForKind(s.kind)
+		for !w.exists(gvr, ns, s.name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("configure never applied %s %s", s.kind, s.name)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		w.setStatus(gvr, ns, s.name, s.status)
+	}
+}
