@@ -1,0 +1,310 @@
+package mtcoperator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
+)
+
+// controllerLine returns the MTC line ("1.8") of the running mig-controller, or "" when no
+// controller replica is available.
+func (d *Double) controllerLine(ctx context.Context) (string, error) {
+	dep, err := d.kube.AppsV1().Deployments(Namespace).Get(ctx, ControllerName, metav1.GetOptions{})
+	if err != nil {
+		return "", client(err)
+	}
+	if !available(dep) || len(dep.Spec.Template.Spec.Containers) == 0 {
+		return "", nil
+	}
+	img := dep.Spec.Template.Spec.Containers[0].Image
+	if i := strings.LastIndex(img, ":v"); i >= 0 {
+		return img[i+2:], nil
+	}
+	return "unknown", nil
+}
+
+// syncController plays mig-controller while its Deployment has an available replica.
+func (d *Double) syncController(ctx context.Context) error {
+	line, err := d.controllerLine(ctx)
+	if err != nil || line == "" {
+		return err
+	}
+	for _, step := range []func(context.Context, string) error{d.syncStorages, d.syncClusters, d.syncPlans, d.syncDVMs, d.syncMigrations} {
+		if err := step(ctx, line); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Double) listAll(ctx context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+	l, err := d.dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// updateStatus applies mutate to a copy and writes the status when mutate reports a change.
+func (d *Double) updateStatus(ctx context.Context, gvr schema.GroupVersionResource, u *unstructured.Unstructured, mutate func(*unstructured.Unstructured) bool) error {
+	c := u.DeepCopy()
+	if !mutate(c) {
+		return nil
+	}
+	_, err := d.dyn.Resource(gvr).Namespace(c.GetNamespace()).UpdateStatus(ctx, c, metav1.UpdateOptions{})
+	return client(err)
+}
+
+// critical is a blocking condition as mig-controller writes it.
+type critical struct{ typ, msg string }
+
+// setValidity writes Ready, or the critical conditions, replacing those of the types in all.
+func setValidity(u *unstructured.Unstructured, all []string, found []critical, readyMsg string) bool {
+	changed := false
+	for _, t := range all {
+		if !slices.ContainsFunc(found, func(c critical) bool { return c.typ == t }) {
+			changed = conditions.Remove(u, t) || changed
+		}
+	}
+	for _, c := range found {
+		changed = conditions.Set(u, map[string]any{"type": c.typ, "status": "True", "reason": "NotSet", "category": "Critical", "message": c.msg}) || changed
+	}
+	if len(found) > 0 {
+		return conditions.Remove(u, "Ready") || changed
+	}
+	return conditions.Set(u, map[string]any{"type": "Ready", "status": "True", "category": "Required", "message": readyMsg}) || changed
+}
+
+var storageKeys = map[string][]string{
+	"aws":   {"aws-access-key-id", "aws-secret-access-key"},
+	"gcp":   {"gcp-credentials"},
+	"azure": {"azure-credentials"},
+}
+
+var storageConds = []string{"InvalidBSProvider", "InvalidBSCredsSecretRef", "InvalidBSCredsSecret", "InvalidBSFields"}
+
+func (d *Double) syncStorages(ctx context.Context, _ string) error {
+	items, err := d.listAll(ctx, MigStorages)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		s := &items[i]
+		found := d.checkStorage(ctx, s)
+		if err := d.updateStatus(ctx, MigStorages, s, func(u *unstructured.Unstructured) bool {
+			return setValidity(u, storageConds, found, "The storage is ready.")
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Double) checkStorage(ctx context.Context, s *unstructured.Unstructured) []critical {
+	provider, _, _ := unstructured.NestedString(s.Object, "spec", "backupStorageProvider")
+	keys, ok := storageKeys[provider]
+	if !ok {
+		return []critical{{"InvalidBSProvider", fmt.Sprintf("The backupStorageProvider %q is not supported: use aws, azure or gcp.", provider)}}
+	}
+	var out []critical
+	cfg, _, _ := unstructured.NestedMap(s.Object, "spec", "backupStorageConfig")
+	str := func(k string) string { v, _ := cfg[k].(string); return v }
+	switch provider {
+	case "aws":
+		if str("awsBucketName") == "" {
+			out = append(out, critical{"InvalidBSFields", "The backupStorageConfig has no awsBucketName."})
+		}
+	case "gcp":
+		if str("gcpBucket") == "" {
+			out = append(out, critical{"InvalidBSFields", "The backupStorageConfig has no gcpBucket."})
+		}
+	case "azure":
+		if str("azureResourceGroup") == "" || str("azureStorageAccount") == "" || str("azureStorageContainer") == "" {
+			out = append(out, critical{"InvalidBSFields", "The backupStorageConfig needs azureResourceGroup, azureStorageAccount and azureStorageContainer."})
+		}
+	}
+	name, _, _ := unstructured.NestedString(cfg, "credsSecretRef", "name")
+	ns, _, _ := unstructured.NestedString(cfg, "credsSecretRef", "namespace")
+	if name == "" || ns == "" {
+		return append(out, critical{"InvalidBSCredsSecretRef", "The backupStorageConfig.credsSecretRef must name a Secret and its namespace."})
+	}
+	sec, err := d.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return append(out, critical{"InvalidBSCredsSecretRef", fmt.Sprintf("The Secret %s/%s named by backupStorageConfig.credsSecretRef cannot be read (%s).", ns, name, reasonOf(err))})
+	}
+	var missing []string
+	for _, k := range keys {
+		if len(sec.Data[k]) == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		out = append(out, critical{"InvalidBSCredsSecret", fmt.Sprintf("The Secret %s/%s lacks the %s credentials: %s.", ns, name, provider, strings.Join(missing, ", "))})
+	}
+	return out
+}
+
+func reasonOf(err error) string {
+	if apierrors.IsNotFound(err) {
+		return "it does not exist"
+	}
+	return err.Error()
+}
+
+var clusterConds = []string{"InvalidURL", "InvalidSaSecretRef", "InvalidSaToken"}
+
+func (d *Double) syncClusters(ctx context.Context, _ string) error {
+	items, err := d.listAll(ctx, MigClusters)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		c := &items[i]
+		var found []critical
+		if host, _, _ := unstructured.NestedBool(c.Object, "spec", "isHostCluster"); !host {
+			found = d.checkRemote(ctx, c)
+		}
+		if err := d.updateStatus(ctx, MigClusters, c, func(u *unstructured.Unstructured) bool {
+			return setValidity(u, clusterConds, found, "The cluster is ready.")
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Double) checkRemote(ctx context.Context, c *unstructured.Unstructured) []critical {
+	var out []critical
+	if url, _, _ := unstructured.NestedString(c.Object, "spec", "url"); url == "" {
+		out = append(out, critical{"InvalidURL", "A remote cluster needs spec.url."})
+	}
+	name, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "name")
+	ns, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "namespace")
+	if name == "" || ns == "" {
+		return append(out, critical{"InvalidSaSecretRef", "A remote cluster needs spec.serviceAccountSecretRef naming a Secret and its namespace."})
+	}
+	sec, err := d.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return append(out, critical{"InvalidSaSecretRef", fmt.Sprintf("The Secret %s/%s named by serviceAccountSecretRef cannot be read (%s).", ns, name, reasonOf(err))})
+	}
+	if len(sec.Data["saToken"]) == 0 {
+		out = append(out, critical{"InvalidSaToken", fmt.Sprintf("The Secret %s/%s has no saToken.", ns, name)})
+	}
+	return out
+}
+
+// syncPlans closes plans: Closed follows spec.closed after CloseDelay.
+func (d *Double) syncPlans(ctx context.Context, _ string) error {
+	items, err := d.listAll(ctx, MigPlans)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		p := &items[i]
+		closed, _, _ := unstructured.NestedBool(p.Object, "spec", "closed")
+		if !closed {
+			delete(d.seen, p.GetUID())
+			if err := d.updateStatus(ctx, MigPlans, p, func(u *unstructured.Unstructured) bool { return conditions.Remove(u, "Closed") }); err != nil {
+				return err
+			}
+			continue
+		}
+		if conditions.IsTrue(p, "Closed") {
+			continue
+		}
+		first, ok := d.seen[p.GetUID()]
+		if !ok {
+			d.seen[p.GetUID()] = time.Now()
+			continue
+		}
+		if time.Since(first) < d.opts.CloseDelay {
+			continue
+		}
+		if err := d.updateStatus(ctx, MigPlans, p, func(u *unstructured.Unstructured) bool {
+			return conditions.Set(u, map[string]any{"type": "Closed", "status": "True", "reason": "Closed", "category": "Advisory", "message": "The migration plan is closed."})
+		}); err != nil {
+			return err
+		}
+		d.log.Info("closed a MigPlan", "migPlan", p.GetNamespace()+"/"+p.GetName())
+	}
+	return nil
+}
+
+// syncDVMs keeps MTC 1.8's finalizer on DirectVolumeMigrations and lets deleted ones go.
+func (d *Double) syncDVMs(ctx context.Context, line string) error {
+	if line != "1.8" {
+		return nil
+	}
+	items, err := d.listAll(ctx, DVMs)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		u := &items[i]
+		fins := u.GetFinalizers()
+		has := slices.Contains(fins, DVMFinalizer)
+		switch {
+		case u.GetDeletionTimestamp() != nil && has:
+			u.SetFinalizers(slices.DeleteFunc(fins, func(f string) bool { return f == DVMFinalizer }))
+		case u.GetDeletionTimestamp() == nil && !has:
+			u.SetFinalizers(append(fins, DVMFinalizer))
+		default:
+			continue
+		}
+		if _, err := d.dyn.Resource(DVMs).Namespace(u.GetNamespace()).Update(ctx, u, metav1.UpdateOptions{}); client(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncMigrations runs new MigMigrations to Succeeded when Options.CompleteMigrations asks.
+func (d *Double) syncMigrations(ctx context.Context, _ string) error {
+	if !d.opts.CompleteMigrations {
+		return nil
+	}
+	items, err := d.listAll(ctx, MigMigrations)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		m := &items[i]
+		uid := m.GetUID()
+		if m.GetDeletionTimestamp() != nil || d.finished[uid] {
+			continue
+		}
+		_, hasStatus := m.Object["status"]
+		started, ours := d.seen[uid]
+		switch {
+		case !ours && !hasStatus:
+			d.seen[uid] = time.Now()
+			err = d.updateStatus(ctx, MigMigrations, m, func(u *unstructured.Unstructured) bool {
+				_ = unstructured.SetNestedField(u.Object, "Started", "status", "phase")
+				_ = unstructured.SetNestedField(u.Object, time.Now().UTC().Format(time.RFC3339), "status", "startTimestamp")
+				conditions.Set(u, map[string]any{"type": "Running", "status": "True", "reason": "Started", "category": "Advisory", "message": "The migration is running (MTC operator double)."})
+				return true
+			})
+		case ours && time.Since(started) >= d.opts.MigrationDuration:
+			d.finished[uid] = true
+			err = d.updateStatus(ctx, MigMigrations, m, func(u *unstructured.Unstructured) bool {
+				_ = unstructured.SetNestedField(u.Object, "Completed", "status", "phase")
+				conditions.Remove(u, "Running")
+				conditions.Set(u, map[string]any{"type": "Succeeded", "status": "True", "reason": "Completed", "category": "Advisory", "message": "The migration has completed successfully (MTC operator double)."})
+				return true
+			})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

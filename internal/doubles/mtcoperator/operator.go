@@ -1,0 +1,718 @@
+// Package mtcoperator is the MTC operator double: a stand-in for the MTC operator (mig-operator's
+// ansible role, or the legacy 1.7 operator on OpenShift 3.11) and for the parts of mig-controller
+// that installs and uninstalls can see, for tests and the demo on the local cluster. It is not MTC
+// and says so: every object it creates carries the annotation mtc-helm.dev/double: mtc-operator.
+//
+// The operator part acts only while the operator Deployment migration-operator in
+// openshift-migration is available: the one the OLM double installs (owned by an mtc-operator CSV,
+// whose name gives the version) or the legacy one the 1.7 chart renders on OpenShift 3.11. For each
+// MigrationController in openshift-migration it does what mtc-facts §1d, §2 and §4d describe:
+//   - OLM operator (1.7, 1.8): Deployments migration-controller, migration-ui and migration-log-reader
+//     by migration_controller, migration_ui and migration_log_reader (default true); the
+//     DataProtectionApplication velero (when migration_velero, and only if OADP's CRD exists, else a
+//     Failure condition); the host MigCluster <cluster_name>; all owned by the MigrationController,
+//     so deleting it garbage-collects them. SCC rsync-anyuid and (with the web console) OAuthClient
+//     migration are cluster-scoped and stay behind. Status conditions as ansible-operator writes
+//     them (Running, Successful, Failure).
+//   - Legacy operator (1.7, no ClusterVersion): no controller and no web console; the velero.io CRDs,
+//     ServiceAccount and Deployment velero, ClusterRole and ClusterRoleBinding migration-velero and
+//     migration-controller, ServiceAccount migration-controller, SCCs rsync-anyuid and
+//     velero-privileged, the log reader. No status (manageStatus is off there).
+//   - Both write spec.version back into the MigrationController.
+//
+// The mig-controller part acts only while the Deployment migration-controller has an available
+// replica: MigStorage and MigCluster get Ready (or a Critical condition that says what is wrong),
+// a MigPlan with spec.closed gets Closed after Options.CloseDelay, and with MTC 1.8 every
+// DirectVolumeMigration carries the finalizer migration.openshift.io/directvolumemigrationfinalizer,
+// which it removes when the DVM is deleted. MigMigrations are left alone unless
+// Options.CompleteMigrations asks to run new ones to Succeeded.
+package mtcoperator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
+	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
+)
+
+// DoubleAnnotation marks every object a double creates; its value names the double.
+const DoubleAnnotation = "mtc-helm.dev/double"
+
+const doubleName = "mtc-operator"
+
+// Names MTC hard-wires.
+const (
+	Namespace      = "openshift-migration"
+	OperatorName   = "migration-operator"
+	ControllerName = "migration-controller"
+	UIName         = "migration-ui"
+	LogReaderName  = "migration-log-reader"
+	VeleroName     = "velero"
+	DVMFinalizer   = "migration.openshift.io/directvolumemigrationfinalizer"
+	imageRegistry  = "registry.redhat.io/rhmtc/"
+)
+
+// LegacyVersion is the version the legacy 1.7 operator writes into the MigrationController
+// (mig_operator_version of mig-legacy-operator release-1.7).
+const LegacyVersion = "1.7.14"
+
+func mig(r string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: r}
+}
+
+// Resources the double reads and writes.
+var (
+	MigrationControllers = mig("migrationcontrollers")
+	MigClusters          = mig("migclusters")
+	MigStorages          = mig("migstorages")
+	MigPlans             = mig("migplans")
+	MigMigrations        = mig("migmigrations")
+	DVMs                 = mig("directvolumemigrations")
+	DPAs                 = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
+	SCCs                 = schema.GroupVersionResource{Group: "security.openshift.io", Version: "v1", Resource: "securitycontextconstraints"}
+	OAuthClients         = schema.GroupVersionResource{Group: "oauth.openshift.io", Version: "v1", Resource: "oauthclients"}
+	ClusterVersions      = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusterversions"}
+	crdsV1               = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+)
+
+// Options configure the double.
+type Options struct {
+	// Config is an admin client configuration of the cluster.
+	Config *rest.Config
+	// Interval is the polling period (default 250ms).
+	Interval time.Duration
+	// CloseDelay is how long a MigPlan with spec.closed waits for its Closed condition (default 1s).
+	CloseDelay time.Duration
+	// CompleteMigrations runs each new MigMigration (one without status) to Running, then after
+	// MigrationDuration (default 2s) to Succeeded. Off, MigMigrations are left alone.
+	CompleteMigrations bool
+	MigrationDuration  time.Duration
+	// Log receives what the double does; nil discards it.
+	Log *slog.Logger
+}
+
+// Double is a running MTC operator double.
+type Double struct {
+	opts   Options
+	dyn    dynamic.Interface
+	kube   kubernetes.Interface
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	ocp4     *bool
+	seen     map[types.UID]time.Time // MigPlans closed and MigMigrations started, by first sight
+	finished map[types.UID]bool
+}
+
+// Start starts the double; Stop ends it.
+func Start(ctx context.Context, opts Options) (*Double, error) {
+	if opts.Interval == 0 {
+		opts.Interval = 250 * time.Millisecond
+	}
+	if opts.CloseDelay == 0 {
+		opts.CloseDelay = time.Second
+	}
+	if opts.MigrationDuration == 0 {
+		opts.MigrationDuration = 2 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg := rest.CopyConfig(opts.Config)
+	cfg.QPS, cfg.Burst = 200, 400
+	cfg.WarningHandler = rest.NoWarnings{}
+	d := &Double{opts: opts, log: opts.Log.With("double", doubleName), done: make(chan struct{}),
+		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}}
+	var err error
+	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if d.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	go func() {
+		defer close(d.done)
+		_ = wait.PollUntilContextCancel(runCtx, opts.Interval, true, func(ctx context.Context) (bool, error) {
+			d.sync(ctx)
+			return false, nil
+		})
+	}()
+	return d, nil
+}
+
+// Stop ends the double and waits for its loop to return. It may be called more than once.
+func (d *Double) Stop() {
+	d.once.Do(func() {
+		d.cancel()
+		<-d.done
+	})
+}
+
+// operator is the running operator: how it was installed and what version it is.
+type operator struct {
+	legacy  bool
+	version string // 1.8.11
+	line    string // 1.8
+}
+
+func (o operator) image(repo string) string { return imageRegistry + repo + ":v" + o.line }
+
+var csvVersion = regexp.MustCompile(`^mtc-operator\.v(\d+\.\d+)\.\d+`)
+
+// findOperator returns the operator when its Deployment is available.
+func (d *Double) findOperator(ctx context.Context) (*operator, error) {
+	dep, err := d.kube.AppsV1().Deployments(Namespace).Get(ctx, OperatorName, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !available(dep) {
+		return nil, nil
+	}
+	for _, r := range dep.OwnerReferences {
+		if r.Kind == "ClusterServiceVersion" {
+			if m := csvVersion.FindStringSubmatch(r.Name); m != nil {
+				return &operator{version: strings.TrimPrefix(r.Name, "mtc-operator.v"), line: m[1]}, nil
+			}
+			return nil, nil // another operator's Deployment of that name
+		}
+	}
+	return &operator{legacy: true, version: LegacyVersion, line: "1.7"}, nil
+}
+
+func available(d *appsv1.Deployment) bool {
+	if d == nil || d.DeletionTimestamp != nil || d.Status.ObservedGeneration < d.Generation || d.Status.AvailableReplicas < 1 {
+		return false
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// isOCP4 reports whether the cluster has a ClusterVersion (remembered once known).
+func (d *Double) isOCP4(ctx context.Context) (bool, error) {
+	if d.ocp4 != nil {
+		return *d.ocp4, nil
+	}
+	_, err := d.dyn.Resource(ClusterVersions).Get(ctx, "version", metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	v := err == nil
+	d.ocp4 = &v
+	return v, nil
+}
+
+func (d *Double) sync(ctx context.Context) {
+	if err := d.syncOperator(ctx); err != nil && ctx.Err() == nil {
+		d.log.Debug("operator", "err", err)
+	}
+	if err := d.syncController(ctx); err != nil && ctx.Err() == nil {
+		d.log.Debug("controller", "err", err)
+	}
+}
+
+func (d *Double) syncOperator(ctx context.Context) error {
+	op, err := d.findOperator(ctx)
+	if err != nil || op == nil {
+		return err
+	}
+	ocp4, err := d.isOCP4(ctx)
+	if err != nil {
+		return err
+	}
+	mcs, err := d.dyn.Resource(MigrationControllers).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // no CRD yet
+		}
+		return err
+	}
+	for i := range mcs.Items {
+		mc := &mcs.Items[i]
+		if mc.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if err := d.reconcile(ctx, mc, *op, ocp4); err != nil {
+			d.log.Debug("reconcile", "migrationController", mc.GetName(), "err", err)
+			if ctx.Err() == nil && !op.legacy {
+				_ = d.writeStatus(ctx, mc, err)
+			}
+		}
+	}
+	return nil
+}
+
+// spec reads the MigrationController's spec the way ansible-operator hands it to the role: keys in
+// snake_case.
+func spec(mc *unstructured.Unstructured) map[string]any {
+	raw, _, _ := unstructured.NestedMap(mc.Object, "spec")
+	out := map[string]any{}
+	for k, v := range raw {
+		out[snake(k)] = v
+	}
+	return out
+}
+
+var upper = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+
+func snake(s string) string { return strings.ToLower(upper.ReplaceAllString(s, "${1}_${2}")) }
+
+// truthy reads a role variable as Ansible's bool filter does.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		switch strings.ToLower(x) {
+		case "true", "yes", "on", "1", "y":
+			return true
+		}
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	}
+	return false
+}
+
+// roleError is a failure of the role, reported in the Failure condition.
+type roleError struct{ msg string }
+
+func (e *roleError) Error() string { return e.msg }
+
+func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, op operator, ocp4 bool) error {
+	s := spec(mc)
+	required := []string{"migration_velero"}
+	if !op.legacy {
+		required = append(required, "migration_controller", "migration_ui")
+	}
+	for _, k := range required {
+		if _, ok := s[k]; !ok {
+			return &roleError{fmt.Sprintf("the role needs the variable %s, which the MigrationController does not set", k)}
+		}
+	}
+	controller := !op.legacy && truthy(s["migration_controller"])
+	ui := !op.legacy && truthy(s["migration_ui"])
+	logReader := true
+	if v, ok := s["migration_log_reader"]; ok {
+		logReader = truthy(v)
+	}
+	velero := truthy(s["migration_velero"])
+	clusterName, _ := s["cluster_name"].(string)
+	if (controller || ui) && clusterName == "" {
+		return &roleError{"the role needs the variable cluster_name to name the host MigCluster, which the MigrationController does not set"}
+	}
+	owner := metav1.OwnerReference{APIVersion: "migration.openshift.io/v1alpha1", Kind: "MigrationController", Name: mc.GetName(), UID: mc.GetUID()}
+	primary := map[string]string{
+		DoubleAnnotation:                     doubleName,
+		"operator-sdk/primary-resource":      mc.GetNamespace() + "/" + mc.GetName(),
+		"operator-sdk/primary-resource-type": "MigrationController.migration.openshift.io",
+	}
+
+	if op.legacy || !d.exists(ctx, corev1.SchemeGroupVersion.WithResource("serviceaccounts"), Namespace, ControllerName) {
+		if err := d.ensureServiceAccount(ctx, ControllerName, owner); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct {
+		name, repo string
+		on         bool
+		labels     map[string]string
+	}{
+		{ControllerName, "openshift-migration-controller-rhel8", controller, map[string]string{"app": "migration", "control-plane": "controller-manager"}},
+		{UIName, "openshift-migration-ui-rhel8", ui, map[string]string{"app": "migration", "service": "migration-ui"}},
+		{LogReaderName, "openshift-migration-log-reader-rhel8", logReader, map[string]string{"app": "migration", "logreader": "mig"}},
+	} {
+		if err := d.ensureDeployment(ctx, c.name, c.on, op.image(c.repo), c.labels, ControllerName, owner); err != nil {
+			return err
+		}
+	}
+
+	switch {
+	case !op.legacy && ocp4:
+		if velero {
+			if err := d.ensureDPA(ctx, mc, op, s, owner); err != nil {
+				return err
+			}
+		} else if err := d.deleteOwned(ctx, DPAs, VeleroName, mc.GetUID()); err != nil {
+			return err
+		}
+	case op.legacy:
+		if velero {
+			if err := d.ensureLegacyVelero(ctx, op, owner, primary); err != nil {
+				return err
+			}
+		} else if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner); err != nil {
+			return err
+		}
+		if err := d.ensureClusterRBAC(ctx, ControllerName, ControllerName, primary); err != nil {
+			return err
+		}
+	}
+	if err := d.ensureSCC(ctx, "rsync-anyuid", false, []string{"system:serviceaccount:" + Namespace + ":" + ControllerName}, primary); err != nil {
+		return err
+	}
+	if ui && ocp4 {
+		if err := d.ensureOAuthClient(ctx, primary); err != nil {
+			return err
+		}
+	}
+	if controller || ui {
+		if err := d.ensureHostCluster(ctx, clusterName, s, owner); err != nil {
+			return err
+		}
+	}
+	if v, _, _ := unstructured.NestedString(mc.Object, "spec", "version"); v != op.version {
+		patch := fmt.Sprintf(`{"spec":{"version":%q}}`, op.version)
+		if _, err := d.dyn.Resource(MigrationControllers).Namespace(mc.GetNamespace()).Patch(ctx, mc.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "mtc-operator-double"}); err != nil {
+			return err
+		}
+		d.log.Info("reconciled", "migrationController", mc.GetName(), "version", op.version, "legacy", op.legacy)
+	}
+	if op.legacy {
+		return nil
+	}
+	return d.writeStatus(ctx, mc, nil)
+}
+
+// writeStatus writes the conditions ansible-operator writes after a run: Running (reason Successful
+// or Failed) and Successful, or Failure with the error.
+func (d *Double) writeStatus(ctx context.Context, mc *unstructured.Unstructured, runErr error) error {
+	ri := d.dyn.Resource(MigrationControllers).Namespace(mc.GetNamespace())
+	cur, err := ri.Get(ctx, mc.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	var changed bool
+	if runErr == nil {
+		changed = conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Successful", "message": "Awaiting next reconciliation"})
+		changed = conditions.Set(cur, map[string]any{"type": "Successful", "status": "True", "reason": "Successful", "message": "Last reconciliation succeeded"}) || changed
+		changed = conditions.Remove(cur, "Failure") || changed
+	} else {
+		msg := runErr.Error()
+		changed = conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Failed", "message": "Running reconciliation failed"})
+		changed = conditions.Set(cur, map[string]any{"type": "Failure", "status": "True", "reason": "Failed", "message": msg}) || changed
+		changed = conditions.Remove(cur, "Successful") || changed
+	}
+	if !changed {
+		return nil
+	}
+	_, err = ri.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+func (d *Double) exists(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) bool {
+	_, err := d.dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	return err == nil
+}
+
+func meta(name string, owner *metav1.OwnerReference, labels map[string]string) metav1.ObjectMeta {
+	m := metav1.ObjectMeta{Name: name, Namespace: Namespace, Labels: labels, Annotations: map[string]string{DoubleAnnotation: doubleName}}
+	if owner != nil {
+		m.OwnerReferences = []metav1.OwnerReference{*owner}
+	}
+	return m
+}
+
+func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
+	for _, r := range refs {
+		if r.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Double) ensureServiceAccount(ctx context.Context, name string, owner metav1.OwnerReference) error {
+	_, err := d.kube.CoreV1().ServiceAccounts(Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta(name, &owner, nil)}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// ensureDeployment creates (on) or deletes (off) an operand Deployment owned by the
+// MigrationController, and follows image changes (an operator upgrade).
+func (d *Double) ensureDeployment(ctx context.Context, name string, on bool, image string, labels map[string]string, sa string, owner metav1.OwnerReference) error {
+	apps := d.kube.AppsV1().Deployments(Namespace)
+	cur, err := apps.Get(ctx, name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	found := err == nil
+	if !on {
+		if found && ownedBy(cur.OwnerReferences, owner.UID) {
+			d.log.Info("deleting a component the MigrationController turned off", "deployment", name)
+			return client(apps.Delete(ctx, name, metav1.DeleteOptions{}))
+		}
+		return nil
+	}
+	if found {
+		if len(cur.Spec.Template.Spec.Containers) > 0 && cur.Spec.Template.Spec.Containers[0].Image != image && ownedBy(cur.OwnerReferences, owner.UID) {
+			cur.Spec.Template.Spec.Containers[0].Image = image
+			_, err = apps.Update(ctx, cur, metav1.UpdateOptions{})
+			return err
+		}
+		return nil
+	}
+	one := int32(1)
+	f, t := false, true
+	sel := map[string]string{"app": labels["app"], "component": name}
+	podLabels := map[string]string{"component": name, "app.kubernetes.io/part-of": Namespace}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: meta(name, &owner, podLabels),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: sa,
+					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: &t, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					Containers: []corev1.Container{{Name: strings.TrimPrefix(name, "migration-"), Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
+				},
+			},
+		},
+	}
+	if _, err := apps.Create(ctx, dep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	d.log.Info("created a component", "deployment", name, "image", image)
+	return nil
+}
+
+func client(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (d *Double) deleteOwned(ctx context.Context, gvr schema.GroupVersionResource, name string, uid types.UID) error {
+	u, err := d.dyn.Resource(gvr).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return client(err)
+	}
+	if !ownedBy(u.GetOwnerReferences(), uid) {
+		return nil
+	}
+	return client(d.dyn.Resource(gvr).Namespace(Namespace).Delete(ctx, name, metav1.DeleteOptions{}))
+}
+
+func ownerMap(o metav1.OwnerReference) map[string]any {
+	return map[string]any{"apiVersion": o.APIVersion, "kind": o.Kind, "name": o.Name, "uid": string(o.UID)}
+}
+
+// ensureDPA creates the DataProtectionApplication velero through which OADP runs Velero for MTC.
+func (d *Double) ensureDPA(ctx context.Context, mc *unstructured.Unstructured, op operator, s map[string]any, owner metav1.OwnerReference) error {
+	if _, err := d.dyn.Resource(crdsV1).Get(ctx, "dataprotectionapplications.oadp.openshift.io", metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &roleError{"OADP is not installed: the DataProtectionApplication API (dataprotectionapplications.oadp.openshift.io) does not exist, so Velero cannot be configured; install the OADP operator that the MTC bundle depends on"}
+		}
+		return err
+	}
+	if d.exists(ctx, DPAs, Namespace, VeleroName) {
+		return nil
+	}
+	timeout, _ := s["restic_timeout"].(string)
+	if timeout == "" {
+		timeout = "1h"
+	}
+	agent := "restic"
+	velero := map[string]any{"defaultPlugins": []any{"openshift", "aws", "gcp", "azure"}, "noDefaultBackupLocation": true}
+	if op.line == "1.8" {
+		velero["customPlugins"] = []any{map[string]any{"name": "mtc", "image": imageRegistry + "openshift-migration-velero-plugin-rhel8:v1.8"}}
+	}
+	dpa := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "oadp.openshift.io/v1alpha1", "kind": "DataProtectionApplication",
+		"metadata": map[string]any{"name": VeleroName, "namespace": Namespace,
+			"annotations":     map[string]any{DoubleAnnotation: doubleName},
+			"ownerReferences": []any{ownerMap(owner)}},
+		"spec": map[string]any{
+			"configuration":        map[string]any{"velero": velero, agent: map[string]any{"enable": true, "timeout": timeout}},
+			"unsupportedOverrides": map[string]any{"operator-type": "mtc"},
+		},
+	}}
+	_, err := d.dyn.Resource(DPAs).Namespace(Namespace).Create(ctx, dpa, metav1.CreateOptions{})
+	if err == nil {
+		d.log.Info("created the DataProtectionApplication", "name", VeleroName)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// ensureLegacyVelero installs Velero the way the legacy operator does: its CRDs, ServiceAccount,
+// cluster RBAC, SCC and Deployment.
+func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, owner metav1.OwnerReference, primary map[string]string) error {
+	if err := installCRDs(ctx, d.dyn, mtccrds.Velero); err != nil {
+		return err
+	}
+	if err := d.ensureServiceAccount(ctx, VeleroName, owner); err != nil {
+		return err
+	}
+	if err := d.ensureClusterRBAC(ctx, "migration-velero", VeleroName, primary); err != nil {
+		return err
+	}
+	if err := d.ensureSCC(ctx, "velero-privileged", true, []string{"system:serviceaccount:" + Namespace + ":" + VeleroName}, primary); err != nil {
+		return err
+	}
+	return d.ensureDeployment(ctx, VeleroName, true, op.image("openshift-migration-velero-rhel8"),
+		map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner)
+}
+
+// installCRDs creates CRDs marked as the double's (apiextensions v1, or v1beta1 on Kubernetes 1.11)
+// and waits until they are Established.
+func installCRDs(ctx context.Context, dyn dynamic.Interface, kinds []mtccrds.Kind) error {
+	gvr := crdsV1
+	if _, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); apierrors.IsNotFound(err) {
+		gvr.Version = "v1beta1"
+	}
+	for _, k := range kinds {
+		crd := mtccrds.CRD(k, gvr.Version)
+		crd.SetAnnotations(map[string]string{DoubleAnnotation: doubleName})
+		if _, err := dyn.Resource(gvr).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("failed to create CRD %s: %w", k.Name(), err)
+		}
+	}
+	return mtccrds.Install(ctx, dyn, kinds)
+}
+
+// ensureClusterRBAC creates a ClusterRole and a ClusterRoleBinding to a ServiceAccount of the
+// namespace, marked with the primary-resource annotations and no owner: they outlive the CR.
+func (d *Double) ensureClusterRBAC(ctx context.Context, name, sa string, primary map[string]string) error {
+	rbac := d.kube.RbacV1()
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}}
+	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: Namespace}}}
+	if _, err := rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func anyList(s []string) []any {
+	out := []any{}
+	for _, v := range s {
+		out = append(out, v)
+	}
+	return out
+}
+
+// ensureSCC creates a SecurityContextConstraints object (cluster-scoped, left behind on delete).
+func (d *Double) ensureSCC(ctx context.Context, name string, privileged bool, users []string, primary map[string]string) error {
+	if d.exists(ctx, SCCs, "", name) {
+		return nil
+	}
+	runAs := "RunAsAny"
+	scc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.openshift.io/v1", "kind": "SecurityContextConstraints",
+		"metadata":                 map[string]any{"name": name, "annotations": anyMap(primary)},
+		"allowHostDirVolumePlugin": privileged, "allowHostIPC": privileged, "allowHostNetwork": privileged,
+		"allowHostPID": privileged, "allowHostPorts": privileged, "allowPrivilegedContainer": privileged,
+		"allowPrivilegeEscalation": true, "readOnlyRootFilesystem": false, "priority": int64(10),
+		"allowedCapabilities": []any{}, "defaultAddCapabilities": []any{}, "requiredDropCapabilities": []any{"MKNOD"},
+		"volumes": []any{"*"}, "users": anyList(users), "groups": []any{},
+		"runAsUser": map[string]any{"type": runAs}, "seLinuxContext": map[string]any{"type": "MustRunAs"},
+		"fsGroup": map[string]any{"type": runAs}, "supplementalGroups": map[string]any{"type": runAs},
+	}}
+	_, err := d.dyn.Resource(SCCs).Create(ctx, scc, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+func (d *Double) ensureOAuthClient(ctx context.Context, primary map[string]string) error {
+	if d.exists(ctx, OAuthClients, "", "migration") {
+		return nil
+	}
+	oc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient",
+		"metadata":     map[string]any{"name": "migration", "annotations": anyMap(primary)},
+		"grantMethod":  "auto",
+		"redirectURIs": []any{"https://migration-openshift-migration.apps.local/login/callback"},
+		"secret":       "mtc-operator-double-not-a-secret",
+	}}
+	_, err := d.dyn.Resource(OAuthClients).Create(ctx, oc, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// ensureHostCluster creates the host MigCluster <cluster_name>.
+func (d *Double) ensureHostCluster(ctx context.Context, name string, s map[string]any, owner metav1.OwnerReference) error {
+	if d.exists(ctx, MigClusters, Namespace, name) {
+		return nil
+	}
+	spec := map[string]any{"isHostCluster": true}
+	if rg, _ := s["azure_resource_group"].(string); rg != "" {
+		spec["azureResourceGroup"] = rg
+	}
+	if v, ok := s["host_cluster_restart_restic"]; ok {
+		spec["restartRestic"] = truthy(v)
+	}
+	mc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigCluster",
+		"metadata": map[string]any{"name": name, "namespace": Namespace,
+			"annotations":     map[string]any{DoubleAnnotation: doubleName},
+			"ownerReferences": []any{ownerMap(owner)}},
+		"spec": spec,
+	}}
+	_, err := d.dyn.Resource(MigClusters).Namespace(Namespace).Create(ctx, mc, metav1.CreateOptions{})
+	if err == nil {
+		d.log.Info("created the host MigCluster", "name", name)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
