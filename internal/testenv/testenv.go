@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mtc-helm/mtc-helm/internal/doubles"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/nodesim"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
@@ -34,6 +35,21 @@ var Images = []string{
 	"ubi9/ubi-minimal:latest",
 	"rhmtc/openshift-migration-legacy-rhel8-operator:v1.7",
 	"rhmtc/openshift-migration-rhel8-operator:v1.8",
+	// What the doubles (internal/doubles) deploy: the OLM operator of each line, its operands, the
+	// legacy Velero and the OADP operator.
+	"rhmtc/openshift-migration-rhel8-operator:v1.7",
+	"rhmtc/openshift-migration-controller-rhel8:v1.8",
+	"rhmtc/openshift-migration-controller-rhel8:v1.7",
+	"rhmtc/openshift-migration-ui-rhel8:v1.8",
+	"rhmtc/openshift-migration-ui-rhel8:v1.7",
+	"rhmtc/openshift-migration-log-reader-rhel8:v1.8",
+	"rhmtc/openshift-migration-log-reader-rhel8:v1.7",
+	"rhmtc/openshift-migration-velero-rhel8:v1.7",
+	"oadp/oadp-rhel8-operator:v1.0",
+	"oadp/oadp-rhel8-operator:v1.1",
+	"oadp/oadp-rhel8-operator:v1.2",
+	"oadp/oadp-rhel9-operator:v1.3",
+	"oadp/oadp-rhel9-operator:v1.4",
 }
 
 // Options configure Start.
@@ -46,6 +62,10 @@ type Options struct {
 	// NodePullSecret gives the node credentials for registry.redhat.io, as the cluster-wide pull
 	// secret does on OpenShift; without it only the pods' own pull secrets count.
 	NodePullSecret bool
+	// Doubles starts the OLM and MTC operator doubles (internal/doubles) once the node is Ready,
+	// and stops them first in Stop. It implies NodePullSecret: the Deployments they create carry
+	// no pull secrets, as OLM's do on OpenShift.
+	Doubles bool
 }
 
 // Env is a running environment.
@@ -57,6 +77,8 @@ type Env struct {
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
 	HookBinary string
+	// Doubles are the running doubles when Options.Doubles asked for them.
+	Doubles *doubles.Doubles
 	// Root is the repository root; Bin its bin/ directory (kubectl, helm, helm4).
 	Root, Bin string
 }
@@ -78,6 +100,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}
 	}
 	e.HookBinary = opts.HookBinary
+	if opts.Doubles {
+		opts.NodePullSecret = true
+	}
 	e.Registry, err = registry.Start(ctx, registry.Options{Images: Images})
 	if err != nil {
 		return nil, err
@@ -115,11 +140,20 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.Stop()
 		return nil, fmt.Errorf("the simulated node did not become Ready: %w", err)
 	}
+	if opts.Doubles {
+		e.Doubles, err = doubles.Start(ctx, doubles.Options{Config: e.Cluster.Config,
+			Log: slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		if err != nil {
+			e.Stop()
+			return nil, fmt.Errorf("failed to start the doubles: %w", err)
+		}
+	}
 	return e, nil
 }
 
 // Stop ends everything Start started.
 func (e *Env) Stop() {
+	e.Doubles.Stop()
 	if e.Node != nil {
 		e.Node.Stop()
 	}
