@@ -1,0 +1,331 @@
+package mtcoperator_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
+	dt "github.com/mtc-helm/mtc-helm/internal/doubles/doubletest"
+	op "github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
+	"github.com/mtc-helm/mtc-helm/internal/doubles/olm"
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	ns   = op.Namespace
+	wait = 90 * time.Second
+)
+
+var (
+	deployments         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	clusterRoles        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	clusterRoleBindings = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
+	serviceAccounts     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+)
+
+func controller(spec map[string]any) *unstructured.Unstructured {
+	return dt.Obj("migration.openshift.io/v1alpha1", "MigrationController", ns, "migration-controller", map[string]any{"spec": spec})
+}
+
+func migObj(kind, name string, spec map[string]any) *unstructured.Unstructured {
+	return dt.Obj("migration.openshift.io/v1alpha1", kind, ns, name, map[string]any{"spec": spec})
+}
+
+func secret(t *testing.T, e *testenv.Env, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+	if _, err := e.Client.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exists(ctx context.Context, e *testenv.Env, gvr schema.GroupVersionResource, namespace, name string) (bool, string) {
+	u, note := dt.Get(ctx, e, gvr, namespace, name)
+	return u != nil && u.GetDeletionTimestamp() == nil, note
+}
+
+func ready(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, name string) {
+	t.Helper()
+	dt.Eventually(t, wait, gvr.Resource+" "+name+" Ready", func(ctx context.Context) (bool, string) {
+		u, note := dt.Get(ctx, e, gvr, ns, name)
+		if u == nil {
+			return false, note
+		}
+		return conditions.IsTrue(u, "Ready"), fmt.Sprint(u.Object["status"])
+	})
+}
+
+func critical(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, name, typ string) {
+	t.Helper()
+	dt.Eventually(t, wait, gvr.Resource+" "+name+" Critical "+typ, func(ctx context.Context) (bool, string) {
+		u, note := dt.Get(ctx, e, gvr, ns, name)
+		if u == nil {
+			return false, note
+		}
+		c := conditions.Get(u, typ)
+		return c != nil && c["category"] == "Critical" && !conditions.IsTrue(u, "Ready"), fmt.Sprint(u.Object["status"])
+	})
+}
+
+func ownedByController(t *testing.T, u *unstructured.Unstructured, mc *unstructured.Unstructured) {
+	t.Helper()
+	if !slices.ContainsFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == mc.GetUID() }) {
+		t.Errorf("%s %s is not owned by the MigrationController: %v", u.GetKind(), u.GetName(), u.GetOwnerReferences())
+	}
+	if u.GetAnnotations()[op.DoubleAnnotation] != "mtc-operator" {
+		t.Errorf("%s %s lacks the double annotation", u.GetKind(), u.GetName())
+	}
+}
+
+func patchSpec(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, name, spec string) {
+	t.Helper()
+	if _, err := e.Dynamic.Resource(gvr).Namespace(ns).Patch(context.Background(), name, types.MergePatchType, []byte(`{"spec":`+spec+`}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationOperatorDoubleOCP4 installs MTC 1.8 through the OLM double on OpenShift 4.17 and
+// drives the MTC operator double through what the hooks see: reconcile, readiness, closing plans,
+// the DVM finalizer and the garbage collection of a deleted MigrationController.
+func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
+	e := dt.Env(t, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17"})
+	ctx := context.Background()
+	dt.Namespace(t, e, ns)
+
+	// Nothing happens before the operator runs.
+	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.MTC); err != nil {
+		t.Fatal(err)
+	}
+	mc := dt.Create(t, e, op.MigrationControllers, controller(map[string]any{
+		"cluster_name": "host", "migration_velero": true, "migration_controller": true, "migration_ui": true, "restic_timeout": "1h",
+	}))
+	dt.Never(t, 2*time.Second, "reconciled without an operator", func(ctx context.Context) (bool, string) {
+		u, _ := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName())
+		return u != nil && dt.Str(u, "spec", "version") != "", "spec.version written"
+	})
+
+	dt.Create(t, e, olm.OperatorGroups, dt.Obj("operators.coreos.com/v1", "OperatorGroup", ns, ns, map[string]any{"spec": map[string]any{"targetNamespaces": []any{ns}}}))
+	dt.Create(t, e, olm.Subscriptions, dt.Obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{"spec": map[string]any{
+		"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}))
+
+	dt.Eventually(t, 2*wait, "MigrationController reconciled by 1.8.11", func(ctx context.Context) (bool, string) {
+		u, note := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName())
+		if u == nil {
+			return false, note
+		}
+		c := conditions.Get(u, "Running")
+		return conditions.IsTrue(u, "Successful") && c != nil && c["reason"] == "Successful" && dt.Str(u, "spec", "version") == "1.8.11", fmt.Sprint(u.Object["status"], dt.Str(u, "spec", "version"))
+	})
+	for _, name := range []string{op.ControllerName, op.UIName, op.LogReaderName} {
+		u, note := dt.Get(ctx, e, deployments, ns, name)
+		if u == nil {
+			t.Fatal(note)
+		}
+		ownedByController(t, u, mc)
+	}
+	dpa, note := dt.Get(ctx, e, op.DPAs, ns, "velero")
+	if dpa == nil {
+		t.Fatal(note)
+	}
+	ownedByController(t, dpa, mc)
+	if dt.Str(dpa, "spec", "unsupportedOverrides", "operator-type") != "mtc" {
+		t.Errorf("DPA velero: %v", dpa.Object["spec"])
+	}
+	ready(t, e, op.MigClusters, "host")
+
+	t.Run("MigStorage and remote MigCluster readiness", func(t *testing.T) {
+		dt.Create(t, e, op.MigStorages, migObj("MigStorage", "repo", map[string]any{
+			"backupStorageProvider": "aws", "volumeSnapshotProvider": "aws",
+			"backupStorageConfig": map[string]any{"awsBucketName": "b", "credsSecretRef": map[string]any{"name": "repo-creds", "namespace": ns}},
+		}))
+		critical(t, e, op.MigStorages, "repo", "InvalidBSCredsSecretRef")
+		secret(t, e, "repo-creds", map[string]string{"aws-access-key-id": "id"})
+		critical(t, e, op.MigStorages, "repo", "InvalidBSCredsSecret")
+		if _, err := e.Client.CoreV1().Secrets(ns).Patch(ctx, "repo-creds", types.MergePatchType, []byte(`{"stringData":{"aws-secret-access-key":"key"}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready(t, e, op.MigStorages, "repo")
+
+		dt.Create(t, e, op.MigClusters, migObj("MigCluster", "source", map[string]any{
+			"isHostCluster": false, "url": "https://source.example.com:6443", "serviceAccountSecretRef": map[string]any{"name": "source-token", "namespace": ns},
+		}))
+		critical(t, e, op.MigClusters, "source", "InvalidSaSecretRef")
+		secret(t, e, "source-token", map[string]string{"saToken": "token"})
+		ready(t, e, op.MigClusters, "source")
+	})
+
+	t.Run("a closed MigPlan gets Closed", func(t *testing.T) {
+		dt.Create(t, e, op.MigPlans, migObj("MigPlan", "plan", map[string]any{"closed": true}))
+		dt.Eventually(t, wait, "MigPlan Closed", func(ctx context.Context) (bool, string) {
+			u, note := dt.Get(ctx, e, op.MigPlans, ns, "plan")
+			return u != nil && conditions.IsTrue(u, "Closed"), note
+		})
+	})
+
+	t.Run("the DVM finalizer goes only while the controller runs", func(t *testing.T) {
+		finalized := func(name string) {
+			t.Helper()
+			dt.Eventually(t, wait, "DVM "+name+" carries the finalizer", func(ctx context.Context) (bool, string) {
+				u, note := dt.Get(ctx, e, op.DVMs, ns, name)
+				return u != nil && slices.Contains(u.GetFinalizers(), op.DVMFinalizer), note
+			})
+		}
+		dt.Create(t, e, op.DVMs, migObj("DirectVolumeMigration", "dvm-1", map[string]any{}))
+		finalized("dvm-1")
+		if err := e.Dynamic.Resource(op.DVMs).Namespace(ns).Delete(ctx, "dvm-1", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dt.Eventually(t, wait, "DVM deleted while the controller runs", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, op.DVMs, ns, "dvm-1") })
+
+		dt.Create(t, e, op.DVMs, migObj("DirectVolumeMigration", "dvm-2", map[string]any{}))
+		finalized("dvm-2")
+		patchSpec(t, e, op.MigrationControllers, mc.GetName(), `{"migration_controller":false}`)
+		dt.Eventually(t, wait, "controller removed", func(ctx context.Context) (bool, string) {
+			return dt.Gone(ctx, e, deployments, ns, op.ControllerName)
+		})
+		if err := e.Dynamic.Resource(op.DVMs).Namespace(ns).Delete(ctx, "dvm-2", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dt.Never(t, 3*time.Second, "DVM deleted without a controller", func(ctx context.Context) (bool, string) {
+			ok, note := dt.Gone(ctx, e, op.DVMs, ns, "dvm-2")
+			return ok, note
+		})
+		patchSpec(t, e, op.MigrationControllers, mc.GetName(), `{"migration_controller":true}`)
+		dt.Eventually(t, wait, "DVM deleted once the controller is back", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, op.DVMs, ns, "dvm-2") })
+	})
+
+	t.Run("deleting the MigrationController collects its namespaced objects only", func(t *testing.T) {
+		for _, c := range []struct {
+			gvr  schema.GroupVersionResource
+			name string
+		}{{op.SCCs, "rsync-anyuid"}, {op.OAuthClients, "migration"}} {
+			if ok, note := exists(ctx, e, c.gvr, "", c.name); !ok {
+				t.Fatalf("before the delete: %s", note)
+			}
+		}
+		if err := e.Dynamic.Resource(op.MigrationControllers).Namespace(ns).Delete(ctx, mc.GetName(), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			gvr  schema.GroupVersionResource
+			name string
+		}{{deployments, op.ControllerName}, {deployments, op.UIName}, {deployments, op.LogReaderName}, {op.DPAs, "velero"}, {op.MigClusters, "host"}} {
+			dt.Eventually(t, wait, c.gvr.Resource+" "+c.name+" garbage-collected", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, c.gvr, ns, c.name) })
+		}
+		for _, c := range []struct {
+			gvr  schema.GroupVersionResource
+			name string
+		}{{op.SCCs, "rsync-anyuid"}, {op.OAuthClients, "migration"}} {
+			if ok, note := exists(ctx, e, c.gvr, "", c.name); !ok {
+				t.Errorf("cluster-scoped %s should stay behind: %s", c.name, note)
+			}
+		}
+	})
+}
+
+// TestIntegrationOperatorDoubleOCP3 plays the legacy 1.7 operator on OpenShift 3.11: Velero
+// installed by the operator itself, no controller or web console, no status, and cluster-scoped
+// leftovers after the MigrationController is deleted.
+func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
+	e := dt.Env(t, localcluster.Flavour{Kind: localcluster.OCP3})
+	ctx := context.Background()
+	dt.Namespace(t, e, ns)
+	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.MTC[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: op.OperatorName}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	labels := map[string]string{"app": "migration"}
+	legacy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: op.OperatorName, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				ServiceAccountName: op.OperatorName,
+				Containers:         []corev1.Container{{Name: "operator", Image: "registry.redhat.io/rhmtc/openshift-migration-legacy-rhel8-operator:v1.7"}},
+			}}},
+	}
+	if _, err := e.Client.AppsV1().Deployments(ns).Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mc := dt.Create(t, e, op.MigrationControllers, controller(map[string]any{
+		"migration_velero": true, "migration_controller": true, "migration_ui": true, "migration_log_reader": true, "cluster_name": "host",
+	}))
+	dt.Eventually(t, 2*wait, "MigrationController reconciled by the legacy operator", func(ctx context.Context) (bool, string) {
+		u, note := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName())
+		if u == nil {
+			return false, note
+		}
+		return dt.Str(u, "spec", "version") == op.LegacyVersion, "spec.version " + dt.Str(u, "spec", "version")
+	})
+	for _, name := range []string{op.VeleroName, op.LogReaderName} {
+		dt.Eventually(t, wait, "Deployment "+name, func(ctx context.Context) (bool, string) { return exists(ctx, e, deployments, ns, name) })
+		u, _ := dt.Get(ctx, e, deployments, ns, name)
+		ownedByController(t, u, mc)
+	}
+	dt.Never(t, 2*time.Second, "a controller or web console on the legacy operator", func(ctx context.Context) (bool, string) {
+		for _, n := range []string{op.ControllerName, op.UIName} {
+			if ok, _ := exists(ctx, e, deployments, ns, n); ok {
+				return true, "Deployment " + n + " exists"
+			}
+		}
+		return false, ""
+	})
+	if u, _ := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName()); u != nil && u.Object["status"] != nil {
+		t.Errorf("the legacy operator does not manage status, got %v", u.Object["status"])
+	}
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1beta1", Resource: "customresourcedefinitions"}
+	for _, k := range mtccrds.Velero {
+		if ok, note := exists(ctx, e, crdGVR, "", k.Name()); !ok {
+			t.Errorf("velero CRD: %s", note)
+		}
+	}
+	leftovers := []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{
+		{clusterRoles, "migration-velero"}, {clusterRoleBindings, "migration-velero"},
+		{clusterRoles, "migration-controller"}, {clusterRoleBindings, "migration-controller"},
+		{op.SCCs, "rsync-anyuid"}, {op.SCCs, "velero-privileged"},
+	}
+	for _, c := range leftovers {
+		if ok, note := exists(ctx, e, c.gvr, "", c.name); !ok {
+			t.Errorf("before the delete: %s", note)
+		}
+	}
+
+	if err := e.Dynamic.Resource(op.MigrationControllers).Namespace(ns).Delete(ctx, mc.GetName(), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{deployments, op.VeleroName}, {deployments, op.LogReaderName}, {serviceAccounts, op.VeleroName}, {serviceAccounts, op.ControllerName}} {
+		dt.Eventually(t, wait, c.gvr.Resource+" "+c.name+" garbage-collected", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, c.gvr, ns, c.name) })
+	}
+	for _, c := range leftovers {
+		if ok, note := exists(ctx, e, c.gvr, "", c.name); !ok {
+			t.Errorf("cluster-scoped %s should stay behind: %s", c.name, note)
+		}
+	}
+	for _, k := range mtccrds.Velero {
+		if ok, note := exists(ctx, e, crdGVR, "", k.Name()); !ok {
+			t.Errorf("velero CRDs stay: %s", note)
+		}
+	}
+}
