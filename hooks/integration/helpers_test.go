@@ -102,3 +102,8 @@ func controlPlane(t *testing.T, flavour string) *localcluster.Cluster {
 	t.Cleanup(func() { _ = c.Stop() })
 	return c
 }
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
