@@ -40,7 +40,7 @@ func TestIntegrationPullTest(t *testing.T) {
 		{"bad credentials", []string{"--image", "registry.redhat.io/ubi9:latest", "--pull-secret", "bad-pull"}, 1,
 			[]string{"the node cannot pull registry.redhat.io/ubi9:latest", "put credentials for registry.redhat.io into the pull secret"}},
 		{"missing tag", []string{"--image", "registry.redhat.io/ubi9:no-such-tag", "--pull-secret", "good-pull"}, 1,
-			[]string{"the node cannot pull registry.redhat.io/ubi9:no-such-tag"}},
+			[]string{"the node cannot pull registry.redhat.io/ubi9:no-such-tag", "check the image name and tag"}},
 		{"operator images too", []string{"--image", "registry.redhat.io/ubi9:latest", "--image", "registry.redhat.io/rhmtc/openshift-migration-rhel8-operator:v1.8", "--pull-secret", "good-pull"}, 0,
 			[]string{"result:   ok"}},
 	}

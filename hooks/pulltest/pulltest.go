@@ -289,7 +289,7 @@ func pullError(image, reason, message string) error {
 		remedy = "fix the image reference in the values (hooks.pullTest.image or the global registry override)"
 	case containsAny(lower, "unauthorized", "authentication required", "denied", "forbidden", "401", "403", "credentials"):
 		remedy = "put credentials for " + registryOf(image) + " into the pull secret the chart references (pullSecrets in the values) or link it to the namespace's default ServiceAccount"
-	case containsAny(lower, "not found", "manifest unknown", "name unknown", "404"):
+	case containsAny(lower, "not found", "manifest unknown", "manifest_unknown", "unknown manifest", "name unknown", "name_unknown", "404"):
 		remedy = "check the image name and tag, or mirror the image into your registry and set the global registry override"
 	case containsAny(lower, "no such host", "i/o timeout", "connection refused", "network is unreachable", "tls", "x509", "deadline"):
 		remedy = "make " + registryOf(image) + " reachable from the nodes, or on a disconnected cluster point the global registry override at your mirror"

@@ -58,6 +58,9 @@ func TestPullTest(t *testing.T) {
 		{name: "back-off on missing tag", wantErr: "check the image name and tag",
 			status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{
 				waiting("ImagePullBackOff", "Back-off pulling image: manifest unknown")}}},
+		{name: "registry says MANIFEST_UNKNOWN", wantErr: "check the image name and tag",
+			status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{
+				waiting("ErrImagePull", "GET https://r/v2/ubi9/manifests/x: MANIFEST_UNKNOWN: Unknown manifest")}}},
 		{name: "invalid name", wantErr: "fix the image reference",
 			status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{
 				waiting("InvalidImageName", "couldn't parse image reference")}}},
