@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Charts are the versioned charts under charts/, by directory name.
@@ -88,17 +90,52 @@ func Helm(root, name string) (string, error) {
 	return path, nil
 }
 
+// newestMod is the latest modification time of the files under dir (zero when there are none).
+func newestMod(dir string) (time.Time, error) {
+	var newest time.Time
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if info.ModTime().After(newest) {
+				newest = info.ModTime()
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	return newest, err
+}
+
 var (
 	depsOnce sync.Once
 	depsErr  error
 )
 
-// BuildDependencies vendors the library chart into each chart (helm dependency build), once per process,
-// so that renders always use the library as it is in the working tree.
+// BuildDependencies vendors the library chart into each chart (helm dependency build) when the vendored
+// copy is missing or older than a file of charts/mtc-lib, once per process, so that renders use the
+// library as it is in the working tree. An up-to-date copy is left alone: other test packages may be
+// reading it at the same time.
 func BuildDependencies(root, helm string) error {
 	depsOnce.Do(func() {
+		libChanged, err := newestMod(filepath.Join(root, "charts", "mtc-lib"))
+		if err != nil {
+			depsErr = err
+			return
+		}
 		for _, chart := range Charts {
 			dir := filepath.Join(root, "charts", chart)
+			vendored, err := newestMod(filepath.Join(dir, "charts"))
+			if err == nil && !vendored.IsZero() && vendored.After(libChanged) {
+				continue
+			}
 			_ = os.Remove(filepath.Join(dir, "Chart.lock"))
 			cmd := exec.Command(helm, "dependency", "build", dir)
 			if out, err := cmd.CombinedOutput(); err != nil {
