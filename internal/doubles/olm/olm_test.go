@@ -332,3 +332,31 @@ func available(d *appsv1.Deployment) bool {
 	}
 	return false
 }
+
+// TestIntegrationOLMDoubleAPIServerRestart restarts the apiserver while an InstallPlan waits for
+// approval: the double goes on where it was.
+func TestIntegrationOLMDoubleAPIServerRestart(t *testing.T) {
+	e := dt.Env(t, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17"})
+	ctx := context.Background()
+	ns := "olm-restart"
+	dt.Namespace(t, e, ns)
+	dt.Create(t, e, olm.OperatorGroups, operatorGroup(ns))
+	dt.Create(t, e, olm.Subscriptions, subscription(ns, "mtc-operator", "mtc-operator", "release-v1.8", "Manual", "redhat-operators", nil))
+	var plan string
+	dt.Eventually(t, wait, "InstallPlan waiting for approval", func(ctx context.Context) (bool, string) {
+		sub, note := dt.Get(ctx, e, olm.Subscriptions, ns, "mtc-operator")
+		if sub == nil {
+			return false, note
+		}
+		plan = dt.Str(sub, "status", "installPlanRef", "name")
+		return plan != "", "no InstallPlan yet"
+	})
+	if err := e.Cluster.RestartAPIServer(ctx, 2*time.Second); err != nil {
+		t.Fatalf("restart the apiserver: %v", err)
+	}
+	dt.Eventually(t, wait, "approve after the restart", func(ctx context.Context) (bool, string) {
+		_, err := e.Dynamic.Resource(olm.InstallPlans).Namespace(ns).Patch(ctx, plan, types.MergePatchType, []byte(`{"spec":{"approved":true}}`), metav1.PatchOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	csvSucceeded(t, e, ns, "mtc-operator.v1.8.11")
+}
