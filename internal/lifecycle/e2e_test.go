@@ -1,0 +1,65 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// lab returns a lab whose narration goes to the test log (and to stdout with -v).
+func lab(t *testing.T, helm string) *lifecycle.Lab {
+	t.Helper()
+	testenv.SkipIfShort(t)
+	var out io.Writer = &testWriter{t: t}
+	if testing.Verbose() {
+		out = io.MultiWriter(out, os.Stdout)
+	}
+	l, err := lifecycle.NewLab(out, helm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+type testWriter struct {
+	t   *testing.T
+	buf bytes.Buffer
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			return len(p), nil
+		}
+		w.t.Log(line[:len(line)-1])
+	}
+}
+
+// The demo's stories are the e2e tests: the same code, the same checks, with each Helm CLI.
+func TestIntegrationDemoHelm3(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if err := lab(t, "helm").Demo(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntegrationDemoHelm4(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if err := lab(t, "helm4").Demo(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,310 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+var (
+	subscriptions        = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
+	csvs                 = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "clusterserviceversions"}
+	migrationcontrollers = schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migrationcontrollers"}
+	migstorages          = schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migstorages"}
+	migplans             = schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migplans"}
+	migmigrations        = schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migmigrations"}
+)
+
+// Chart is the path of a versioned chart, "mtc-1.8" or "mtc-1.7".
+func (l *Lab) Chart(name string) string { return filepath.Join(l.Root, "charts", name) }
+
+// Values is the path of a ready override under values/.
+func (l *Lab) Values(name string) string { return filepath.Join(l.Root, "values", name) }
+
+// LocalValues writes an override that points the chart at what the local cluster has: no
+// remote cluster unless given. It returns its path.
+func (l *Lab) LocalValues(e *testenv.Env, name string, values map[string]any) (string, error) {
+	b, err := json.MarshalIndent(values, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(e.Cluster.Dir, name)
+	return p, os.WriteFile(p, b, 0o600)
+}
+
+// Install runs helm install of chart with the values files and checks what a user expects
+// to see: the operator subscribed and Succeeded, the MigrationController applied, the
+// replication repository Ready, the NetworkPolicies in place, NOTES and hook output printed.
+func (l *Lab) Install(ctx context.Context, e *testenv.Env, chart string, values ...string) (string, error) {
+	args := []string{"install", "mtc", l.Chart(chart), "-n", Namespace, "--create-namespace", "--timeout", "4m"}
+	for _, v := range values {
+		args = append(args, "-f", v)
+	}
+	out, err := l.Run(ctx, e, "helm", args...)
+	if err != nil {
+		return out, err
+	}
+	l.Show(out, "STATUS:", "result:", "platform:", "check:")
+	for _, want := range []string{"STATUS: deployed", "NOTES:"} {
+		if !strings.Contains(out, want) {
+			return out, fmt.Errorf("helm install output lacks %q", want)
+		}
+	}
+	return out, nil
+}
+
+// CheckInstalled checks the objects an OLM install leaves: Subscription and CSV Succeeded, the
+// MigrationController, MigStorage Ready when a repository is configured, NetworkPolicies.
+func (l *Lab) CheckInstalled(ctx context.Context, e *testenv.Env, wantStorage bool, policyNamespaces ...string) error {
+	sub, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, "mtc-operator", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("the Subscription mtc-operator is missing: %w", err)
+	}
+	installed, _, _ := unstructured.NestedString(sub.Object, "status", "installedCSV")
+	csv, err := e.Dynamic.Resource(csvs).Namespace(Namespace).Get(ctx, installed, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("the installed CSV %q is missing: %w", installed, err)
+	}
+	phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+	l.Say("operator: Subscription mtc-operator, channel %s, CSV %s %s", nested(sub, "spec", "channel"), installed, phase)
+	if phase != "Succeeded" {
+		return fmt.Errorf("CSV %s is %s, want Succeeded", installed, phase)
+	}
+	mc, err := e.Dynamic.Resource(migrationcontrollers).Namespace(Namespace).Get(ctx, "migration-controller", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("the MigrationController is missing: %w", err)
+	}
+	l.Say("MigrationController migration-controller: cluster_name=%s migration_controller=%v", nested(mc, "spec", "cluster_name"), mc.Object["spec"].(map[string]any)["migration_controller"])
+	if wantStorage {
+		list, err := e.Dynamic.Resource(migstorages).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) == 0 {
+			return fmt.Errorf("no MigStorage was applied (%v)", err)
+		}
+		for _, s := range list.Items {
+			if !conditionTrue(&s, "Ready") {
+				return fmt.Errorf("MigStorage %s is not Ready: %v", s.GetName(), s.Object["status"])
+			}
+			l.Say("MigStorage %s: Ready", s.GetName())
+		}
+	}
+	for _, ns := range policyNamespaces {
+		nps, err := e.Client.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(nps.Items) == 0 {
+			return fmt.Errorf("no NetworkPolicy in namespace %s (%v)", ns, err)
+		}
+		var names []string
+		for _, np := range nps.Items {
+			names = append(names, np.Name)
+		}
+		l.Say("NetworkPolicies in %s: %s", ns, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func nested(u *unstructured.Unstructured, fields ...string) string {
+	s, _, _ := unstructured.NestedString(u.Object, fields...)
+	return s
+}
+
+func conditionTrue(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// MigrationControllerSpec returns the spec of the MigrationController.
+func MigrationControllerSpec(ctx context.Context, e *testenv.Env) (map[string]any, error) {
+	mc, err := e.Dynamic.Resource(migrationcontrollers).Namespace(Namespace).Get(ctx, "migration-controller", metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	spec, _, _ := unstructured.NestedMap(mc.Object, "spec")
+	return spec, nil
+}
+
+// EditByHand sets a spec field on the MigrationController as a user would with oc patch
+// (another field manager than the chart's).
+func EditByHand(ctx context.Context, e *testenv.Env, field string, value any) error {
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{field: value}})
+	_, err := e.Dynamic.Resource(migrationcontrollers).Namespace(Namespace).Patch(ctx, "migration-controller", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-patch"})
+	return err
+}
+
+// SpecChanges lists the keys whose values differ between two specs, sorted. The operator's own
+// writes (spec.version) are not changes a user made.
+func SpecChanges(before, after map[string]any) []string {
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	var out []string
+	for k := range keys {
+		if k == "version" {
+			continue
+		}
+		if !reflect.DeepEqual(before[k], after[k]) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Allowed are the differences an uninstall may leave, each with its reason.
+type Allowed func(d Difference) (reason string, ok bool)
+
+// UninstallLeftovers explains what an uninstall leaves on purpose: the namespace that
+// `--create-namespace` created (Helm never deletes it) and the exported migration records.
+func UninstallLeftovers(createdNamespace bool) Allowed {
+	return func(d Difference) (string, bool) {
+		switch {
+		case createdNamespace && d.Change == "added" && d.Key == "/namespaces /"+Namespace:
+			return "namespace created by helm install --create-namespace; Helm keeps it", true
+		case d.Change == "added" && strings.HasPrefix(d.Key, "/configmaps "+Namespace+"/mtc-export"):
+			return "exported migration records", true
+		}
+		return "", false
+	}
+}
+
+// CompareSnapshots prints the differences between before and after and fails on any the
+// allowance does not explain.
+func (l *Lab) CompareSnapshots(before, after Snapshot, allowed Allowed) error {
+	l.Say("snapshot: %d objects before, %d after", len(before), len(after))
+	var bad []string
+	for _, d := range Diff(before, after) {
+		if why, ok := allowed(d); ok {
+			l.Say("  %-7s %s (%s)", d.Change, d.Key, why)
+			continue
+		}
+		l.Say("  %-7s %s (UNEXPECTED)", d.Change, d.Key)
+		bad = append(bad, d.Change+" "+d.Key)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the uninstall left %d unexpected differences: %s", len(bad), strings.Join(bad, "; "))
+	}
+	l.Say("no other difference: the cluster is as it was before the install")
+	return nil
+}
+
+// ReleaseObjectsAbsent checks that nothing of an MTC release exists in the namespace: no
+// Subscription, no configure ConfigMap, no MigrationController.
+func ReleaseObjectsAbsent(ctx context.Context, e *testenv.Env) error {
+	if _, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, "mtc-operator", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		return fmt.Errorf("Subscription mtc-operator exists (err %v)", err)
+	}
+	if _, err := e.Client.CoreV1().ConfigMaps(Namespace).Get(ctx, "mtc-configure", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		return fmt.Errorf("ConfigMap mtc-configure exists (err %v)", err)
+	}
+	return nil
+}
+
+// CreateNamespaces creates application namespaces, as a user's workloads have.
+func CreateNamespaces(ctx context.Context, e *testenv.Env, names ...string) error {
+	for _, n := range names {
+		_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartMigration creates a MigPlan and a MigMigration that the migration controller reports as
+// running, as during a real migration.
+func StartMigration(ctx context.Context, e *testenv.Env) error {
+	plan := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigPlan",
+		"metadata": map[string]any{"name": "shop", "namespace": Namespace},
+		"spec":     map[string]any{"namespaces": []any{"shop"}, "srcMigClusterRef": map[string]any{"name": "host", "namespace": Namespace}},
+	}}
+	if _, err := e.Dynamic.Resource(migplans).Namespace(Namespace).Create(ctx, plan, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	mig := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigMigration",
+		"metadata": map[string]any{"name": "shop-1", "namespace": Namespace},
+		"spec":     map[string]any{"migPlanRef": map[string]any{"name": "shop", "namespace": Namespace}, "stage": false},
+	}}
+	created, err := e.Dynamic.Resource(migmigrations).Namespace(Namespace).Create(ctx, mig, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	created.Object["status"] = map[string]any{
+		"phase":          "StageBackupCreated",
+		"startTimestamp": time.Now().UTC().Format(time.RFC3339),
+		"conditions": []any{map[string]any{"type": "Running", "status": "True", "category": "Advisory", "reason": "StageBackupCreated",
+			"message": "Step: 12/48", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}},
+	}
+	_, err = e.Dynamic.Resource(migmigrations).Namespace(Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+// FinishMigration marks the running MigMigration Succeeded.
+func FinishMigration(ctx context.Context, e *testenv.Env) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		m, err := e.Dynamic.Resource(migmigrations).Namespace(Namespace).Get(ctx, "shop-1", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		now := time.Now().UTC().Format(time.RFC3339)
+		m.Object["status"] = map[string]any{"phase": "Completed", "completionTimestamp": now,
+			"conditions": []any{map[string]any{"type": "Succeeded", "status": "True", "category": "Advisory", "reason": "Completed", "message": "The migration has completed successfully.", "lastTransitionTime": now}}}
+		_, err = e.Dynamic.Resource(migmigrations).Namespace(Namespace).UpdateStatus(ctx, m, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+}
+
+// ExportedRecords lists the exported ConfigMaps the cleanup left, and whether they hold the
+// named record.
+func ExportedRecords(ctx context.Context, e *testenv.Env, mustHold string) ([]string, error) {
+	cms, err := e.Client.CoreV1().ConfigMaps(Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	found := mustHold == ""
+	for _, cm := range cms.Items {
+		if !strings.HasPrefix(cm.Name, "mtc-export") {
+			continue
+		}
+		names = append(names, cm.Name)
+		for _, v := range cm.Data {
+			if strings.Contains(v, mustHold) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		return names, errors.New("no exported record holds " + mustHold)
+	}
+	return names, nil
+}
