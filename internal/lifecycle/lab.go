@@ -106,6 +106,11 @@ func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...stri
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "HELM_CACHE_HOME="+filepath.Join(e.Cluster.Dir, "helm-cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(e.Cluster.Dir, "helm-config"), "HELM_DATA_HOME="+filepath.Join(e.Cluster.Dir, "helm-data"))
+	if e.Cluster.Flavour.Kind == localcluster.OCP3 {
+		// Kubernetes 1.11 ignores the streaming watch-list request that client-go 0.35 and
+		// later (Helm 3.22, Helm 4) send by default, so Helm would wait forever for a hook Job.
+		cmd.Env = append(cmd.Env, "KUBE_FEATURE_WatchListClient=false")
+	}
 	cmd.Dir = l.Root
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -125,7 +130,13 @@ func (l *Lab) Show(out string, markers ...string) {
 	if l.Verbose {
 		return
 	}
+	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		// log lines (key=value diagnostics) and repeats stay out of the narration
+		if strings.Contains(line, " level=") || seen[line] {
+			continue
+		}
+		seen[line] = true
 		if len(markers) == 0 {
 			fmt.Fprintf(l.Out, "      %s\n", line)
 			continue

@@ -1,0 +1,265 @@
+package lifecycle_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+const ns = lifecycle.Namespace
+
+var ocp417 = localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17", Network: localcluster.OVNKubernetes}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func cluster(t *testing.T, l *lifecycle.Lab, f localcluster.Flavour) *testenv.Env {
+	t.Helper()
+	e, err := l.Cluster(ctxFor(t), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func noRemotes(t *testing.T, l *lifecycle.Lab, e *testenv.Env) string {
+	t.Helper()
+	p, err := l.LocalValues(e, "local.yaml", map[string]any{"remoteClusters": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// On OpenShift 3.11 the 1.7 chart installs the legacy operator, which reconciles the
+// MigrationController; on plain Kubernetes both charts refuse before creating anything.
+func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	t.Run("ocp3", func(t *testing.T) {
+		e := cluster(t, l, localcluster.Flavour{Kind: localcluster.OCP3})
+		if err := lifecycle.CreateNamespaces(ctx, e, "legacy-shop"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("ocp3-remote.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		dep, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "migration-operator", metav1.GetOptions{})
+		if err != nil || dep.Status.AvailableReplicas < 1 {
+			t.Fatalf("legacy operator Deployment: %v (available %d)", err, dep.Status.AvailableReplicas)
+		}
+		spec, err := lifecycle.MigrationControllerSpec(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec["version"] == nil || !strings.HasPrefix(spec["version"].(string), "1.7") {
+			t.Errorf("the legacy operator did not reconcile the MigrationController: spec.version = %v", spec["version"])
+		}
+		if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("kubernetes", func(t *testing.T) {
+		e := cluster(t, l, localcluster.Flavour{Kind: localcluster.Kubernetes})
+		for _, chart := range []string{"mtc-1.8", "mtc-1.7"} {
+			out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart(chart), "-n", ns, "--create-namespace", "--timeout", "2m", "-f", noRemotes(t, l, e))
+			if err == nil {
+				t.Fatalf("%s installed on plain Kubernetes", chart)
+			}
+			if !strings.Contains(out, "OpenShift") {
+				t.Errorf("%s: the refusal does not say OpenShift is needed:\n%s", chart, out)
+			}
+			if err := lifecycle.ReleaseObjectsAbsent(ctx, e); err != nil {
+				t.Errorf("%s: %v", chart, err)
+			}
+			_, _ = l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns)
+		}
+	})
+}
+
+// A running migration blocks the uninstall, which deletes nothing; once it ends the uninstall
+// goes through and the records are exported. Then --no-hooks plus mtc-hooks cleanup ends clean.
+func TestIntegrationUninstallSafety(t *testing.T) {
+	l := lab(t, "helm4")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	local := noRemotes(t, l, e)
+	before, err := lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	if err := lifecycle.StartMigration(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m")
+	if err == nil {
+		t.Fatalf("uninstall went through during a running migration")
+	}
+	if !strings.Contains(out, "shop-1") {
+		t.Errorf("the refusal does not name the running MigMigration shop-1:\n%s", out)
+	}
+	if err := l.CheckInstalled(ctx, e, true); err != nil {
+		t.Fatalf("the refused uninstall changed the install: %v", err)
+	}
+	if err := lifecycle.FinishMigration(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// The user skips the hooks, then runs the cleanup from a workstation.
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--no-hooks", "--timeout", "3m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := lifecycle.ExportedRecords(ctx, e, "shop-1"); err != nil {
+		t.Fatalf("exported records %v: %v", names, err)
+	}
+	// A second run deletes nothing and succeeds.
+	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
+		t.Fatalf("second cleanup: %v", err)
+	}
+	after, err := lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CompareSnapshots(before, after, lifecycle.UninstallLeftovers(true)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// helm rollback returns the MigrationController to the earlier revision's values.
+func TestIntegrationRollback(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	if err := lifecycle.CreateNamespaces(ctx, e, "shop", "billing"); err != nil {
+		t.Fatal(err)
+	}
+	local := noRemotes(t, l, e)
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	first, err := lifecycle.MigrationControllerSpec(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m",
+		"-f", l.Values("control.yaml"), "-f", l.Values("dvm-proxy.yaml"), "-f", local); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "helm", "rollback", "mtc", "1", "-n", ns, "--timeout", "4m"); err != nil {
+		t.Fatal(err)
+	}
+	// The configure hook runs on install and upgrade; a rollback re-applies revision 1's
+	// ConfigMap through it when the chart hooks post-rollback too, otherwise the next upgrade does.
+	var last []string
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		now, err := lifecycle.MigrationControllerSpec(ctx, e)
+		if err != nil {
+			return false, nil
+		}
+		last = lifecycle.SpecChanges(first, now)
+		return len(last) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("after the rollback the MigrationController still differs from revision 1 in %v", last)
+	}
+}
+
+// 1.7 to 1.8 on OpenShift 4.17 switches the operator channel and OADP's channel.
+func TestIntegrationUpgrade17To18(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	local := noRemotes(t, l, e)
+	if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m", "-f", l.Values("control.yaml"), "-f", local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Show(out, "STATUS:")
+	subs := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
+	list, err := e.Dynamic.Resource(subs).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels := map[string]string{}
+	for _, s := range list.Items {
+		pkg, _, _ := unstructured.NestedString(s.Object, "spec", "name")
+		ch, _, _ := unstructured.NestedString(s.Object, "spec", "channel")
+		channels[pkg] = ch
+	}
+	if channels["mtc-operator"] != "release-v1.8" {
+		t.Errorf("mtc-operator channel %q, want release-v1.8 (all: %v)", channels["mtc-operator"], channels)
+	}
+	if ch := channels["redhat-oadp-operator"]; ch != "stable-1.2" {
+		t.Errorf("OADP channel %q, want stable-1.2 as MTC 1.8 needs (all: %v)", ch, channels)
+	}
+	if err := l.CheckInstalled(ctx, e, true); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := lifecycle.MigrationControllerSpec(ctx, e)
+	if v, _ := spec["version"].(string); !strings.HasPrefix(v, "1.8") {
+		t.Errorf("operator version after the upgrade %q, want 1.8.z", v)
+	}
+}
+
+// Two clusters: the control cluster's version check reads the remote's MTC line through the
+// remote's migration-controller token and refuses a mismatch.
+func TestIntegrationTwoClustersVersionMismatch(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	remote := cluster(t, l, ocp417)
+	control := cluster(t, l, ocp417)
+	if _, err := l.Install(ctx, remote, "mtc-1.7", l.Values("remote.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	var token []byte
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		s, err := remote.Client.CoreV1().Secrets(ns).Get(ctx, "migration-controller-token", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		token = s.Data["token"]
+		return len(token) > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the remote's token Secret got no token: %v", err)
+	}
+	values, err := l.LocalValues(control, "remote-source.yaml", map[string]any{"remoteClusters": map[string]any{
+		"source": map[string]any{"url": remote.Cluster.URL, "token": string(token), "caBundle": string(remote.Cluster.Config.CAData)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, control, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--create-namespace", "--timeout", "3m",
+		"-f", l.Values("control.yaml"), "-f", values)
+	if err == nil {
+		t.Fatalf("control on 1.8 installed although its remote runs 1.7")
+	}
+	if !strings.Contains(out, "source") || !strings.Contains(out, "1.7") {
+		t.Errorf("the refusal does not name the remote and its MTC line:\n%s", out)
+	}
+	if err := lifecycle.ReleaseObjectsAbsent(ctx, control); err != nil {
+		t.Error(err)
+	}
+
+}
