@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -155,12 +156,19 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	rep = &Report{Cluster: c.Host, DryRun: c.DryRun, Phase: phase, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
 
-	// 0. Refuse while a migration runs; export before deleting anything.
-	if err := c.refuseRunning(ctx); err != nil {
+	// 0. Read every MTC object (one parallel round of lists), refuse while a migration runs, and export
+	// before deleting anything.
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		c.warm(ctx, ns)
+	}()
+	objs, err := c.collect(ctx)
+	<-warmed
+	if err != nil {
 		return rep, err
 	}
-	objs, err := c.collect(ctx)
-	if err != nil {
+	if err := c.refuseRunning(objs); err != nil {
 		return rep, err
 	}
 	rep.Exported = len(objs)
@@ -200,6 +208,28 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	return rep, nil
 }
 
+// warm lists, all at once and without keeping the answers, the kinds the later steps read: the API server
+// answers the first consistent list of an idle kind only after about a second, and paying that once in
+// parallel beats paying it step after step. Errors are left for the steps to report.
+func (c *Cleanup) warm(ctx context.Context, ns string) {
+	gvrs := []schema.GroupVersionResource{kube.CSVs, kube.DataProtectionApps, kube.VeleroBackups, kube.VeleroRestores,
+		kube.VeleroSchedules, kube.CRDs, kube.ClusterRoles, kube.ClusterRoleBindings}
+	var wg sync.WaitGroup
+	for _, gvr := range gvrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = c.Dynamic.Resource(kube.Subscriptions).Namespace(ns).List(ctx, metav1.ListOptions{Limit: 1})
+	}()
+	wg.Wait()
+}
+
 // running reports whether a MigMigration is in progress: a Running condition, or started and not yet
 // Succeeded, Failed or Canceled.
 func running(u *unstructured.Unstructured) bool {
@@ -225,15 +255,15 @@ func running(u *unstructured.Unstructured) bool {
 	return started != "" && phase != "" && phase != "Completed"
 }
 
-func (c *Cleanup) refuseRunning(ctx context.Context) error {
-	migs, err := c.list(ctx, kube.MigMigrations, "")
-	if err != nil {
-		return err
-	}
+func (c *Cleanup) refuseRunning(objs []*unstructured.Unstructured) error {
 	var run []string
-	for i := range migs {
-		if running(&migs[i]) {
-			run = append(run, migs[i].GetNamespace()+"/"+migs[i].GetName())
+	var first *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "MigMigration" && running(o) {
+			run = append(run, o.GetNamespace()+"/"+o.GetName())
+			if first == nil {
+				first = o
+			}
 		}
 	}
 	if len(run) == 0 {
@@ -244,7 +274,7 @@ func (c *Cleanup) refuseRunning(ctx context.Context) error {
 		return nil
 	}
 	return kube.Refusef("MigMigration %s is still running, and uninstalling now would leave the migrated namespaces half-moved, so nothing was deleted; wait for it to finish or cancel it (oc patch migmigration %s -n %s --type merge -p '{\"spec\":{\"canceled\":true}}'), or rerun with --force",
-		strings.Join(run, ", "), migs[0].GetName(), migs[0].GetNamespace())
+		strings.Join(run, ", "), first.GetName(), first.GetNamespace())
 }
 
 // controllerRunning reports whether mig-controller has an available replica, which it needs to close
@@ -347,14 +377,18 @@ func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
 		{kube.MigMigrations, "MigMigration"}, {kube.DVMs, "DirectVolumeMigration"}, {kube.DVMPs, "DirectVolumeMigrationProgress"},
 		{kube.DIMs, "DirectImageMigration"}, {kube.DISMs, "DirectImageStreamMigration"}, {kube.MigAnalytics, "MigAnalytic"},
 	}
+	gvrs := make([]schema.GroupVersionResource, len(kinds))
+	for i, k := range kinds {
+		gvrs[i] = k.gvr
+	}
+	lists, err := c.listAll(ctx, gvrs, "")
+	if err != nil {
+		return s, err
+	}
 	var targets []target
-	for _, k := range kinds {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return s, err
-		}
+	for j, items := range lists {
 		for i := range items {
-			targets = append(targets, targetOf(k.gvr, k.kind, &items[i]))
+			targets = append(targets, targetOf(kinds[j].gvr, kinds[j].kind, &items[i]))
 		}
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the migration records", targets)
@@ -400,15 +434,17 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 // 3. Delete plans, storages, hooks and the remote MigClusters (the host one belongs to the operator).
 func (c *Cleanup) deletePlans(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete MigPlans, MigStorages, MigHooks and remote MigClusters"}
-	var targets []target
-	for _, k := range []struct {
+	kinds := []struct {
 		gvr  schema.GroupVersionResource
 		kind string
-	}{{kube.MigPlans, "MigPlan"}, {kube.MigStorages, "MigStorage"}, {kube.MigHooks, "MigHook"}, {kube.MigClusters, "MigCluster"}} {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return s, err
-		}
+	}{{kube.MigPlans, "MigPlan"}, {kube.MigStorages, "MigStorage"}, {kube.MigHooks, "MigHook"}, {kube.MigClusters, "MigCluster"}}
+	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.MigPlans, kube.MigStorages, kube.MigHooks, kube.MigClusters}, "")
+	if err != nil {
+		return s, err
+	}
+	var targets []target
+	for j, items := range lists {
+		k := kinds[j]
 		for i := range items {
 			if k.kind == "MigCluster" {
 				if host, _, _ := unstructured.NestedBool(items[i].Object, "spec", "isHostCluster"); host {

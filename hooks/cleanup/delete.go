@@ -69,6 +69,28 @@ func (c *Cleanup) list(ctx context.Context, gvr schema.GroupVersionResource, ns 
 	return items, nil
 }
 
+// listAll lists several kinds at once. The API server may take a second to answer the first consistent
+// list of an idle kind, so listing the kinds one after the other would add those seconds up.
+func (c *Cleanup) listAll(ctx context.Context, gvrs []schema.GroupVersionResource, ns string) ([][]unstructured.Unstructured, error) {
+	out := make([][]unstructured.Unstructured, len(gvrs))
+	errs := make([]error, len(gvrs))
+	var wg sync.WaitGroup
+	for i, gvr := range gvrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = c.list(ctx, gvr, ns)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func plannedKey(gvr schema.GroupVersionResource, ns, name string) string {
 	return gvr.String() + "|" + ns + "|" + name
 }

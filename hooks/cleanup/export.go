@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -29,12 +30,16 @@ const (
 // collect lists every MTC custom resource in every namespace, cleaned for re-creation (no managedFields,
 // uid or resourceVersion; status kept, since it is the migration history).
 func (c *Cleanup) collect(ctx context.Context) ([]*unstructured.Unstructured, error) {
+	gvrs := make([]schema.GroupVersionResource, len(kube.MTCKinds))
+	for i, k := range kube.MTCKinds {
+		gvrs[i] = k.GVR
+	}
+	lists, err := c.listAll(ctx, gvrs, "")
+	if err != nil {
+		return nil, err
+	}
 	var out []*unstructured.Unstructured
-	for _, k := range kube.MTCKinds {
-		items, err := c.list(ctx, k.GVR, "")
-		if err != nil {
-			return nil, err
-		}
+	for _, items := range lists {
 		for i := range items {
 			u := items[i].DeepCopy()
 			u.SetManagedFields(nil)

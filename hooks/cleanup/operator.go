@@ -145,14 +145,12 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 		}
 		users = append(users, "DataProtectionApplication "+dpas[i].GetNamespace()+"/"+dpas[i].GetName())
 	}
-	for _, k := range []struct {
-		gvr  schema.GroupVersionResource
-		kind string
-	}{{kube.VeleroBackups, "Backup"}, {kube.VeleroRestores, "Restore"}, {kube.VeleroSchedules, "Schedule"}} {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return nil, err
-		}
+	kinds := []string{"Backup", "Restore", "Schedule"}
+	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.VeleroBackups, kube.VeleroRestores, kube.VeleroSchedules}, "")
+	if err != nil {
+		return nil, err
+	}
+	for j, items := range lists {
 		n := 0
 		for i := range items {
 			if items[i].GetNamespace() != ns {
@@ -160,7 +158,7 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 			}
 		}
 		if n > 0 {
-			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", n, k.kind, ns))
+			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", n, kinds[j], ns))
 		}
 	}
 	return users, nil

@@ -21,13 +21,13 @@ const ns = kube.Namespace
 
 // world creates objects on a real API server for a test.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
 }
 
-func newWorld(t *testing.T, k kubernetes.Interface, d dynamic.Interface) *world {
+func newWorld(t testing.TB, k kubernetes.Interface, d dynamic.Interface) *world {
 	return &world{t: t, ctx: context.Background(), kube: k, dyn: d}
 }
 

@@ -86,7 +86,7 @@ func wantExit(t *testing.T, r result, code int, contains ...string) {
 
 // controlPlane starts only the API server side of a flavour (no node, no registry): enough for the checks
 // that only read the API.
-func controlPlane(t *testing.T, flavour string) *localcluster.Cluster {
+func controlPlane(t testing.TB, flavour string) *localcluster.Cluster {
 	t.Helper()
 	testenv.SkipIfShort(t)
 	f, err := localcluster.ParseFlavour(flavour)

@@ -116,7 +116,18 @@ func Install(ctx context.Context, dyn dynamic.Interface, kinds []Kind) error {
 		gvr.Version = "v1beta1"
 	}
 	for _, k := range kinds {
-		_, err := dyn.Resource(gvr).Create(ctx, CRD(k, gvr.Version), metav1.CreateOptions{})
+		// A CRD still being deleted cannot be created again; wait until it is gone.
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			cur, err := dyn.Resource(gvr).Get(ctx, k.Name(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return err == nil && cur.GetDeletionTimestamp() == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s is still being deleted: %w", k.Name(), err)
+		}
+		_, err = dyn.Resource(gvr).Create(ctx, CRD(k, gvr.Version), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("failed to create CRD %s: %w", k.Name(), err)
 		}
