@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -36,7 +38,8 @@ spec:
 `
 
 // TestIntegrationConfigureSurvivesAPIServerRestart restarts the API server while configure waits for OLM
-// to finish the operator's CSV; configure keeps waiting and then applies its objects.
+// to finish the operator's CSV; configure keeps waiting and then applies its objects. A second run, as on
+// helm upgrade with an override, changes exactly the fields that changed.
 func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 	cluster := controlPlane(t, "ocp4:4.17")
 	kc := kubernetes.NewForConfigOrDie(cluster.Config)
@@ -91,6 +94,39 @@ func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 	}
 	if !managers[kube.FieldManager+"/Apply"] {
 		t.Errorf("the MigrationController was not server-side applied by %s: %v", kube.FieldManager, managers)
+	}
+
+	// An upgrade with an override: a field changes, one is dropped from the values; a field set by hand
+	// that we do not own survives.
+	hand := []byte(`{"spec":{"mig_namespace_limit":"25"}}`)
+	if _, err := dyn.Resource(kube.MigrationControllers).Namespace(ns).Patch(ctx, "migration-controller", types.MergePatchType, hand,
+		metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	upgraded := strings.Replace(configureObjects, "  migration_ui: true\n", "  mig_pv_limit: \"300\"\n", 1)
+	cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "mtc-configure", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["objects.yaml"] = upgraded
+	if _, err := kc.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = hooks(t, cluster.Kubeconfig, "configure", "--interval", "300ms", "--timeout", "1m")
+	wantExit(t, r, 0, "result:   ok")
+	u, err = dyn.Resource(kube.MigrationControllers).Namespace(ns).Get(ctx, "migration-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	if spec["mig_pv_limit"] != "300" {
+		t.Errorf("the override did not reach the MigrationController: %v", spec)
+	}
+	if _, still := spec["migration_ui"]; still {
+		t.Errorf("a field dropped from the values stayed: %v", spec)
+	}
+	if spec["mig_namespace_limit"] != "25" || spec["cluster_name"] != "host" {
+		t.Errorf("a field set by hand, or one we did not change, was lost: %v", spec)
 	}
 }
 
