@@ -11,9 +11,9 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
 */}}
 {{- define "mtc.lib.hookSpec" -}}
 {{- $hooks := dict
-  "versionCheck" (dict "name" "version-check" "events" "pre-install,pre-upgrade" "weight" 0)
-  "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade" "weight" 10)
-  "configure" (dict "name" "configure" "events" "post-install,post-upgrade" "weight" 0)
+  "versionCheck" (dict "name" "version-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 0)
+  "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 10)
+  "configure" (dict "name" "configure" "events" "post-install,post-upgrade,post-rollback" "weight" 0)
   "cleanup" (dict "name" "cleanup" "events" "pre-delete,post-delete" "weight" 0)
   "test" (dict "name" "test" "events" "test" "weight" 0 "rules" "configure")
 -}}
