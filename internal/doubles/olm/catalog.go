@@ -2,12 +2,18 @@ package olm
 
 import (
 	"fmt"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 )
+
+var everything = []rbacv1.PolicyRule{
+	{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{NonResourceURLs: []string{"*"}, Verbs: []string{"get"}},
+}
 
 // Bundle is one operator version a catalog serves: its CSV, what it owns and what it needs.
 type Bundle struct {
@@ -20,6 +26,9 @@ type Bundle struct {
 	Image      string
 	// ServiceAccounts are created for the CSV's permissions and owned by it.
 	ServiceAccounts []string
+	// ClusterRules are the CSV's clusterPermissions: rules OLM grants cluster-wide to a
+	// ServiceAccount, through a ClusterRole and ClusterRoleBinding it labels with the CSV.
+	ClusterRules map[string][]rbacv1.PolicyRule
 	// Owned are the CRDs the bundle ships (OLM creates them and never deletes them).
 	Owned []mtccrds.Kind
 	// Depends are olm.package dependencies, resolved in the same namespace.
@@ -145,7 +154,13 @@ func DefaultCatalog() Catalog {
 				Package: MTCPackage, CSV: "mtc-operator.v" + v, Version: v, DisplayName: MTCDisplayName,
 				Deployment: MTCDeployment, Image: fmt.Sprintf("%s:v1.%d", mtcImageRepo, line.minor),
 				ServiceAccounts: []string{MTCDeployment, "migration-controller"},
-				Owned:           mtccrds.MTC, Depends: []Dependency{line.dep},
+				// Both accounts are broad in the MTC CSV: the controller reads and writes every
+				// kind on the clusters it migrates, which is also what a remote token grants.
+				ClusterRules: map[string][]rbacv1.PolicyRule{
+					MTCDeployment:          everything,
+					"migration-controller": everything,
+				},
+				Owned: mtccrds.MTC, Depends: []Dependency{line.dep},
 			})
 		}
 	}

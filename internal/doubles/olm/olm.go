@@ -31,6 +31,7 @@ package olm
 import (
 	"context"
 	"fmt"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"log/slog"
 	"math/rand"
 	"slices"
@@ -194,6 +195,7 @@ func (d *Double) sync(ctx context.Context) {
 		d.log.Debug("list CSVs", "err", err)
 		return
 	}
+	d.collectClusterPermissions(ctx, w.csvs)
 	if len(w.subs) == 0 && len(w.csvs) == 0 {
 		return
 	}
@@ -749,7 +751,57 @@ func (d *Double) install(ctx context.Context, ns string, b Bundle, w *world) err
 			return fmt.Errorf("failed to create ServiceAccount %s/%s: %w", ns, name, err)
 		}
 	}
+	return d.grantClusterPermissions(ctx, ns, b)
+}
+
+// grantClusterPermissions creates the ClusterRole and ClusterRoleBinding of each of the CSV's
+// clusterPermissions. Cluster-scoped objects cannot be owned by a namespaced CSV, so OLM labels
+// them with it and removes them when the CSV goes (collectClusterPermissions).
+func (d *Double) grantClusterPermissions(ctx context.Context, ns string, b Bundle) error {
+	for sa, rules := range b.ClusterRules {
+		name := b.CSV + "-" + sa
+		meta := metav1.ObjectMeta{Name: name, Annotations: map[string]string{DoubleAnnotation: doubleName},
+			Labels: map[string]string{"olm.owner": b.CSV, "olm.owner.namespace": ns, "olm.owner.kind": "ClusterServiceVersion"}}
+		role := &rbacv1.ClusterRole{ObjectMeta: meta, Rules: rules}
+		if _, err := d.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("failed to create ClusterRole %s: %w", name, err)
+		}
+		binding := &rbacv1.ClusterRoleBinding{ObjectMeta: meta,
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}}}
+		if _, err := d.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("failed to create ClusterRoleBinding %s: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// collectClusterPermissions deletes the cluster roles and bindings whose CSV is gone.
+func (d *Double) collectClusterPermissions(ctx context.Context, csvs map[string][]unstructured.Unstructured) {
+	exists := map[string]bool{}
+	for ns, list := range csvs {
+		for _, c := range list {
+			exists[ns+"/"+c.GetName()] = true
+		}
+	}
+	sel := metav1.ListOptions{LabelSelector: "olm.owner.kind=ClusterServiceVersion"}
+	gone := func(m metav1.ObjectMeta) bool {
+		return m.Annotations[DoubleAnnotation] == doubleName && !exists[m.Labels["olm.owner.namespace"]+"/"+m.Labels["olm.owner"]]
+	}
+	if roles, err := d.kube.RbacV1().ClusterRoles().List(ctx, sel); err == nil {
+		for _, r := range roles.Items {
+			if gone(r.ObjectMeta) {
+				_ = d.kube.RbacV1().ClusterRoles().Delete(ctx, r.Name, metav1.DeleteOptions{})
+			}
+		}
+	}
+	if bindings, err := d.kube.RbacV1().ClusterRoleBindings().List(ctx, sel); err == nil {
+		for _, b := range bindings.Items {
+			if gone(b.ObjectMeta) {
+				_ = d.kube.RbacV1().ClusterRoleBindings().Delete(ctx, b.Name, metav1.DeleteOptions{})
+			}
+		}
+	}
 }
 
 func csvOwner(csv *unstructured.Unstructured) metav1.OwnerReference {
