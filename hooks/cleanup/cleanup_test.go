@@ -381,7 +381,7 @@ func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
-	if !strings.Contains(text.String(), "kept 4 velero.io CRDs: OADP is installed (CSV openshift-migration/oadp-operator.v1.2.3), DataProtectionApplication openshift-adp/dpa-sample") {
+	if !strings.Contains(text.String(), "kept 4 velero.io and oadp.openshift.io CRDs: OADP is installed (CSV openshift-migration/oadp-operator.v1.2.3), DataProtectionApplication openshift-adp/dpa-sample") {
 		t.Errorf("report does not say why velero stays:\n%s", text.String())
 	}
 }

@@ -164,9 +164,10 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 	return users, nil
 }
 
-// 6. The CRDs: migration.openshift.io always; velero.io only when nothing else uses Velero.
+// 6. The CRDs: migration.openshift.io always; velero.io and OADP's own oadp.openshift.io only when
+// nothing else uses Velero or OADP (OLM never deletes the CRDs of an operator it removed).
 func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
-	s := &Step{Name: "delete the migration.openshift.io CRDs, and the velero.io CRDs when nothing else uses them"}
+	s := &Step{Name: "delete the migration.openshift.io CRDs, and the velero.io and oadp.openshift.io CRDs when nothing else uses them"}
 	crdGVR, crds, err := c.listCRDs(ctx)
 	if err != nil {
 		return s, err
@@ -177,7 +178,7 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 		switch group {
 		case kube.MigrationGroup:
 			mig = append(mig, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
-		case kube.VeleroGroup:
+		case kube.VeleroGroup, kube.OADPGroup:
 			velero = append(velero, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
 		}
 	}
@@ -192,10 +193,10 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 			targets = append(targets, velero...)
 		case c.Force:
 			targets = append(targets, velero...)
-			s.Notes = append(s.Notes, "deleted the velero.io CRDs although "+strings.Join(reasons, ", ")+" (--force)")
+			s.Notes = append(s.Notes, "deleted the velero.io and oadp.openshift.io CRDs although "+strings.Join(reasons, ", ")+" (--force)")
 		default:
 			c.veleroKept = true
-			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io CRDs: %s; rerun with --force to delete them anyway", len(velero), strings.Join(reasons, ", ")))
+			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs: %s; rerun with --force to delete them anyway", len(velero), strings.Join(reasons, ", ")))
 		}
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)

@@ -16,8 +16,11 @@ const FieldManager = "mtc-helm"
 const (
 	MigrationGroup = "migration.openshift.io"
 	VeleroGroup    = "velero.io"
-	OLMGroup       = "operators.coreos.com"
-	ConfigGroup    = "config.openshift.io"
+	// OADPGroup is the group of the CRDs the OADP operator brings besides Velero's
+	// (DataProtectionApplication, CloudStorage).
+	OADPGroup   = "oadp.openshift.io"
+	OLMGroup    = "operators.coreos.com"
+	ConfigGroup = "config.openshift.io"
 )
 
 // The MTC custom resources (all v1alpha1, Namespaced).
