@@ -91,7 +91,8 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 }
 
 // A running migration blocks the uninstall, which deletes nothing; once it ends the uninstall
-// goes through and the records are exported. Then --no-hooks plus mtc-hooks cleanup ends clean.
+// goes through, exports the records and leaves the cluster as it was. A second install removed
+// with --no-hooks and then mtc-hooks cleanup from a workstation ends clean too.
 func TestIntegrationUninstallSafety(t *testing.T) {
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
@@ -120,25 +121,39 @@ func TestIntegrationUninstallSafety(t *testing.T) {
 	if err := lifecycle.FinishMigration(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	// The user skips the hooks, then runs the cleanup from a workstation.
-	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--no-hooks", "--timeout", "3m"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m"); err != nil {
 		t.Fatal(err)
 	}
 	if names, err := lifecycle.ExportedRecords(ctx, e, "shop-1"); err != nil {
 		t.Fatalf("exported records %v: %v", names, err)
-	}
-	// A second run deletes nothing and succeeds.
-	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
-		t.Fatalf("second cleanup: %v", err)
 	}
 	after, err := lifecycle.Take(ctx, e.Cluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.CompareSnapshots(before, after, lifecycle.UninstallLeftovers(true)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The user skips the hooks, then runs the cleanup from a workstation, twice.
+	before = after
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--no-hooks", "--timeout", "3m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
+		t.Fatalf("second cleanup: %v", err)
+	}
+	after, err = lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CompareSnapshots(before, after, lifecycle.UninstallLeftovers(false)); err != nil {
 		t.Fatal(err)
 	}
 }
