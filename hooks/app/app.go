@@ -47,6 +47,12 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// deadlineError is an error that happened because --timeout ran out.
+type deadlineError struct{ err error }
+
+func (d deadlineError) Error() string   { return d.err.Error() }
+func (d deadlineError) Unwrap() []error { return []error{d.err, context.DeadlineExceeded} }
+
 // globals are the flags every action shares.
 type globals struct {
 	kubeconfig string
@@ -182,6 +188,10 @@ func run[R report](cmd *cobra.Command, g *globals, action func(ctx context.Conte
 	defer cancel()
 	start := time.Now()
 	rep, err := action(ctx)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && (errors.Is(ctx.Err(), context.DeadlineExceeded) || kube.IsDeadlineSoon(err)) {
+		// A request cut short by the deadline (the client's rate limiter says so in its own words).
+		err = deadlineError{err}
+	}
 	g.log.Debug("finished", "elapsed", time.Since(start).Round(time.Millisecond).String())
 	if perr := g.print(rep, err); perr != nil && err == nil {
 		err = perr

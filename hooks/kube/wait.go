@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -74,6 +75,10 @@ func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) 
 	err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
 		done, status, err := cond(ctx)
 		if err != nil {
+			if IsDeadlineSoon(err) {
+				// The client refused to start a request it could not finish in time: let the deadline hit.
+				return false, nil
+			}
 			if IsTransient(err) {
 				log.Warn("retrying after a transient API error", "waitingFor", what, "error", err.Error())
 				return false, nil
@@ -97,4 +102,10 @@ func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) 
 		return &TimeoutError{What: what, Waited: time.Since(start), Last: last, Remedy: remedy, wrapped: err}
 	}
 	return err
+}
+
+// IsDeadlineSoon reports whether err is client-go's rate limiter declining a request because the
+// context's deadline would pass first; that is a timeout, reported in other words.
+func IsDeadlineSoon(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "would exceed context deadline")
 }
