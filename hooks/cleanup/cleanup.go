@@ -55,6 +55,9 @@ type Cleanup struct {
 	// Waiter bounds each wait (Timeout) and paces the polls.
 	Waiter kube.Waiter
 	Log    *slog.Logger
+	// GCGrace is how long garbage collection gets to remove the Deployments and ServiceAccounts of deleted
+	// owners before the cleanup deletes them itself; zero means 10 seconds.
+	GCGrace time.Duration
 	// Now is the clock for the export's name; nil is time.Now.
 	Now func() time.Time
 
@@ -487,7 +490,15 @@ func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error
 			targets = append(targets, targetOf(kube.DataProtectionApps, "DataProtectionApplication", &dpas[i]))
 		}
 	}
-	return s, c.deleteAndWait(ctx, ns, s, "the MigrationController and what it created", targets)
+	var owners []types.UID
+	for _, t := range targets {
+		owners = append(owners, t.UID)
+	}
+	if err := c.deleteAndWait(ctx, ns, s, "the MigrationController and what it created", targets); err != nil {
+		return s, err
+	}
+	// The controller, web console and Velero Deployments (and their ServiceAccounts) hang off these.
+	return s, c.deleteDependents(ctx, ns, s, owners)
 }
 
 func asTimeout(err error, te **kube.TimeoutError) bool {

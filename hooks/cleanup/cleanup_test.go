@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -61,6 +62,17 @@ func (b *builder) annotations(kv ...string) *builder {
 
 func (b *builder) build() *unstructured.Unstructured { return b.u }
 
+func csvWithUID(name, uid string) *unstructured.Unstructured {
+	u := newObj(kube.CSVs, "ClusterServiceVersion", ns, name).build()
+	u.SetUID(types.UID(uid))
+	return u
+}
+
+func ownedBy(u *unstructured.Unstructured, kind, name, uid string) *unstructured.Unstructured {
+	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "operators.coreos.com/v1alpha1", Kind: kind, Name: name, UID: types.UID(uid)}})
+	return u
+}
+
 func crd(group, plural string) *unstructured.Unstructured {
 	return newObj(kube.CRDs, "CustomResourceDefinition", "", plural+"."+group).field(group, "spec", "group").build()
 }
@@ -78,7 +90,9 @@ func populated() []runtime.Object {
 		newObj(kube.DVMs, "DirectVolumeMigration", ns, "dvm-1").finalizers(DVMFinalizer).build(),
 		newObj(kube.MigHooks, "MigHook", ns, "hook-1").build(),
 		newObj(kube.Subscriptions, "Subscription", ns, "mtc-operator").field("mtc-operator", "spec", "name").build(),
-		newObj(kube.CSVs, "ClusterServiceVersion", ns, "mtc-operator.v1.8.8").build(),
+		csvWithUID("mtc-operator.v1.8.8", "csv-uid-1"),
+		ownedBy(newObj(kube.Deployments, "Deployment", ns, "migration-operator").build(), "ClusterServiceVersion", "mtc-operator.v1.8.8", "csv-uid-1"),
+		ownedBy(newObj(serviceAccounts, "ServiceAccount", ns, "migration-controller").build(), "ClusterServiceVersion", "mtc-operator.v1.8.8", "csv-uid-1"),
 		newObj(kube.Subscriptions, "Subscription", ns, "redhat-oadp-operator-stable-1.2").field("redhat-oadp-operator", "spec", "name").build(),
 		newObj(kube.CSVs, "ClusterServiceVersion", ns, "oadp-operator.v1.2.3").build(),
 		newObj(kube.DataProtectionApps, "DataProtectionApplication", ns, "velero").build(),
@@ -197,7 +211,7 @@ func (fc *fakeCluster) cleanup() *Cleanup {
 	return &Cleanup{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns,
 		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond},
 		Now:    func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)), GCGrace: 50 * time.Millisecond}
 }
 
 func (fc *fakeCluster) exists(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) bool {
@@ -242,6 +256,7 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		{kube.ClusterRoles, "", "migplans.migration.openshift.io-v1alpha1-admin"}, {kube.ClusterRoles, "", "migration-operator"},
 		{kube.ClusterRoles, "", "velero-view"}, {kube.ClusterRoleBindings, "", "migration-operator"},
 		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
+		{kube.Deployments, ns, "migration-operator"}, {serviceAccounts, ns, "migration-controller"},
 	} {
 		if fc.exists(t, o.gvr, o.namespace, o.name) {
 			t.Errorf("%s %s/%s still exists", o.gvr.Resource, o.namespace, o.name)

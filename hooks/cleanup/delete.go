@@ -26,6 +26,7 @@ type target struct {
 	Kind      string
 	Namespace string
 	Name      string
+	UID       types.UID
 	// Finalizers the object had when it was listed.
 	Finalizers []string
 	// ByName makes waits read the object with get instead of listing its kind: for the single objects the
@@ -41,7 +42,7 @@ func (t target) String() string {
 }
 
 func targetOf(gvr schema.GroupVersionResource, kind string, u *unstructured.Unstructured) target {
-	return target{GVR: gvr, Kind: kind, Namespace: u.GetNamespace(), Name: u.GetName(), Finalizers: u.GetFinalizers()}
+	return target{GVR: gvr, Kind: kind, Namespace: u.GetNamespace(), Name: u.GetName(), UID: u.GetUID(), Finalizers: u.GetFinalizers()}
 }
 
 // list lists gvr in ns ("" for all namespaces or cluster scope). A resource type the server does not serve

@@ -2,14 +2,17 @@ package cleanup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -97,7 +100,70 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		t.ByName = true
 		targets = append(targets, t)
 	}
-	return s, c.deleteAndWait(ctx, ns, s, "the operator objects", targets)
+	var csvUIDs []types.UID
+	for _, t := range targets {
+		if t.Kind == "ClusterServiceVersion" {
+			csvUIDs = append(csvUIDs, t.UID)
+		}
+	}
+	if err := c.deleteAndWait(ctx, ns, s, "the operator objects", targets); err != nil {
+		return s, err
+	}
+	return s, c.deleteDependents(ctx, ns, s, csvUIDs)
+}
+
+// dependentKinds are what OLM creates for a CSV, and the MTC operator (or OADP) for the MigrationController
+// and the DataProtectionApplication, in the namespace: Deployments and their ServiceAccounts.
+var dependentKinds = []struct {
+	gvr  schema.GroupVersionResource
+	kind string
+}{{kube.Deployments, "Deployment"}, {serviceAccounts, "ServiceAccount"}}
+
+// deleteDependents removes what garbage collection should take with the deleted owners. The collector
+// notices a new resource type only on its next resync, so on a young cluster the operator Deployments
+// would linger; give it a few seconds, then delete what is left directly.
+func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owners []types.UID) error {
+	if len(owners) == 0 || c.DryRun {
+		return nil
+	}
+	find := func(ctx context.Context) ([]target, error) {
+		lists, err := c.listAll(ctx, []schema.GroupVersionResource{dependentKinds[0].gvr, dependentKinds[1].gvr}, ns)
+		if err != nil {
+			return nil, err
+		}
+		var out []target
+		for j, items := range lists {
+			for i := range items {
+				for _, ref := range items[i].GetOwnerReferences() {
+					if slices.Contains(owners, ref.UID) {
+						out = append(out, targetOf(dependentKinds[j].gvr, dependentKinds[j].kind, &items[i]))
+						break
+					}
+				}
+			}
+		}
+		return out, nil
+	}
+	w := c.Waiter
+	w.Timeout = c.GCGrace
+	if w.Timeout <= 0 {
+		w.Timeout = 10 * time.Second
+	}
+	var left []target
+	err := w.Until(ctx, "garbage collection of the Deployments and ServiceAccounts of what was deleted", "", func(ctx context.Context) (bool, string, error) {
+		var err error
+		left, err = find(ctx)
+		return len(left) == 0, fmt.Sprintf("%d left", len(left)), err
+	})
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	var te *kube.TimeoutError
+	if !errors.As(err, &te) {
+		return err
+	}
+	s.Notes = append(s.Notes, "garbage collection had not removed "+strings.Join(names(left), ", ")+"; deleted directly")
+	return c.deleteAndWait(ctx, ns, s, "the Deployments and ServiceAccounts left behind", left)
 }
 
 func olmOwned(u *unstructured.Unstructured) bool {
