@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -132,11 +133,7 @@ func (l *Lab) Demo(ctx context.Context) error {
 			return nil
 		}},
 		{"Compare the cluster with the snapshot taken before the install", func() error {
-			after, err := Take(ctx, e.Cluster.Config)
-			if err != nil {
-				return err
-			}
-			return l.CompareSnapshots(before, after, UninstallLeftovers(true))
+			return l.SettleAndCompare(ctx, e, before, UninstallLeftovers(true), 90*time.Second)
 		}},
 	}
 	for i, s := range steps {

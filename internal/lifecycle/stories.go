@@ -192,6 +192,36 @@ func UninstallLeftovers(createdNamespace bool) Allowed {
 	}
 }
 
+// SettleAndCompare takes snapshots until the garbage collector has removed what the deleted
+// owners left (their Deployments, ReplicaSets, pods) or the timeout passes, then compares the
+// last one with before.
+func (l *Lab) SettleAndCompare(ctx context.Context, e *testenv.Env, before Snapshot, allowed Allowed, timeout time.Duration) error {
+	start := time.Now()
+	for {
+		after, err := Take(ctx, e.Cluster.Config)
+		if err != nil {
+			return err
+		}
+		unexplained := 0
+		for _, d := range Diff(before, after) {
+			if _, ok := allowed(d); !ok {
+				unexplained++
+			}
+		}
+		if unexplained == 0 || time.Since(start) > timeout {
+			if waited := time.Since(start); waited > time.Second {
+				l.Say("waited %s for the garbage collector", waited.Round(100*time.Millisecond))
+			}
+			return l.CompareSnapshots(before, after, allowed)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // CompareSnapshots prints the differences between before and after and fails on any the
 // allowance does not explain.
 func (l *Lab) CompareSnapshots(before, after Snapshot, allowed Allowed) error {

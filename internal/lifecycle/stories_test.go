@@ -127,16 +127,15 @@ func TestIntegrationUninstallSafety(t *testing.T) {
 	if names, err := lifecycle.ExportedRecords(ctx, e, "shop-1"); err != nil {
 		t.Fatalf("exported records %v: %v", names, err)
 	}
-	after, err := lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.CompareSnapshots(before, after, lifecycle.UninstallLeftovers(true)); err != nil {
+	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(true), 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
 	// The user skips the hooks, then runs the cleanup from a workstation, twice.
-	before = after
+	before, err = lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +148,7 @@ func TestIntegrationUninstallSafety(t *testing.T) {
 	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
 		t.Fatalf("second cleanup: %v", err)
 	}
-	after, err = lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.CompareSnapshots(before, after, lifecycle.UninstallLeftovers(false)); err != nil {
+	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(false), 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
