@@ -34,7 +34,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -45,12 +44,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
+	"github.com/mtc-helm/mtc-helm/internal/doubles/poll"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 )
 
@@ -112,13 +111,11 @@ type Options struct {
 
 // Double is a running MTC operator double.
 type Double struct {
-	opts   Options
-	dyn    dynamic.Interface
-	kube   kubernetes.Interface
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	opts Options
+	dyn  dynamic.Interface
+	kube kubernetes.Interface
+	log  *slog.Logger
+	loop *poll.Loop
 
 	ocp4     *bool
 	seen     map[types.UID]time.Time // MigPlans closed and MigMigrations started, by first sight
@@ -142,7 +139,7 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	cfg := rest.CopyConfig(opts.Config)
 	cfg.QPS, cfg.Burst = 200, 400
 	cfg.WarningHandler = rest.NoWarnings{}
-	d := &Double{opts: opts, log: opts.Log.With("double", doubleName), done: make(chan struct{}),
+	d := &Double{opts: opts, log: opts.Log.With("double", doubleName),
 		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}}
 	var err error
 	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
@@ -151,25 +148,12 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	if d.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
-	go func() {
-		defer close(d.done)
-		_ = wait.PollUntilContextCancel(runCtx, opts.Interval, true, func(ctx context.Context) (bool, error) {
-			d.sync(ctx)
-			return false, nil
-		})
-	}()
+	d.loop = poll.Start(opts.Interval, d.sync)
 	return d, nil
 }
 
 // Stop ends the double and waits for its loop to return. It may be called more than once.
-func (d *Double) Stop() {
-	d.once.Do(func() {
-		d.cancel()
-		<-d.done
-	})
-}
+func (d *Double) Stop() { d.loop.Stop() }
 
 // operator is the running operator: how it was installed and what version it is.
 type operator struct {

@@ -37,7 +37,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,12 +46,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
+	"github.com/mtc-helm/mtc-helm/internal/doubles/poll"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 )
 
@@ -103,13 +102,11 @@ type Options struct {
 
 // Double is a running OLM double.
 type Double struct {
-	opts   Options
-	dyn    dynamic.Interface
-	kube   kubernetes.Interface
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	opts Options
+	dyn  dynamic.Interface
+	kube kubernetes.Interface
+	log  *slog.Logger
+	loop *poll.Loop
 }
 
 // Start checks that the cluster serves OLM's API and starts the double; Stop ends it.
@@ -126,7 +123,7 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	cfg := rest.CopyConfig(opts.Config)
 	cfg.QPS, cfg.Burst = 200, 400
 	cfg.WarningHandler = rest.NoWarnings{}
-	d := &Double{opts: opts, log: opts.Log.With("double", doubleName), done: make(chan struct{})}
+	d := &Double{opts: opts, log: opts.Log.With("double", doubleName)}
 	var err error
 	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
@@ -137,25 +134,12 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	if _, err := d.dyn.Resource(Subscriptions).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 		return nil, fmt.Errorf("the OLM double needs a cluster that serves operators.coreos.com (the ocp4 flavour): %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
-	go func() {
-		defer close(d.done)
-		_ = wait.PollUntilContextCancel(runCtx, opts.Interval, true, func(ctx context.Context) (bool, error) {
-			d.sync(ctx)
-			return false, nil
-		})
-	}()
+	d.loop = poll.Start(opts.Interval, d.sync)
 	return d, nil
 }
 
 // Stop ends the double and waits for its loop to return. It may be called more than once.
-func (d *Double) Stop() {
-	d.once.Do(func() {
-		d.cancel()
-		<-d.done
-	})
-}
+func (d *Double) Stop() { d.loop.Stop() }
 
 // world is what one pass lists.
 type world struct {
