@@ -11,6 +11,7 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/preflight"
 	"github.com/mtc-helm/mtc-helm/hooks/pulltest"
+	"github.com/mtc-helm/mtc-helm/hooks/verify"
 	"github.com/mtc-helm/mtc-helm/hooks/version"
 )
 
@@ -205,5 +206,24 @@ func newPreflight(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.images, "image", nil, "image the pull test pulls (repeatable; none skips the pull test)")
 	f.StringArrayVar(&o.pullSecrets, "pull-secret", nil, "image pull Secret in --namespace (repeatable)")
 	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform into a warning")
+	return cmd
+}
+
+func newVerify(g *globals) *cobra.Command {
+	var configMap string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check once that the operator runs, the MigrationController is reconciled and its components are available (helm test)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			a := &verify.Verify{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace, ConfigMap: configMap, Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	cmd.Flags().StringVar(&configMap, "configmap", configure.ConfigMapName, "ConfigMap in --namespace whose key operator.yaml says how the operator was installed")
 	return cmd
 }

@@ -89,7 +89,7 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	if err != nil {
 		return rep, kube.Explain(err, "get ConfigMap "+ns+"/"+cmName, c.Host)
 	}
-	op, err := parseOperator(cm.Data[OperatorKey])
+	op, err := ParseOperator(cm.Data[OperatorKey])
 	if err != nil {
 		return rep, kube.Refusef("ConfigMap %s/%s is malformed: %v; it comes from the chart, so reinstall or upgrade the release", ns, cmName, err)
 	}

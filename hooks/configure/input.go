@@ -35,7 +35,8 @@ type OperatorInfo struct {
 	Deployment   string `json:"deployment,omitempty"`
 }
 
-func parseOperator(data string) (OperatorInfo, error) {
+// ParseOperator reads key operator.yaml of the chart's ConfigMap.
+func ParseOperator(data string) (OperatorInfo, error) {
 	var op OperatorInfo
 	if err := yaml.UnmarshalStrict([]byte(data), &op); err != nil {
 		return op, fmt.Errorf("key %s is not {mode, subscription, deployment}: %w", OperatorKey, err)

@@ -58,14 +58,18 @@ func (l *Lab) Demo(ctx context.Context) error {
 			l.Say("%d objects", len(before))
 			return err
 		}},
-		{"helm install mtc charts/mtc-1.8 -f values/control.yaml", func() error {
+		{"helm install mtc charts/mtc-1.8 -f values/control.yaml, then helm test mtc", func() error {
 			if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
 				return err
 			}
 			if err := l.CheckInstalled(ctx, e, true); err != nil {
 				return err
 			}
-			var err error
+			out, err := l.Run(ctx, e, "helm", "test", "mtc", "-n", Namespace, "--timeout", "2m")
+			if err != nil {
+				return err
+			}
+			l.Show(out, "ok  ", "FAIL", "Phase:")
 			if renderedInstall, err = l.RenderedMigrationController(ctx, e); err != nil {
 				return err
 			}

@@ -74,6 +74,27 @@ object. Code: hooks/configure. */}}
   verbs: ["get", "create", "patch"]
 {{- end }}
 
+{{/* verify (the helm test pod): reads how the operator was installed (ConfigMap mtc-configure), the
+Subscription and CSV, the MigrationController and the Deployments of its components. Code: hooks/verify. */}}
+{{- define "mtc.lib.hookRules.verify.cluster" -}}
+{{- end }}
+
+{{- define "mtc.lib.hookRules.verify.namespace" -}}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: ["mtc-configure"]
+  verbs: ["get"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["subscriptions", "clusterserviceversions"]
+  verbs: ["get"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get"]
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migrationcontrollers"]
+  verbs: ["get"]
+{{- end }}
+
 {{/* cleanup: lists the MTC resources in every namespace (refusal, export, each step), closes plans and drops
 DVM finalizers with --force (patch), deletes in order, checks what else uses OADP and Velero, then removes the
 operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}

@@ -15,7 +15,7 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
   "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 10)
   "configure" (dict "name" "configure" "events" "post-install,post-upgrade,post-rollback" "weight" 0)
   "cleanup" (dict "name" "cleanup" "events" "pre-delete,post-delete" "weight" 0)
-  "test" (dict "name" "test" "events" "test" "weight" 0 "rules" "configure")
+  "test" (dict "name" "test" "events" "test" "weight" 0 "rules" "verify")
 -}}
 {{- $spec := get $hooks .hook -}}
 {{- if not $spec -}}{{- fail (printf "mtc.lib.hookSpec: unknown hook %q" .hook) -}}{{- end -}}
@@ -125,7 +125,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- if $v.hooks.cleanup.force -}}{{- $args = append $args "--force" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.cleanup.timeoutSeconds))) -}}
 {{- else if eq .hook "test" -}}
-{{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.tests.timeoutSeconds)) -}}
+{{- $args = list "verify" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.tests.timeoutSeconds)) -}}
 {{- end -}}
 {{- concat $args (list "--namespace" $ns) | toJson -}}
 {{- end }}
@@ -214,9 +214,9 @@ spec:
 {{- end }}
 
 {{/*
-mtc.lib.test.pod: the helm test pod. It runs the configure action once more with a short timeout:
-re-applying the same objects changes nothing, and its waits fail unless the operator is installed and
-the MigrationController (controller and web console on a control cluster) has reconciled.
+mtc.lib.test.pod: the helm test pod. It runs the verify action: the operator is installed and running, the
+MigrationController is reconciled, and the controller, web console and log reader it asks for (controller
+and web console on a control cluster) have available Deployments.
 */}}
 {{- define "mtc.lib.test.pod" -}}
 {{- $ctx := . -}}
