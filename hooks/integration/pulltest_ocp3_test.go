@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
-	"github.com/mtc-helm/mtc-helm/internal/registry"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
@@ -23,13 +21,7 @@ func TestIntegrationPullTestOCP3AndSIGTERM(t *testing.T) {
 	w := newWorld(t, env.Client, env.Dynamic)
 	w.namespace(ns)
 	ctx := context.Background()
-	for name, password := range map[string]string{"good-pull": env.Registry.Password, "bad-pull": "not-the-password"} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: registry.DockerConfigJSON("registry.redhat.io", env.Registry.Username, password)}}
-		if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pullSecrets(t, env)
 	leftovers := func() []string {
 		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=pull-test"})
 		if err != nil {

@@ -23,13 +23,7 @@ func TestIntegrationPullTest(t *testing.T) {
 	w := newWorld(t, env.Client, env.Dynamic)
 	w.namespace(ns)
 	ctx := context.Background()
-	for name, password := range map[string]string{"good-pull": env.Registry.Password, "bad-pull": "not-the-password"} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: registry.DockerConfigJSON("registry.redhat.io", env.Registry.Username, password)}}
-		if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pullSecrets(t, env)
 	tests := []struct {
 		name     string
 		args     []string
@@ -63,5 +57,18 @@ func TestIntegrationPullTest(t *testing.T) {
 			}
 			t.Logf("%s: exit %d in %s: %s", tc.name, r.code, r.elapsed, lastLine(r.stderr))
 		})
+	}
+}
+
+// pullSecrets creates the pull Secrets good-pull (the local registry's credentials for
+// registry.redhat.io) and bad-pull (a wrong password) in the MTC namespace.
+func pullSecrets(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	for name, password := range map[string]string{"good-pull": env.Registry.Password, "bad-pull": "not-the-password"} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: registry.DockerConfigJSON("registry.redhat.io", env.Registry.Username, password)}}
+		if _, err := env.Client.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
