@@ -241,6 +241,10 @@ func TestIntegrationBadInput(t *testing.T) {
 			if tt.opts.BinDir == "" {
 				tt.opts.BinDir = filepath.Join(root, "bin")
 			}
+			if tt.opts.Dir == "" {
+				// a failed start keeps its directory for the log the error names
+				tt.opts.Dir = filepath.Join(t.TempDir(), "cluster")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			c, err := localcluster.Start(ctx, tt.opts)
