@@ -78,7 +78,11 @@ func TestIntegrationLegacyOnOCP3(t *testing.T) {
 	wantExit(t, r, 0, "result:   ok")
 
 	vc := hooks(t, cluster.Kubeconfig, "version-check", "--mtc-version", "1.7.14", "--role", "control")
+	wantExit(t, vc, 1, "can only be a migration source; install it with role remote")
+	vc = hooks(t, cluster.Kubeconfig, "version-check", "--mtc-version", "1.7.14", "--role", "control", "--allow-unsupported")
 	wantExit(t, vc, 0, "installed: MTC 1.7.14", "can only be a migration source")
+	vc = hooks(t, cluster.Kubeconfig, "version-check", "--mtc-version", "1.7.14", "--role", "remote")
+	wantExit(t, vc, 0, "installed: MTC 1.7.14")
 
 	c := hooks(t, cluster.Kubeconfig, "cleanup", "--step-timeout", "30s")
 	wantExit(t, c, 0, "deleted MigrationController openshift-migration/migration-controller", "deleted CustomResourceDefinition migplans.migration.openshift.io",

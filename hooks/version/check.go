@@ -34,7 +34,8 @@ type Check struct {
 	RemotesSecret string
 	// Platform is what the values force: "auto" or empty detects it, "ocp4" or "ocp3" must match.
 	Platform string
-	// Role is "control" or "remote" (empty: not said); a control cluster on OCP 3 gets a warning.
+	// Role is "control" or "remote" (empty: not said); a control cluster on OCP 3 is refused (a warning
+	// with AllowUnsupported).
 	Role string
 	// AllowUnsupported turns an unsupported platform or a remote on another MTC line into a warning.
 	AllowUnsupported bool
@@ -118,7 +119,13 @@ func (c *Check) Run(ctx context.Context) (*Report, error) {
 			c.Platform, c.Host, p, p.Source, p.Name)
 	}
 	if c.Role == "control" && p.Name == charts.PlatformOCP3 {
-		rep.Warnings = append(rep.Warnings, "the legacy operator on OCP 3 deploys no migration controller or web console, so this cluster can only be a migration source; run the control role on OCP 4")
+		// The legacy 1.7 operator ignores migration_controller and migration_ui: the MigStorage and
+		// MigClusters a control cluster needs would never be reconciled, and configure would wait in vain.
+		msg := "the legacy operator on OCP 3 deploys no migration controller or web console, so this cluster can only be a migration source; install it with role remote and run the control role on OCP 4 (chart 1.7)"
+		if !c.AllowUnsupported {
+			return rep, kube.Refusef("%s", msg)
+		}
+		rep.Warnings = append(rep.Warnings, msg+" (--allow-unsupported)")
 	}
 	log.Info("platform detected", "platform", p.Name, "version", p.Version, "kubernetes", p.Kubernetes, "source", p.Source)
 	pv, err := charts.ParseVersion(p.Version)
