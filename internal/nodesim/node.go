@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 )
@@ -225,15 +226,21 @@ func (n *Node) register(ctx context.Context) error {
 			"node-role.kubernetes.io/worker": "",
 		}},
 	}
-	created, err := n.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		created, err = n.cs.CoreV1().Nodes().Get(ctx, n.opts.Name, metav1.GetOptions{})
-	}
-	if err != nil {
+	if _, err := n.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("failed to register node %s: %w", n.opts.Name, err)
 	}
-	created.Status = n.nodeStatus()
-	if _, err := n.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// The controller manager writes to a new Node too (taints, annotations), so read it afresh
+	// and retry on a conflict, as a kubelet does.
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		cur, err := n.cs.CoreV1().Nodes().Get(ctx, n.opts.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status = n.nodeStatus()
+		_, err = n.cs.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("failed to report node %s Ready: %w", n.opts.Name, err)
 	}
 	return nil
