@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,7 +50,11 @@ func Take(ctx context.Context, cfg *rest.Config) (Snapshot, error) {
 	if err != nil && len(lists) == 0 {
 		return nil, fmt.Errorf("discovery failed: %w", err)
 	}
-	snap := Snapshot{}
+	type job struct {
+		id  string
+		gvr schema.GroupVersionResource
+	}
+	var jobs []job
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
@@ -60,21 +65,42 @@ func Take(ctx context.Context, cfg *rest.Config) (Snapshot, error) {
 				continue
 			}
 			id := gv.Group + "/" + r.Name
-			if _, skip := clusterOwned[id]; skip {
-				continue
+			if _, skip := clusterOwned[id]; !skip {
+				jobs = append(jobs, job{id, gv.WithResource(r.Name)})
 			}
-			items, err := dyn.Resource(gv.WithResource(r.Name)).List(ctx, metav1.ListOptions{})
+		}
+	}
+	// Lists run a few at a time: the first list of an idle resource costs the apiserver a moment.
+	snap := Snapshot{}
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			items, err := dyn.Resource(j.gvr).List(ctx, metav1.ListOptions{})
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				return nil, fmt.Errorf("failed to list %s: %w", id, err)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("failed to list %s: %w", j.id, err)
+				}
+				return
 			}
 			for i := range items.Items {
 				o := &items.Items[i]
-				if ignoreObject(id, o) {
-					continue
+				if !ignoreObject(j.id, o) {
+					snap[j.id+" "+o.GetNamespace()+"/"+o.GetName()] = digest(o)
 				}
-				snap[id+" "+o.GetNamespace()+"/"+o.GetName()] = digest(o)
 			}
-		}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return snap, nil
 }
