@@ -228,14 +228,12 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to build a client: %w", err)
 	}
-	if err := c.waitDefaultServiceAccount(ctx, cs); err != nil {
-		return err
-	}
+	// The flavour's objects go in while the controller manager starts its controllers (seconds).
 	fmt.Fprintf(c.opts.Log, "dressing the cluster as %s\n", c.Flavour)
 	if err := c.dress(ctx); err != nil {
 		return fmt.Errorf("failed to set up the %s flavour: %w", c.Flavour, err)
 	}
-	return nil
+	return c.waitDefaultServiceAccount(ctx, cs)
 }
 
 type apiserverSpec struct {
