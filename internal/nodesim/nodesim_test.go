@@ -2,7 +2,6 @@ package nodesim_test
 
 import (
 	"context"
-	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -213,6 +213,9 @@ func TestIntegrationImagePulls(t *testing.T) {
 	pod := func(name, image, secret string) {
 		spec := restrictedPod("default", image)
 		spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: secret}}
+		// requests equal to limits: a Guaranteed pod, whose QoS class the apiserver fixes at creation
+		res := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}
+		spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: res, Limits: res}
 		if _, err := e.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -233,6 +236,9 @@ func TestIntegrationImagePulls(t *testing.T) {
 		t.Errorf("missing image message %q does not carry the registry's answer", msg)
 	}
 	p = waitPod(t, e.Client, ns, "good", "ran", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	if p.Status.QOSClass != corev1.PodQOSGuaranteed {
+		t.Errorf("qosClass %q, want Guaranteed", p.Status.QOSClass)
+	}
 	if id := p.Status.ContainerStatuses[0].ImageID; !strings.Contains(id, "@sha256:") {
 		t.Errorf("imageID %q is not a digest", id)
 	}
@@ -271,5 +277,4 @@ func TestIntegrationActiveDeadline(t *testing.T) {
 	if n := len(e.Node.Pids()); n != 0 {
 		t.Errorf("%d container processes still run after the deadline", n)
 	}
-	_ = fmt.Sprint()
 }

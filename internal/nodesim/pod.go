@@ -541,19 +541,33 @@ func (r *podRunner) prepare(ctx context.Context, c corev1.Container, init bool) 
 	return argv, env, imageID, nil
 }
 
+// qosClass is the pod's QoS class: what the apiserver already recorded (newer apiservers set it
+// at creation and refuse to change it), else computed as a kubelet does.
 func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
-	requests, limits := false, false
-	for _, c := range pod.Spec.Containers {
-		if len(c.Resources.Requests) > 0 {
-			requests = true
+	if pod.Status.QOSClass != "" {
+		return pod.Status.QOSClass
+	}
+	any, guaranteed := false, true
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		if len(c.Resources.Requests) > 0 || len(c.Resources.Limits) > 0 {
+			any = true
 		}
-		if len(c.Resources.Limits) > 0 {
-			limits = true
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			limit, ok := c.Resources.Limits[r]
+			if !ok {
+				guaranteed = false
+				continue
+			}
+			if req, ok := c.Resources.Requests[r]; ok && req.Cmp(limit) != 0 {
+				guaranteed = false
+			}
 		}
 	}
 	switch {
-	case !requests && !limits:
+	case !any:
 		return corev1.PodQOSBestEffort
+	case guaranteed:
+		return corev1.PodQOSGuaranteed
 	default:
 		return corev1.PodQOSBurstable
 	}
