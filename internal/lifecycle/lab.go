@@ -95,11 +95,10 @@ func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...stri
 	switch name {
 	case "helm":
 		bin = l.Helm
-	case "kubectl", "mtc-hooks":
+	case "kubectl":
 		bin = filepath.Join(l.Root, "bin", name)
-		if name == "mtc-hooks" {
-			bin = e.HookBinary
-		}
+	case "mtc-hooks":
+		bin = e.HookBinary
 	}
 	shown := append([]string{name}, args...)
 	fmt.Fprintf(l.Out, "    $ %s\n", strings.Join(shown, " "))
