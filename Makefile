@@ -25,7 +25,10 @@ check-go:
 	@ci/check-go.sh
 
 .PHONY: tools
-tools: check-go $(KUBE_BINS) $(BIN)/helm $(BIN)/helm4 $(K111_BINS) $(BIN)/crds/.done ## build the control planes, kubectl and both Helm CLIs into bin/ (incremental)
+OLM_BINS := $(BIN)/olm $(BIN)/catalog $(BIN)/opm
+OLM_MOD := tools/olm/go.mod tools/olm/go.sum
+
+tools: check-go $(KUBE_BINS) $(BIN)/helm $(BIN)/helm4 $(K111_BINS) $(OLM_BINS) $(BIN)/crds/.done ## build the control planes, OLM, kubectl and both Helm CLIs into bin/ (incremental)
 
 $(KUBE_BINS) &: $(TOOLS_MOD) tools/cmd/etcd/main.go ci/tools.sh
 	@ci/tools.sh kube
@@ -39,7 +42,10 @@ $(BIN)/helm4: $(TOOLS_MOD) ci/tools.sh
 $(K111_BINS) &: $(K111_BUILD)
 	@ci/tools.sh k111
 
-$(BIN)/crds/.done: tools/crds/go.mod tools/crds/go.sum ci/tools.sh
+$(OLM_BINS) &: $(OLM_MOD) ci/tools.sh
+	@ci/tools.sh olm
+
+$(BIN)/crds/.done: tools/crds/go.mod tools/crds/go.sum $(OLM_MOD) ci/tools.sh
 	@ci/tools.sh crds
 	@touch $@
 

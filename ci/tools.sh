@@ -5,7 +5,8 @@
 #   ci/tools.sh helm3   bin/helm  (helm.sh/helm/v3)
 #   ci/tools.sh helm4   bin/helm4 (helm.sh/helm/v4)
 #   ci/tools.sh k111    bin/k8s-1.11/{kube-apiserver,kube-controller-manager} (OpenShift 3.11's Kubernetes)
-#   ci/tools.sh crds    bin/crds: the OpenShift and OLM CRD manifests from their Go modules
+#   ci/tools.sh crds    bin/crds: the OpenShift CRD manifests (openshift/api) and OLM's own CRDs (tools/olm)
+#   ci/tools.sh olm     bin/olm, bin/catalog (OLM) and bin/opm (operator-registry), from tools/olm
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
@@ -47,8 +48,8 @@ k111)
 crds)
   cd "$root/tools/crds"
   os=$(go mod download -json github.com/openshift/api | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
-  olm=$(go mod download -json github.com/operator-framework/api | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
-  [ -d "$os" ] && [ -d "$olm" ] || { echo "The OpenShift or OLM API module could not be downloaded: check the Go module proxy." >&2; exit 1; }
+  olm=$(cd "$root/tools/olm" && go mod download -json github.com/operator-framework/operator-lifecycle-manager | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$os" ] && [ -d "$olm" ] || { echo "The OpenShift API or OLM module could not be downloaded: check the Go module proxy." >&2; exit 1; }
   out=$bin/crds
   rm -rf "$out.tmp"; mkdir -p "$out.tmp/openshift" "$out.tmp/olm"
   cp "$os/config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusterversions-Default.crd.yaml" "$out.tmp/openshift/clusterversions.yaml"
@@ -58,13 +59,22 @@ crds)
   cp "$os/route/v1/zz_generated.crd-manifests/routes.crd.yaml" "$out.tmp/openshift/routes.yaml"
   cp "$os/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" "$out.tmp/openshift/securitycontextconstraints.yaml"
   cp "$os/network/v1/zz_generated.crd-manifests/004_egressnetworkpolicies.crd.yaml" "$out.tmp/openshift/egressnetworkpolicies.yaml"
-  for k in catalogsources clusterserviceversions installplans operatorgroups subscriptions; do
-    cp "$olm/crds/operators.coreos.com_$k.yaml" "$out.tmp/olm/"
-  done
+  # all eight CRDs OLM ships with itself, as its deployment installs them
+  cp "$olm"/deploy/chart/crds/*.crd.yaml "$out.tmp/olm/"
+  [ "$(ls "$out.tmp/olm" | wc -l)" = 8 ] || { echo "OLM's module no longer ships 8 CRDs under deploy/chart/crds: update ci/tools.sh." >&2; exit 1; }
   chmod -R u+w "$out.tmp"
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "copied $(find "$out" -name '*.yaml' | wc -l) CRD manifests into $out"
   ;;
+olm)
+  cd "$root/tools/olm"
+  v=$(go list -m -f '{{.Version}}' github.com/operator-framework/operator-lifecycle-manager)
+  rv=$(go list -m -f '{{.Version}}' github.com/operator-framework/operator-registry)
+  log "building OLM $v (olm, catalog) and opm $rv (about 10 minutes cold on 2 cores)"
+  export CGO_ENABLED=0
+  go build -trimpath -tags json1 -ldflags "-X github.com/operator-framework/operator-lifecycle-manager/pkg/version.OLMVersion=${v#v} -X github.com/operator-framework/operator-lifecycle-manager/pkg/version.GitCommit=$v" -o "$bin/" github.com/operator-framework/operator-lifecycle-manager/cmd/olm github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
+  go build -trimpath -tags json1,containers_image_openpgp -ldflags "-X github.com/operator-framework/operator-registry/cmd/opm/version.gitCommit=$rv -X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$rv" -o "$bin/opm" github.com/operator-framework/operator-registry/cmd/opm
+  ;;
 *)
-  echo "usage: ci/tools.sh kube|helm3|helm4|k111|crds" >&2; exit 2 ;;
+  echo "usage: ci/tools.sh kube|helm3|helm4|k111|crds|olm" >&2; exit 2 ;;
 esac
