@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/mtc-helm/mtc-helm/internal/doubles"
+	"github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/nodesim"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
@@ -50,6 +50,7 @@ var Images = []string{
 	"oadp/oadp-rhel8-operator:v1.2",
 	"oadp/oadp-rhel9-operator:v1.3",
 	"oadp/oadp-rhel9-operator:v1.4",
+	"oadp/oadp-rhel9-operator:v1.5",
 }
 
 // Options configure Start.
@@ -62,10 +63,18 @@ type Options struct {
 	// NodePullSecret gives the node credentials for registry.redhat.io, as the cluster-wide pull
 	// secret does on OpenShift; without it only the pods' own pull secrets count.
 	NodePullSecret bool
-	// Doubles starts the OLM and MTC operator doubles (internal/doubles) once the node is Ready,
-	// and stops them first in Stop. It implies NodePullSecret: the Deployments they create carry
-	// no pull secrets, as OLM's do on OpenShift.
+	// Doubles makes the node play the components that cannot run here (the MTC operator and
+	// mig-controller) with their doubles (internal/doubles/cmd/mtc-double), as the pods of their
+	// images, each with its pod's ServiceAccount. It implies NodePullSecret: the Deployments OLM
+	// creates carry no pull secrets, as on OpenShift.
 	Doubles bool
+}
+
+// Components are the images whose component a double plays (the role given to mtc-double).
+var Components = map[string]string{
+	"rhmtc/openshift-migration-rhel8-operator":        mtcoperator.RoleOperator,
+	"rhmtc/openshift-migration-legacy-rhel8-operator": mtcoperator.RoleOperator,
+	"rhmtc/openshift-migration-controller-rhel8":      mtcoperator.RoleController,
 }
 
 // Env is a running environment.
@@ -77,8 +86,6 @@ type Env struct {
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
 	HookBinary string
-	// Doubles are the running doubles when Options.Doubles asked for them.
-	Doubles *doubles.Doubles
 	// Root is the repository root; Bin its bin/ directory (kubectl, helm, helm4).
 	Root, Bin string
 }
@@ -115,12 +122,25 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.Kubeconfig = e.Cluster.Kubeconfig
 	e.Client = kubernetes.NewForConfigOrDie(e.Cluster.Config)
 	e.Dynamic = dynamic.NewForConfigOrDie(e.Cluster.Config)
+	var components map[string][]string
+	if opts.Doubles {
+		double, err := DoubleBinary()
+		if err != nil {
+			e.Stop()
+			return nil, err
+		}
+		components = map[string][]string{}
+		for image, role := range Components {
+			components[image] = []string{double, role}
+		}
+	}
 	e.Node, err = nodesim.Start(ctx, nodesim.Options{
-		Config:   e.Cluster.Config,
-		Server:   e.Cluster.URL,
-		CAData:   e.Cluster.Config.CAData,
-		Binaries: map[string]string{HookImage: opts.HookBinary},
-		Registry: e.Registry,
+		Config:     e.Cluster.Config,
+		Server:     e.Cluster.URL,
+		CAData:     e.Cluster.Config.CAData,
+		Binaries:   map[string]string{HookImage: opts.HookBinary},
+		Components: components,
+		Registry:   e.Registry,
 		NodeDockerConfig: func() []byte {
 			if opts.NodePullSecret {
 				return registry.DockerConfigJSON("registry.redhat.io", e.Registry.Username, e.Registry.Password)
@@ -140,20 +160,11 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.Stop()
 		return nil, fmt.Errorf("the simulated node did not become Ready: %w", err)
 	}
-	if opts.Doubles {
-		e.Doubles, err = doubles.Start(ctx, doubles.Options{Config: e.Cluster.Config,
-			Log: slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-		if err != nil {
-			e.Stop()
-			return nil, fmt.Errorf("failed to start the doubles: %w", err)
-		}
-	}
 	return e, nil
 }
 
 // Stop ends everything Start started.
 func (e *Env) Stop() {
-	e.Doubles.Stop()
 	if e.Node != nil {
 		e.Node.Stop()
 	}
@@ -199,38 +210,59 @@ func SkipIfShort(t testing.TB) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
 // HookBinary builds ./cmd/mtc-hooks once per process into a temporary directory (or returns
 // MTC_HOOKS_BIN when set) so that the node runs the code under test.
 func HookBinary() (string, error) {
 	if p := os.Getenv("MTC_HOOKS_BIN"); p != "" {
 		return p, nil
 	}
-	buildOnce.Do(func() {
+	return hooksBuild.build()
+}
+
+// DoubleBinary builds ./internal/doubles/cmd/mtc-double once per process (or returns
+// MTC_DOUBLE_BIN when set): the node runs it as the pods of the components it plays.
+func DoubleBinary() (string, error) {
+	if p := os.Getenv("MTC_DOUBLE_BIN"); p != "" {
+		return p, nil
+	}
+	return doubleBuild.build()
+}
+
+var (
+	hooksBuild  = &goBuild{pkg: "./cmd/mtc-hooks", name: "mtc-hooks"}
+	doubleBuild = &goBuild{pkg: "./internal/doubles/cmd/mtc-double", name: "mtc-double"}
+)
+
+// goBuild builds one command of this module, once per process, into a temporary directory
+// that Main removes.
+type goBuild struct {
+	pkg, name string
+	once      sync.Once
+	path      string
+	err       error
+}
+
+func (b *goBuild) build() (string, error) {
+	b.once.Do(func() {
 		root, err := localcluster.RepoRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "mtc-hooks-bin-")
+		dir, err := os.MkdirTemp("", b.name+"-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "mtc-hooks")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/mtc-hooks")
+		b.path = filepath.Join(dir, b.name)
+		cmd := exec.Command("go", "build", "-o", b.path, b.pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("failed to build mtc-hooks: %v\n%s", err, out)
+			b.err = fmt.Errorf("failed to build %s: %v\n%s", b.name, err, out)
 		}
 	})
-	return buildPath, buildErr
+	return b.path, b.err
 }
 
 var (
@@ -285,8 +317,10 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	if buildPath != "" {
-		os.RemoveAll(filepath.Dir(buildPath))
+	for _, b := range []*goBuild{hooksBuild, doubleBuild} {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 	os.Exit(code)
 }

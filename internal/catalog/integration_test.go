@@ -1,0 +1,51 @@
+package catalog_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mtc-helm/mtc-helm/internal/catalog"
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+// TestIntegrationOpmValidate runs operator-registry's own validation (`opm validate`, which builds
+// the model `opm serve` serves: packages, channels, replaces chains, bundle properties and objects)
+// on the catalog of every minor.
+func TestIntegrationOpmValidate(t *testing.T) {
+	testenv.SkipIfShort(t)
+	opm := opmBinary(t)
+	for _, m := range catalog.Minors() {
+		t.Run(m, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := mustFor(t, m).WriteFBC(dir); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, opm, "validate", dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("opm validate of the OpenShift %s catalog: %v\n%s", m, err, out)
+			}
+		})
+	}
+}
+
+// opmBinary returns bin/opm, or fails the test with the remedy.
+func opmBinary(t *testing.T) string {
+	t.Helper()
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opm := filepath.Join(root, "bin", "opm")
+	if _, err := os.Stat(opm); err != nil {
+		t.Fatalf("%s is missing: run `make tools` (ci/tools.sh olm builds it)", opm)
+	}
+	return opm
+}
