@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -24,6 +25,27 @@ func main() {
 	}
 }
 
+// tryLines are the README's commands, made to work against this cluster: the values files name
+// a placeholder remote cluster, which the local cluster cannot reach, so it is dropped.
+func tryLines(f localcluster.Flavour) []string {
+	switch f.Kind {
+	case localcluster.OCP4:
+		return []string{
+			"helm install mtc charts/mtc-1.8 -n openshift-migration --create-namespace -f values/control.yaml --set remoteClusters=null",
+			"helm upgrade mtc charts/mtc-1.8 -n openshift-migration -f values/control.yaml -f values/dvm-proxy.yaml --set remoteClusters=null",
+			"helm uninstall mtc -n openshift-migration",
+		}
+	case localcluster.OCP3:
+		return []string{
+			"export KUBE_FEATURE_WatchListClient=false",
+			"helm install mtc charts/mtc-1.7 -n openshift-migration --create-namespace -f values/ocp3-remote.yaml",
+			"helm upgrade mtc charts/mtc-1.7 -n openshift-migration -f values/ocp3-remote.yaml -f values/dvm-proxy.yaml",
+			"helm uninstall mtc -n openshift-migration",
+		}
+	}
+	return []string{"helm install mtc charts/mtc-1.8 -n openshift-migration --create-namespace   # refused: not OpenShift"}
+}
+
 func run() error {
 	flavour := flag.String("flavour", "ocp4:4.17:OVNKubernetes", "kubernetes, ocp3, or ocp4[:version[:network]]")
 	flag.Parse()
@@ -36,15 +58,26 @@ func run() error {
 	start := time.Now()
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	// An OpenShift cluster pulls with its cluster-wide pull secret; plain Kubernetes has none.
-	e, err := testenv.Start(startCtx, testenv.Options{Flavour: f, Log: os.Stderr, NodePullSecret: f.Kind != localcluster.Kubernetes})
+	// An OpenShift cluster pulls with its cluster-wide pull secret; plain Kubernetes has none. The
+	// components that cannot run here (MTC operator, mig-controller) run as their doubles' pods.
+	openshift := f.Kind != localcluster.Kubernetes
+	e, err := testenv.Start(startCtx, testenv.Options{Flavour: f, Log: os.Stderr, NodePullSecret: openshift, Doubles: openshift})
 	if err != nil {
 		return err
 	}
 	defer e.Stop()
-	fmt.Printf("%s is up after %s (node %q runs pods; registry %s, user %s, password %s mirrors registry.redhat.io).\n",
-		f, time.Since(start).Round(100*time.Millisecond), "sim-node", e.Registry.Host, e.Registry.Username, e.Registry.Password)
-	fmt.Printf("Logs: %s\n\nexport KUBECONFIG=%s\n\nPress ^C to stop it.\n", e.Cluster.Dir, e.Kubeconfig)
+	fmt.Printf("%s is up after %s.\n", f, time.Since(start).Round(100*time.Millisecond))
+	fmt.Printf("  node %q runs the pods; the MTC operator and mig-controller run as their doubles' pods\n", "sim-node")
+	if f.Kind == localcluster.OCP4 {
+		fmt.Printf("  OLM runs for real; CatalogSource openshift-marketplace/redhat-operators is served on %s\n", e.Cluster.CatalogAddress())
+	}
+	fmt.Printf("  registry %s (user %s, password %s) mirrors registry.redhat.io\n", e.Registry.Host, e.Registry.Username, e.Registry.Password)
+	fmt.Printf("  each component logs to its own file in %s (pods: %s)\n\n", e.Cluster.Dir, filepath.Join(e.Cluster.Dir, "node"))
+	fmt.Printf("In another shell, from the repository root:\n\n  export KUBECONFIG=%s\n", e.Kubeconfig)
+	for _, l := range tryLines(f) {
+		fmt.Println("  " + l)
+	}
+	fmt.Printf("\nPress ^C to stop it.\n")
 	<-ctx.Done()
 	fmt.Println("stopping")
 	return nil

@@ -50,7 +50,8 @@ func NewLab(out io.Writer, helm string) (*Lab, error) {
 	return &Lab{Out: out, Helm: p, Root: root, start: time.Now()}, nil
 }
 
-// Cluster starts a local cluster with the OLM and MTC operator doubles and the cluster-wide
+// Cluster starts a local cluster (real OLM on OpenShift 4), the MTC operator and mig-controller
+// doubles as the pods of their images, and the cluster-wide
 // pull secret, as an OpenShift cluster with access to registry.redhat.io.
 func (l *Lab) Cluster(ctx context.Context, f localcluster.Flavour) (*testenv.Env, error) {
 	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, NodePullSecret: f.Kind != localcluster.Kubernetes, Doubles: f.Kind != localcluster.Kubernetes})

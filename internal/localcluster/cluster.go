@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -72,6 +73,8 @@ type Cluster struct {
 	mu        sync.Mutex
 	stopped   bool
 	apiserver apiserverSpec
+	// catalogAddr is where opm serves the redhat-operators catalog (ocp4).
+	catalogAddr string
 }
 
 type proc struct {
@@ -233,6 +236,17 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.dress(ctx); err != nil {
 		return fmt.Errorf("failed to set up the %s flavour: %w", c.Flavour, err)
 	}
+	if c.Flavour.Kind == OCP4 {
+		cfg := rest.CopyConfig(c.Config)
+		cfg.WarningHandler = rest.NoWarnings{}
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		if err := c.startOLM(ctx, dyn); err != nil {
+			return err
+		}
+	}
 	return c.waitDefaultServiceAccount(ctx, cs)
 }
 
@@ -305,6 +319,11 @@ func (c *Cluster) RestartAPIServer(ctx context.Context, down time.Duration) erro
 }
 
 func (c *Cluster) run(name, bin string, args ...string) error {
+	return c.runEnv(name, bin, nil, args...)
+}
+
+// runEnv starts a component with the given environment (nil: ours), logging to Dir/<name>.log.
+func (c *Cluster) runEnv(name, bin string, env []string, args ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
@@ -316,6 +335,7 @@ func (c *Cluster) run(name, bin string, args ...string) error {
 		return fmt.Errorf("failed to open %s: %w", logPath, err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	// A process group of its own, so a ^C in the terminal reaches us, not the children, and
 	// Stop decides the order.
@@ -395,8 +415,9 @@ func (c *Cluster) Pids() map[string]int {
 	return out
 }
 
-// Stop ends exactly the processes Start started, by pid: the controller manager, then the
-// apiserver (an apiserver whose etcd is gone hangs on SIGTERM), then etcd, each with SIGTERM
+// Stop ends exactly the processes Start started, by pid: OLM's operators and catalog server,
+// the controller manager, then the apiserver (an apiserver whose etcd is gone hangs on SIGTERM),
+// then etcd, each with SIGTERM
 // and SIGKILL after a grace period. It removes the work directory when Start created it.
 // Stop may be called more than once.
 func (c *Cluster) Stop() error {
@@ -408,7 +429,7 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	procs := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
-	for _, name := range []string{"kube-controller-manager", "kube-apiserver", "etcd"} {
+	for _, name := range []string{"olm-operator", "olm-catalog", "opm", "kube-controller-manager", "kube-apiserver", "etcd"} {
 		for _, p := range procs {
 			if p.name == name {
 				stopProc(p, 10*time.Second)

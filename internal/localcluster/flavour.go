@@ -146,11 +146,15 @@ var ocp4CRDs = []string{
 	"openshift/networks.yaml",
 	"openshift/routes.yaml",
 	"openshift/securitycontextconstraints.yaml",
-	"olm/operators.coreos.com_catalogsources.yaml",
-	"olm/operators.coreos.com_clusterserviceversions.yaml",
-	"olm/operators.coreos.com_installplans.yaml",
-	"olm/operators.coreos.com_operatorgroups.yaml",
-	"olm/operators.coreos.com_subscriptions.yaml",
+	// OLM's own eight CRDs, from its module (deploy/chart/crds)
+	"olm/0000_50_olm_00-catalogsources.crd.yaml",
+	"olm/0000_50_olm_00-clusterserviceversions.crd.yaml",
+	"olm/0000_50_olm_00-installplans.crd.yaml",
+	"olm/0000_50_olm_00-olmconfigs.crd.yaml",
+	"olm/0000_50_olm_00-operatorconditions.crd.yaml",
+	"olm/0000_50_olm_00-operatorgroups.crd.yaml",
+	"olm/0000_50_olm_00-operators.crd.yaml",
+	"olm/0000_50_olm_00-subscriptions.crd.yaml",
 }
 
 func (c *Cluster) dress(ctx context.Context) error {
@@ -267,7 +271,7 @@ func gvr(group, version, resource string) schema.GroupVersionResource {
 
 // ocp4Objects creates the cluster-scoped configuration objects an OpenShift 4 cluster has.
 func (c *Cluster) ocp4Objects(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface) error {
-	for _, ns := range []string{"openshift-config", "openshift-config-managed", "openshift-marketplace", "openshift-operators"} {
+	for _, ns := range []string{"openshift-config", "openshift-config-managed", "openshift-marketplace", "openshift-operators", OLMNamespace} {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("failed to create namespace %s: %w", ns, err)
 		}
@@ -309,14 +313,6 @@ func (c *Cluster) ocp4Objects(ctx context.Context, dyn dynamic.Interface, cs kub
 		"etcdDiscoveryDomain": "",
 	}
 	proxy := obj("config.openshift.io/v1", "Proxy", "", "cluster", map[string]any{"spec": map[string]any{"trustedCA": map[string]any{"name": ""}}})
-	catalog := obj("operators.coreos.com/v1alpha1", "CatalogSource", "openshift-marketplace", "redhat-operators", map[string]any{
-		"spec": map[string]any{
-			"sourceType":  "grpc",
-			"image":       "registry.redhat.io/redhat/redhat-operator-index:v" + minorOf(v),
-			"displayName": "Red Hat Operators",
-			"publisher":   "Red Hat",
-		},
-	})
 	og := obj("operators.coreos.com/v1", "OperatorGroup", "openshift-operators", "global-operators", map[string]any{"spec": map[string]any{}})
 	for _, o := range []struct {
 		u      *unstructured.Unstructured
@@ -327,7 +323,6 @@ func (c *Cluster) ocp4Objects(ctx context.Context, dyn dynamic.Interface, cs kub
 		{network, gvr("config.openshift.io", "v1", "networks"), netStatus},
 		{infra, gvr("config.openshift.io", "v1", "infrastructures"), infraStatus},
 		{proxy, gvr("config.openshift.io", "v1", "proxies"), map[string]any{}},
-		{catalog, gvr("operators.coreos.com", "v1alpha1", "catalogsources"), nil},
 		{og, gvr("operators.coreos.com", "v1", "operatorgroups"), nil},
 	} {
 		ri := dyn.Resource(o.r).Namespace(o.u.GetNamespace())

@@ -53,6 +53,13 @@ type Options struct {
 	// Binaries maps an image repository path suffix (such as "mtc-helm/mtc-hooks") to the local
 	// binary that plays that image.
 	Binaries map[string]string
+	// Components maps an image repository path suffix (such as
+	// "rhmtc/openshift-migration-rhel8-operator") to the command of the double that plays the
+	// component that image holds. Such an image is pulled like any other (so a missing image or
+	// credential fails as on a cluster), then the double runs in place of the image's entrypoint,
+	// with the container's env and a kubeconfig of the pod's ServiceAccount: it acts with exactly
+	// the RBAC the cluster gave that pod.
+	Components map[string][]string
 	// NodeDockerConfig is the node's own pull secret (a docker config JSON, as the cluster-wide
 	// pull secret of OpenShift becomes on each node); the kubelet tries it along with the pod's.
 	NodeDockerConfig []byte

@@ -514,8 +514,14 @@ func (r *podRunner) prepare(ctx context.Context, c corev1.Container, init bool) 
 		}
 		r.n.event(r.pod, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q", c.Image))
 		imageID = digest
-		// A pulled image runs as an idle process until the pod is deleted.
-		argv = []string{"sleep", "infinity"}
+		if cmd, ok := r.n.componentFor(c.Image); ok {
+			// A component's double plays the image; it acts as the pod's ServiceAccount.
+			argv = append([]string(nil), cmd...)
+			isBinary = true
+		} else {
+			// Any other pulled image runs as an idle process until the pod is deleted.
+			argv = []string{"sleep", "infinity"}
+		}
 	}
 	env, err := r.env(ctx, c)
 	if err != nil {
@@ -869,6 +875,17 @@ func (n *Node) event(pod *corev1.Pod, typ, reason, msg string) {
 
 // binaryFor says whether image is played by a local binary.
 func (n *Node) binaryFor(image string) (string, bool) {
+	return lookupImage(n.opts.Binaries, image)
+}
+
+// componentFor says whether image holds a component that a double plays, and its command.
+func (n *Node) componentFor(image string) ([]string, bool) {
+	return lookupImage(n.opts.Components, image)
+}
+
+// lookupImage finds the entry whose key is a suffix of the image's repository path (any
+// registry, tag or digest).
+func lookupImage[V any](m map[string]V, image string) (V, bool) {
 	repo := image
 	if i := strings.Index(repo, "@"); i >= 0 {
 		repo = repo[:i]
@@ -876,10 +893,11 @@ func (n *Node) binaryFor(image string) (string, bool) {
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 		repo = repo[:i]
 	}
-	for suffix, bin := range n.opts.Binaries {
+	for suffix, v := range m {
 		if repo == suffix || strings.HasSuffix(repo, "/"+suffix) {
-			return bin, true
+			return v, true
 		}
 	}
-	return "", false
+	var zero V
+	return zero, false
 }

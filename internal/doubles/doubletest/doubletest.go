@@ -19,6 +19,12 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
+// OLM's kinds the tests create.
+var (
+	OperatorGroups = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}
+	Subscriptions  = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
+)
+
 // Env starts a local cluster of flavour f with the doubles running (testenv.Options.Doubles) and
 // stops it when t ends; it skips under -short.
 func Env(t *testing.T, f localcluster.Flavour) *testenv.Env {

@@ -17,7 +17,6 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
 	dt "github.com/mtc-helm/mtc-helm/internal/doubles/doubletest"
 	op "github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
-	"github.com/mtc-helm/mtc-helm/internal/doubles/olm"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -98,7 +97,7 @@ func patchSpec(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, na
 	}
 }
 
-// TestIntegrationOperatorDoubleOCP4 installs MTC 1.8 through the OLM double on OpenShift 4.17 and
+// TestIntegrationOperatorDoubleOCP4 installs MTC 1.8 through the real OLM on OpenShift 4.17 and
 // drives the MTC operator double through what the hooks see: reconcile, readiness, closing plans,
 // the DVM finalizer and the garbage collection of a deleted MigrationController.
 func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
@@ -118,8 +117,8 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		return u != nil && dt.Str(u, "spec", "version") != "", "spec.version written"
 	})
 
-	dt.Create(t, e, olm.OperatorGroups, dt.Obj("operators.coreos.com/v1", "OperatorGroup", ns, ns, map[string]any{"spec": map[string]any{"targetNamespaces": []any{ns}}}))
-	dt.Create(t, e, olm.Subscriptions, dt.Obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{"spec": map[string]any{
+	dt.Create(t, e, dt.OperatorGroups, dt.Obj("operators.coreos.com/v1", "OperatorGroup", ns, ns, map[string]any{"spec": map[string]any{"targetNamespaces": []any{ns}}}))
+	dt.Create(t, e, dt.Subscriptions, dt.Obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{"spec": map[string]any{
 		"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}))
 
 	dt.Eventually(t, 2*wait, "MigrationController reconciled by 1.8.11", func(ctx context.Context) (bool, string) {

@@ -107,7 +107,16 @@ type Options struct {
 	MigrationDuration  time.Duration
 	// Log receives what the double does; nil discards it.
 	Log *slog.Logger
+	// Role selects the component played: RoleOperator, RoleController, or both when empty. Run
+	// as a pod (cmd/mtc-double), each component is its own process with its own ServiceAccount.
+	Role string
 }
+
+// Roles of Options.Role.
+const (
+	RoleOperator   = "mtc-operator"
+	RoleController = "mig-controller"
+)
 
 // Double is a running MTC operator double.
 type Double struct {
@@ -201,12 +210,13 @@ func available(d *appsv1.Deployment) bool {
 	return false
 }
 
-// isOCP4 reports whether the cluster has a ClusterVersion (remembered once known).
+// isOCP4 reports whether the cluster serves config.openshift.io, which OpenShift 3.11 lacks
+// (remembered once known). Discovery is open to every ServiceAccount, as on a cluster.
 func (d *Double) isOCP4(ctx context.Context) (bool, error) {
 	if d.ocp4 != nil {
 		return *d.ocp4, nil
 	}
-	_, err := d.dyn.Resource(ClusterVersions).Get(ctx, "version", metav1.GetOptions{})
+	_, err := d.kube.Discovery().ServerResourcesForGroupVersion(ClusterVersions.GroupVersion().String())
 	if err != nil && !apierrors.IsNotFound(err) {
 		return false, err
 	}
@@ -216,12 +226,26 @@ func (d *Double) isOCP4(ctx context.Context) (bool, error) {
 }
 
 func (d *Double) sync(ctx context.Context) {
-	if err := d.syncOperator(ctx); err != nil && ctx.Err() == nil {
-		d.log.Debug("operator", "err", err)
+	if d.opts.Role != RoleController {
+		if err := d.syncOperator(ctx); err != nil && ctx.Err() == nil {
+			d.logErr("operator", err)
+		}
 	}
-	if err := d.syncController(ctx); err != nil && ctx.Err() == nil {
-		d.log.Debug("controller", "err", err)
+	if d.opts.Role != RoleOperator {
+		if err := d.syncController(ctx); err != nil && ctx.Err() == nil {
+			d.logErr("controller", err)
+		}
 	}
+}
+
+// logErr logs a failed pass; a refusal by the API server (RBAC) is an error worth seeing in the
+// pod's log, anything else is retried on the next pass.
+func (d *Double) logErr(part string, err error) {
+	if apierrors.IsForbidden(err) {
+		d.log.Error(part+" pass failed", "err", err)
+		return
+	}
+	d.log.Debug(part+" pass failed", "err", err)
 }
 
 func (d *Double) syncOperator(ctx context.Context) error {
@@ -246,7 +270,7 @@ func (d *Double) syncOperator(ctx context.Context) error {
 			continue
 		}
 		if err := d.reconcile(ctx, mc, *op, ocp4); err != nil {
-			d.log.Debug("reconcile", "migrationController", mc.GetName(), "err", err)
+			d.logErr("reconcile of MigrationController "+mc.GetName(), err)
 			if ctx.Err() == nil && !op.legacy {
 				_ = d.writeStatus(ctx, mc, err)
 			}
@@ -522,7 +546,8 @@ func ownerMap(o metav1.OwnerReference) map[string]any {
 
 // ensureDPA creates the DataProtectionApplication velero through which OADP runs Velero for MTC.
 func (d *Double) ensureDPA(ctx context.Context, mc *unstructured.Unstructured, op operator, s map[string]any, owner metav1.OwnerReference) error {
-	if _, err := d.dyn.Resource(crdsV1).Get(ctx, "dataprotectionapplications.oadp.openshift.io", metav1.GetOptions{}); err != nil {
+	// The operator's ServiceAccount may not read CRDs; like any client it asks discovery.
+	if _, err := d.kube.Discovery().ServerResourcesForGroupVersion(DPAs.GroupVersion().String()); err != nil {
 		if apierrors.IsNotFound(err) {
 			return &roleError{"OADP is not installed: the DataProtectionApplication API (dataprotectionapplications.oadp.openshift.io) does not exist, so Velero cannot be configured; install the OADP operator that the MTC bundle depends on"}
 		}
