@@ -106,7 +106,20 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 			csvUIDs = append(csvUIDs, t.UID)
 		}
 	}
-	if err := c.deleteAndWait(ctx, ns, s, "the operator objects", targets); err != nil {
+	// OLM re-creates a Subscription's missing currentCSV while the Subscription exists, so the
+	// Subscriptions go first, and the CSVs (whose csv-cleanup finalizer OLM then runs) after.
+	var subTargets, rest []target
+	for _, t := range targets {
+		if t.Kind == "Subscription" {
+			subTargets = append(subTargets, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	if err := c.deleteAndWait(ctx, ns, s, "the operator's Subscriptions", subTargets); err != nil {
+		return s, err
+	}
+	if err := c.deleteAndWait(ctx, ns, s, "the operator objects", rest); err != nil {
 		return s, err
 	}
 	return s, c.deleteDependents(ctx, ns, s, csvUIDs)

@@ -30,6 +30,12 @@ type Configure struct {
 	ConfigMap string
 	Waiter    kube.Waiter
 	Log       *slog.Logger
+	// OLMProgress bounds how long OLM may show no progress on the Subscription (no resolution,
+	// no InstallPlan, the catalog not READY) before configure refuses; default DefaultOLMProgress.
+	OLMProgress time.Duration
+	// CSVGrace is how long a CSV that had Succeeded may stay Failed (OLM marks it so while the
+	// operator pod is unavailable) before configure refuses; default DefaultCSVGrace.
+	CSVGrace time.Duration
 }
 
 // Applied is one object the hook applied and how it ended.
@@ -203,74 +209,6 @@ func retryTransient(ctx context.Context, w kube.Waiter, what string, fn func(ctx
 		return werr
 	}
 	return last
-}
-
-func (c *Configure) waitOLM(ctx context.Context, ns, subName string) (string, error) {
-	dyn := c.Dynamic
-	var csvName string
-	err := c.Waiter.Until(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
-		"look at the Subscription and InstallPlan status (oc describe subscription -n "+ns+" "+subName+") and at the catalog source",
-		func(ctx context.Context) (bool, string, error) {
-			sub, err := dyn.Resource(kube.Subscriptions).Namespace(ns).Get(ctx, subName, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return false, "Subscription not found yet", nil
-			}
-			if err != nil {
-				return false, "", kube.Explain(err, "get Subscription "+ns+"/"+subName, c.Host)
-			}
-			installed, _, _ := unstructured.NestedString(sub.Object, "status", "installedCSV")
-			current, _, _ := unstructured.NestedString(sub.Object, "status", "currentCSV")
-			state, _, _ := unstructured.NestedString(sub.Object, "status", "state")
-			ipName, _, _ := unstructured.NestedString(sub.Object, "status", "installPlanRef", "name")
-			if ipName == "" {
-				ipName, _, _ = unstructured.NestedString(sub.Object, "status", "installplan", "name")
-			}
-			if ipName != "" && (installed == "" || (current != "" && current != installed)) {
-				ip, err := dyn.Resource(kube.InstallPlans).Namespace(ns).Get(ctx, ipName, metav1.GetOptions{})
-				if err != nil && !apierrors.IsNotFound(err) {
-					return false, "", kube.Explain(err, "get InstallPlan "+ns+"/"+ipName, c.Host)
-				}
-				if err == nil {
-					approval, _, _ := unstructured.NestedString(ip.Object, "spec", "approval")
-					approved, _, _ := unstructured.NestedBool(ip.Object, "spec", "approved")
-					phase, _, _ := unstructured.NestedString(ip.Object, "status", "phase")
-					if approval == "Manual" && !approved {
-						return false, "", kube.Refusef("InstallPlan %s/%s waits for manual approval (installPlanApproval: Manual); approve it with: oc patch installplan %s -n %s --type merge -p '{\"spec\":{\"approved\":true}}' and then run helm upgrade again, or set installPlanApproval to Automatic",
-							ns, ipName, ipName, ns)
-					}
-					if phase == "Failed" {
-						return false, "", kube.Refusef("InstallPlan %s/%s failed (%s); fix what its status says (oc describe installplan -n %s %s) and run helm upgrade again",
-							ns, ipName, conditionMessages(ip), ns, ipName)
-					}
-				}
-			}
-			target := current
-			if target == "" {
-				target = installed
-			}
-			if target == "" || installed == "" || (current != "" && current != installed) {
-				return false, "Subscription state " + orUnknown(state), nil
-			}
-			csv, err := dyn.Resource(kube.CSVs).Namespace(ns).Get(ctx, target, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return false, "CSV " + target + " not created yet", nil
-			}
-			if err != nil {
-				return false, "", kube.Explain(err, "get ClusterServiceVersion "+ns+"/"+target, c.Host)
-			}
-			phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
-			switch phase {
-			case "Succeeded":
-				csvName = target
-				return true, "CSV " + target + " Succeeded", nil
-			case "Failed":
-				msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
-				return false, "", kube.Refusef("the MTC operator failed to install: ClusterServiceVersion %s/%s is Failed (%s); fix that and run helm upgrade again",
-					ns, target, strings.TrimSuffix(msg, "."))
-			}
-			return false, "CSV " + target + " phase " + orUnknown(phase), nil
-		})
-	return csvName, err
 }
 
 func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {

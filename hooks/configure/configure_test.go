@@ -104,7 +104,11 @@ type env struct {
 	status map[string]map[string]any // kind -> status set on apply
 	// specVersion, when set, is what the legacy operator writes into the MigrationController spec.
 	specVersion string
-	mu          sync.Mutex
+	// olmProgress and csvGrace set Configure's bounds; csvBackAfter > 0 makes the CSV read
+	// Succeeded from that get on (the operator pod came back).
+	olmProgress, csvGrace time.Duration
+	csvBackAfter          int
+	mu                    sync.Mutex
 	applied     []string
 	opts        []metav1.PatchOptions
 }
@@ -141,9 +145,33 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 				map[string]any{"spec": map[string]any{"version": e.specVersion}}), nil
 		})
 	}
-	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns,
+	if e.csvBackAfter > 0 {
+		gets := 0
+		dc.PrependReactor("get", "clusterserviceversions", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			e.mu.Lock()
+			gets++
+			back := gets >= e.csvBackAfter
+			e.mu.Unlock()
+			if !back {
+				return false, nil, nil
+			}
+			return true, csv(a.(k8stesting.GetAction).GetName(), "Succeeded"), nil
+		})
+	}
+	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns, OLMProgress: e.olmProgress, CSVGrace: e.csvGrace,
 		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond}}
 	return c, dc
+}
+
+// csvFailedAfterSucceeded is a CSV as OLM leaves it when its operator pod became unavailable.
+func csvFailedAfterSucceeded(name string) *unstructured.Unstructured {
+	return obj("operators.coreos.com/v1alpha1", "ClusterServiceVersion", ns, name, map[string]any{"status": map[string]any{
+		"phase": "Failed", "reason": "ComponentUnhealthy", "message": "installing: waiting for deployment migration-operator to become ready.",
+		"conditions": []any{
+			map[string]any{"phase": "Installing", "reason": "InstallSucceeded"},
+			map[string]any{"phase": "Succeeded", "reason": "InstallSucceeded"},
+			map[string]any{"phase": "Failed", "reason": "ComponentUnhealthy"},
+		}}})
 }
 
 func olmReady() []runtime.Object {
@@ -200,6 +228,29 @@ func TestConfigure(t *testing.T) {
 		{name: "csv failed", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Failed")}},
 			wantRefusal: "ClusterServiceVersion openshift-migration/mtc-operator.v1.8.8 is Failed (install strategy failed)"},
+		{name: "resolution not satisfiable", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{
+				"spec": map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"},
+				"status": map[string]any{"conditions": []any{map[string]any{"type": "ResolutionFailed", "status": "True", "reason": "ConstraintsNotSatisfiable",
+					"message": "constraints not satisfiable: no operators found in channel stable-9.9 of package redhat-oadp-operator"}}}}),
+		}},
+			wantRefusal: "OLM cannot resolve Subscription openshift-migration/mtc-operator (constraints not satisfiable: no operators found in channel stable-9.9 of package redhat-oadp-operator); check that channel release-v1.8 exists"},
+		{name: "no progress: catalog source missing", env: &env{typed: []runtime.Object{olmCM}, olmProgress: 30 * time.Millisecond, dyn: []runtime.Object{
+			obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{
+				"spec": map[string]any{"name": "mtc-operator", "source": "mirror", "sourceNamespace": "openshift-marketplace"}}),
+		}},
+			wantRefusal: "OLM made no progress on Subscription openshift-migration/mtc-operator in 0s: its CatalogSource openshift-marketplace/mirror does not exist"},
+		{name: "no progress: OLM absent", env: &env{typed: []runtime.Object{olmCM}, olmProgress: 30 * time.Millisecond, dyn: []runtime.Object{
+			subscription(map[string]any{}),
+		}},
+			wantRefusal: "OLM has not written any status on it; check that OLM runs"},
+		{name: "csv failed after succeeded, beyond the grace", env: &env{typed: []runtime.Object{olmCM}, csvGrace: 30 * time.Millisecond, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8"}), csvFailedAfterSucceeded("mtc-operator.v1.8.8")}},
+			wantRefusal: "had Succeeded but has been Failed for 0s (ComponentUnhealthy: installing: waiting for deployment migration-operator to become ready)"},
+		{name: "csv failed after succeeded, operator comes back", wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"},
+			env: &env{typed: []runtime.Object{olmCM}, csvGrace: time.Minute, csvBackAfter: 5, status: healthy, dyn: append([]runtime.Object{
+				subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8"}), csvFailedAfterSucceeded("mtc-operator.v1.8.8")},
+				olmReady()[2:]...)}},
 		{name: "operator reports failure", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
 			status: map[string]map[string]any{"MigrationController": conds(cond("Failure", "True", "Failed"))}},
 			wantRefusal: "the MTC operator failed to reconcile MigrationController openshift-migration/migration-controller (Failure says Failed)"},

@@ -61,6 +61,7 @@ var (
 	Subscriptions       = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "subscriptions"}
 	InstallPlans        = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "installplans"}
 	CSVs                = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "clusterserviceversions"}
+	CatalogSources      = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "catalogsources"}
 	ClusterVersions     = schema.GroupVersionResource{Group: ConfigGroup, Version: "v1", Resource: "clusterversions"}
 	CRDs                = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	SCCs                = schema.GroupVersionResource{Group: "security.openshift.io", Version: "v1", Resource: "securitycontextconstraints"}

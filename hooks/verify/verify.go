@@ -22,7 +22,9 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
 
-// Verify checks a running MTC install once; it does not wait.
+// Verify checks a running MTC install once; it waits only for an operator whose CSV had
+// Succeeded and is Failed now (OLM marks it so while the operator pod is unavailable), for at
+// most CSVGrace.
 type Verify struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
@@ -31,6 +33,9 @@ type Verify struct {
 	// ConfigMap is the chart's ConfigMap that says how the operator was installed.
 	ConfigMap string
 	Log       *slog.Logger
+	// CSVGrace bounds the wait for a CSV that went Failed after Succeeded (default
+	// configure.DefaultCSVGrace); Interval is the poll interval of that wait (default 2s).
+	CSVGrace, Interval time.Duration
 }
 
 // Check is one verified fact.
@@ -62,6 +67,39 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// csvSettled reads a CSV; one that is Failed after it had Succeeded is read again until it
+// Succeeds or CSVGrace passes.
+func (v *Verify) csvSettled(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	grace, interval := v.CSVGrace, v.Interval
+	if grace <= 0 {
+		grace = configure.DefaultCSVGrace
+	}
+	if interval <= 0 {
+		interval = kube.DefaultInterval
+	}
+	log := v.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	deadline := time.Now().Add(grace)
+	for {
+		csv, err := v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+name, v.Host)
+		}
+		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+		if phase != "Failed" || !configure.CSVHadSucceeded(csv) || time.Now().After(deadline) {
+			return csv, nil
+		}
+		log.Info("the operator's CSV is Failed after it had Succeeded; waiting for it to come back", "csv", name, "until", deadline.Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return csv, nil
+		case <-time.After(interval):
+		}
+	}
 }
 
 // components are the Deployments the operator runs for each MigrationController switch.
@@ -117,12 +155,17 @@ func (v *Verify) Run(ctx context.Context) (*Report, error) {
 			add("operator", false, "Subscription %s has installed no CSV yet; look at its InstallPlan (oc get installplan -n %s)", op.Subscription, ns)
 			return finish()
 		}
-		csv, err := v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, csvName, metav1.GetOptions{})
+		csv, err := v.csvSettled(ctx, ns, csvName)
 		if err != nil {
-			return rep, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+csvName, v.Host)
+			return rep, err
 		}
 		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
-		add("operator", phase == "Succeeded", "CSV %s is %s", csvName, orNone(phase))
+		detail := "CSV " + csvName + " is " + orNone(phase)
+		if reason, _, _ := unstructured.NestedString(csv.Object, "status", "reason"); phase != "Succeeded" && reason != "" {
+			msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+			detail += " (" + reason + ": " + strings.TrimSuffix(msg, ".") + ")"
+		}
+		add("operator", phase == "Succeeded", "%s", detail)
 	case configure.ModeLegacy:
 		add("operator", v.deploymentAvailable(ctx, ns, op.Deployment), "Deployment %s %s", op.Deployment, v.availability(ctx, ns, op.Deployment))
 	}

@@ -1,0 +1,222 @@
+package configure
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+)
+
+// Bounds of the OLM wait (see Configure.OLMProgress and Configure.CSVGrace).
+const (
+	DefaultOLMProgress = time.Minute
+	DefaultCSVGrace    = 2 * time.Minute
+)
+
+// olmWait follows one Subscription through OLM as OLM v0 really behaves: resolution (which may
+// fail for good: ConstraintsNotSatisfiable), an InstallPlan (which may wait for approval or
+// fail), then the CSV, which may go Failed after Succeeded while its operator pod is unavailable
+// and come back.
+type olmWait struct {
+	c         *Configure
+	ns, sub   string
+	start     time.Time
+	progress  time.Duration
+	grace     time.Duration
+	failedAt  map[string]time.Time // CSVs seen Failed after Succeeded, since when
+	sawStatus bool
+}
+
+func (c *Configure) waitOLM(ctx context.Context, ns, subName string) (string, error) {
+	w := &olmWait{c: c, ns: ns, sub: subName, start: time.Now(), progress: c.OLMProgress, grace: c.CSVGrace, failedAt: map[string]time.Time{}}
+	if w.progress <= 0 {
+		w.progress = DefaultOLMProgress
+	}
+	if w.grace <= 0 {
+		w.grace = DefaultCSVGrace
+	}
+	var csvName string
+	err := c.Waiter.Until(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
+		"look at the Subscription and InstallPlan status (oc describe subscription -n "+ns+" "+subName+") and at the catalog source",
+		func(ctx context.Context) (bool, string, error) {
+			done, status, name, err := w.check(ctx)
+			if done {
+				csvName = name
+			}
+			return done, status, err
+		})
+	return csvName, err
+}
+
+func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
+	dyn, ns := w.c.Dynamic, w.ns
+	sub, err := dyn.Resource(kube.Subscriptions).Namespace(ns).Get(ctx, w.sub, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, "Subscription not found yet", "", nil
+	}
+	if err != nil {
+		return false, "", "", kube.Explain(err, "get Subscription "+ns+"/"+w.sub, w.c.Host)
+	}
+	// Resolution. ConstraintsNotSatisfiable is terminal in OLM (it stops retrying); any other
+	// resolution error may pass (a catalog still connecting), so it counts as no progress.
+	if m := findCondition(sub, "ResolutionFailed"); m != nil && m["status"] == "True" {
+		msg := strings.TrimSuffix(fmt.Sprint(m["message"]), ".")
+		if m["reason"] == "ConstraintsNotSatisfiable" {
+			return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, resolutionRemedy(sub))
+		}
+		if err := w.noProgress("OLM reports ResolutionFailed (" + msg + ")"); err != nil {
+			return false, "", "", err
+		}
+		return false, "ResolutionFailed: " + msg, "", nil
+	}
+	installed, _, _ := unstructured.NestedString(sub.Object, "status", "installedCSV")
+	current, _, _ := unstructured.NestedString(sub.Object, "status", "currentCSV")
+	state, _, _ := unstructured.NestedString(sub.Object, "status", "state")
+	if state != "" || current != "" {
+		w.sawStatus = true
+	}
+	ipName, _, _ := unstructured.NestedString(sub.Object, "status", "installPlanRef", "name")
+	if ipName == "" {
+		ipName, _, _ = unstructured.NestedString(sub.Object, "status", "installplan", "name")
+	}
+	if ipName != "" && (installed == "" || (current != "" && current != installed)) {
+		ip, err := dyn.Resource(kube.InstallPlans).Namespace(ns).Get(ctx, ipName, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, "", "", kube.Explain(err, "get InstallPlan "+ns+"/"+ipName, w.c.Host)
+		}
+		if err == nil {
+			approval, _, _ := unstructured.NestedString(ip.Object, "spec", "approval")
+			approved, _, _ := unstructured.NestedBool(ip.Object, "spec", "approved")
+			phase, _, _ := unstructured.NestedString(ip.Object, "status", "phase")
+			if approval == "Manual" && !approved {
+				return false, "", "", kube.Refusef("InstallPlan %s/%s waits for manual approval (installPlanApproval: Manual on this or another Subscription in %s); approve it with: oc patch installplan %s -n %s --type merge -p '{\"spec\":{\"approved\":true}}' and then run helm upgrade again, or set installPlanApproval to Automatic",
+					ns, ipName, ns, ipName, ns)
+			}
+			if phase == "Failed" {
+				return false, "", "", kube.Refusef("InstallPlan %s/%s failed (%s); fix what its status says (oc describe installplan -n %s %s) and run helm upgrade again",
+					ns, ipName, conditionMessages(ip), ns, ipName)
+			}
+		}
+	}
+	target := current
+	if target == "" {
+		target = installed
+	}
+	if target == "" || installed == "" || (current != "" && current != installed) {
+		if ipName == "" {
+			if err := w.noProgress(w.stalled(ctx, sub)); err != nil {
+				return false, "", "", err
+			}
+		}
+		return false, "Subscription state " + orUnknown(state), "", nil
+	}
+	csv, err := dyn.Resource(kube.CSVs).Namespace(ns).Get(ctx, target, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, "CSV " + target + " not created yet", "", nil
+	}
+	if err != nil {
+		return false, "", "", kube.Explain(err, "get ClusterServiceVersion "+ns+"/"+target, w.c.Host)
+	}
+	phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+	reason, _, _ := unstructured.NestedString(csv.Object, "status", "reason")
+	msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+	switch phase {
+	case "Succeeded":
+		delete(w.failedAt, target)
+		return true, "CSV " + target + " Succeeded", target, nil
+	case "Failed":
+		if !CSVHadSucceeded(csv) {
+			return false, "", "", kube.Refusef("the MTC operator failed to install: ClusterServiceVersion %s/%s is Failed (%s); fix that and run helm upgrade again",
+				ns, target, csvState(reason, msg))
+		}
+		since, ok := w.failedAt[target]
+		if !ok {
+			since = time.Now()
+			w.failedAt[target] = since
+		}
+		if time.Since(since) > w.grace {
+			return false, "", "", kube.Refusef("the MTC operator is not running: ClusterServiceVersion %s/%s had Succeeded but has been Failed for %s (%s); look at the operator pod (oc get pods -n %s) and run helm upgrade again once it runs",
+				ns, target, time.Since(since).Round(time.Second), csvState(reason, msg), ns)
+		}
+		return false, fmt.Sprintf("CSV %s Failed (%s) after it had Succeeded; waiting up to %s for the operator to come back", target, reason, w.grace), "", nil
+	}
+	return false, "CSV " + target + " phase " + orUnknown(phase), "", nil
+}
+
+// csvState is a CSV's reason and message as one phrase.
+func csvState(reason, msg string) string {
+	msg = strings.TrimSuffix(msg, ".")
+	switch {
+	case reason == "":
+		return orUnknown(msg)
+	case msg == "":
+		return reason
+	}
+	return reason + ": " + msg
+}
+
+// CSVHadSucceeded reports whether a CSV reached Succeeded before: OLM records each phase it
+// passed in status.conditions.
+func CSVHadSucceeded(csv *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(csv.Object, "status", "conditions")
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok && m["phase"] == "Succeeded" {
+			return true
+		}
+	}
+	return false
+}
+
+// noProgress refuses once OLM has shown no progress for longer than the bound.
+func (w *olmWait) noProgress(saw string) error {
+	if time.Since(w.start) < w.progress {
+		return nil
+	}
+	return kube.Refusef("OLM made no progress on Subscription %s/%s in %s: %s", w.ns, w.sub, w.progress.Round(time.Second), saw)
+}
+
+// stalled says what a Subscription without an InstallPlan shows, and what to check.
+func (w *olmWait) stalled(ctx context.Context, sub *unstructured.Unstructured) string {
+	if m := findCondition(sub, "CatalogSourcesUnhealthy"); m != nil && m["status"] == "True" {
+		return fmt.Sprintf("its catalog sources are unhealthy (%s); check the CatalogSource (oc get catalogsource -n openshift-marketplace) and its connection", strings.TrimSuffix(fmt.Sprint(m["message"]), "."))
+	}
+	source, _, _ := unstructured.NestedString(sub.Object, "spec", "source")
+	sourceNS, _, _ := unstructured.NestedString(sub.Object, "spec", "sourceNamespace")
+	if source != "" && sourceNS != "" {
+		cs, err := w.c.Dynamic.Resource(kube.CatalogSources).Namespace(sourceNS).Get(ctx, source, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return fmt.Sprintf("its CatalogSource %s/%s does not exist; create it or set olm.subscription.source to a catalog that exists", sourceNS, source)
+		case err == nil:
+			st, _, _ := unstructured.NestedString(cs.Object, "status", "connectionState", "lastObservedState")
+			if st != "READY" {
+				return fmt.Sprintf("its CatalogSource %s/%s is %s, not READY; check the catalog's pod or address (oc describe catalogsource -n %s %s)", sourceNS, source, orUnknown(st), sourceNS, source)
+			}
+		}
+	}
+	if !w.sawStatus {
+		return "OLM has not written any status on it; check that OLM runs (oc get pods -n openshift-operator-lifecycle-manager)"
+	}
+	return "OLM created no InstallPlan for it; check the catalog operator's log (oc logs -n openshift-operator-lifecycle-manager deployment/catalog-operator)"
+}
+
+// resolutionRemedy names the usual fixes for a Subscription OLM cannot satisfy.
+func resolutionRemedy(sub *unstructured.Unstructured) string {
+	ch, _, _ := unstructured.NestedString(sub.Object, "spec", "channel")
+	start, _, _ := unstructured.NestedString(sub.Object, "spec", "startingCSV")
+	var what []string
+	if ch != "" {
+		what = append(what, "that channel "+ch+" exists in the catalog")
+	}
+	if start != "" {
+		what = append(what, "that startingCSV "+start+" is in that channel")
+	}
+	what = append(what, "that no pinned OADP channel (olm.oadp.channel) excludes the OADP version MTC requires")
+	return "check " + strings.Join(what, ", ") + " (oc get packagemanifest, or the catalog's content), fix the values and run helm upgrade again"
+}
