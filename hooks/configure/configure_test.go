@@ -109,8 +109,8 @@ type env struct {
 	olmProgress, csvGrace time.Duration
 	csvBackAfter          int
 	mu                    sync.Mutex
-	applied     []string
-	opts        []metav1.PatchOptions
+	applied               []string
+	opts                  []metav1.PatchOptions
 }
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
