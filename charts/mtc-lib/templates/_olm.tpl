@@ -54,7 +54,7 @@ spec:
 {{- end }}
 
 {{- define "mtc.lib.olm.oadpSubscription" -}}
-{{- if and (include "mtc.lib.olm.enabled" .) .Values.olm.oadp.pinChannel -}}
+{{- if and (include "mtc.lib.olm.enabled" .) .Values.olm.oadp.channel -}}
 {{- $oadp := .Values.olm.oadp -}}
 {{- $source := include "mtc.lib.olm.source" . | fromJson -}}
 apiVersion: operators.coreos.com/v1alpha1

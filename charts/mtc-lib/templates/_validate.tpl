@@ -46,9 +46,6 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- if and $olm.catalogSource.create (not $olm.catalogSource.image) -}}
 {{- fail "olm.catalogSource.create is true but olm.catalogSource.image is empty; set it to your mirrored operator index image." -}}
 {{- end -}}
-{{- if and $olm.oadp.pinChannel (not $olm.oadp.channel) -}}
-{{- fail "olm.oadp.pinChannel is true but olm.oadp.channel is empty; set the OADP channel, or set olm.oadp.pinChannel=false to let OLM choose." -}}
-{{- end -}}
 {{- end }}
 
 {{- define "mtc.lib.validate.controller" -}}
