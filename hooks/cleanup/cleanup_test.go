@@ -105,6 +105,19 @@ func populated() []runtime.Object {
 		newObj(kube.SCCs, "SecurityContextConstraints", "", "rsync-anyuid").build(),
 		newObj(kube.SCCs, "SecurityContextConstraints", "", "restricted-v2").build(),
 		newObj(kube.OAuthClients, "OAuthClient", "", "migration").build(),
+		// What OLM creates outside the namespace: the CSV's clusterPermissions RBAC (labelled with
+		// the CSV), the bundle's own ClusterRoles (InstallPlan steps), and the Operator objects.
+		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "mtc-operator.v1.8.8-abcde").field(map[string]any{
+			"olm.managed": "true", "olm.owner": "mtc-operator.v1.8.8", "olm.owner.kind": "ClusterServiceVersion", "olm.owner.namespace": ns}, "metadata", "labels").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "dpa-editor-role").field(map[string]any{"olm.managed": "true"}, "metadata", "labels").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "other-bundle-role").field(map[string]any{"olm.managed": "true"}, "metadata", "labels").build(),
+		newObj(kube.InstallPlans, "InstallPlan", ns, "install-abcde").field([]any{
+			map[string]any{"resolving": "oadp-operator.v1.2.3", "status": "Created", "resource": map[string]any{"kind": "ClusterRole", "name": "dpa-editor-role"}},
+			map[string]any{"resolving": "other-operator.v1.0.0", "status": "Created", "resource": map[string]any{"kind": "ClusterRole", "name": "other-bundle-role"}},
+		}, "status", "plan").build(),
+		newObj(kube.Operators, "Operator", "", "mtc-operator."+ns).build(),
+		newObj(kube.Operators, "Operator", "", "redhat-oadp-operator."+ns).build(),
+		newObj(kube.Operators, "Operator", "", "other-operator."+ns).build(),
 	}
 	for _, k := range kube.MTCKinds {
 		objs = append(objs, crd(kube.MigrationGroup, k.GVR.Resource))
@@ -126,6 +139,7 @@ func listKinds() map[schema.GroupVersionResource]string {
 		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
 		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
 		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
+		kube.InstallPlans: "InstallPlan", kube.Operators: "Operator",
 	} {
 		m[gvr] = kind + "List"
 	}
@@ -257,6 +271,8 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		{kube.ClusterRoles, "", "velero-view"}, {kube.ClusterRoleBindings, "", "migration-operator"},
 		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
 		{kube.Deployments, ns, "migration-operator"}, {serviceAccounts, ns, "migration-controller"},
+		{kube.ClusterRoleBindings, "", "mtc-operator.v1.8.8-abcde"}, {kube.ClusterRoles, "", "dpa-editor-role"},
+		{kube.Operators, "", "mtc-operator." + ns}, {kube.Operators, "", "redhat-oadp-operator." + ns},
 	} {
 		if fc.exists(t, o.gvr, o.namespace, o.name) {
 			t.Errorf("%s %s/%s still exists", o.gvr.Resource, o.namespace, o.name)
@@ -270,6 +286,9 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 	}
 	if !fc.exists(t, kube.SCCs, "", "restricted-v2") {
 		t.Error("SCC restricted-v2 was deleted")
+	}
+	if !fc.exists(t, kube.ClusterRoles, "", "other-bundle-role") || !fc.exists(t, kube.Operators, "", "other-operator."+ns) {
+		t.Error("what OLM created for another operator was deleted")
 	}
 	// Order: records before plans before the controller before the operator before the CRDs.
 	pos := map[string]int{}

@@ -45,9 +45,13 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		pkg, _, _ := unstructured.NestedString(subs[i].Object, "spec", "name")
 		switch {
 		case pkg == kube.OperatorPackage:
-			targets = append(targets, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
+			t := targetOf(kube.Subscriptions, "Subscription", &subs[i])
+			t.Package = pkg
+			targets = append(targets, t)
 		case slices.Contains(kube.OADPPackages, pkg):
-			oadpSubs = append(oadpSubs, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
+			t := targetOf(kube.Subscriptions, "Subscription", &subs[i])
+			t.Package = pkg
+			oadpSubs = append(oadpSubs, t)
 		}
 	}
 	csvs, err := c.list(ctx, kube.CSVs, ns)
@@ -101,10 +105,18 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		targets = append(targets, t)
 	}
 	var csvUIDs []types.UID
+	var csvNames []string
 	for _, t := range targets {
 		if t.Kind == "ClusterServiceVersion" {
 			csvUIDs = append(csvUIDs, t.UID)
+			csvNames = append(csvNames, t.Name)
 		}
+	}
+	// What OLM created for these operators outside the namespace, read before the Subscriptions
+	// (and with them their InstallPlans) go.
+	leftovers, err := c.olmClusterObjects(ctx, ns, csvNames)
+	if err != nil {
+		return s, err
 	}
 	// OLM re-creates a Subscription's missing currentCSV while the Subscription exists, so the
 	// Subscriptions go first, and the CSVs (whose csv-cleanup finalizer OLM then runs) after.
@@ -122,7 +134,121 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 	if err := c.deleteAndWait(ctx, ns, s, "the operator objects", rest); err != nil {
 		return s, err
 	}
-	return s, c.deleteDependents(ctx, ns, s, csvUIDs)
+	if err := c.deleteDependents(ctx, ns, s, csvUIDs); err != nil {
+		return s, err
+	}
+	return s, c.deleteOLMLeftovers(ctx, ns, s, leftovers, subTargets)
+}
+
+// olmCluster are the cluster-scoped objects OLM creates for an operator: the ClusterRoles and
+// bindings of its CSV's clusterPermissions (labelled olm.owner with the CSV) and those its
+// bundle ships (steps of its InstallPlan).
+type olmCluster struct {
+	byLabel []target
+	byPlan  []target
+}
+
+// olmClusterObjects finds the cluster-scoped objects OLM created for the CSVs.
+func (c *Cleanup) olmClusterObjects(ctx context.Context, ns string, csvs []string) (*olmCluster, error) {
+	out := &olmCluster{}
+	if len(csvs) == 0 {
+		return out, nil
+	}
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			l := items[i].GetLabels()
+			if l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && slices.Contains(csvs, l["olm.owner"]) {
+				out.byLabel = append(out.byLabel, targetOf(k.gvr, k.kind, &items[i]))
+			}
+		}
+	}
+	plans, err := c.list(ctx, kube.InstallPlans, ns)
+	if err != nil {
+		return nil, err
+	}
+	for i := range plans {
+		steps, _, _ := unstructured.NestedSlice(plans[i].Object, "status", "plan")
+		for _, x := range steps {
+			st, _ := x.(map[string]any)
+			resolving, _ := st["resolving"].(string)
+			status, _ := st["status"].(string)
+			res, _ := st["resource"].(map[string]any)
+			kind, _ := res["kind"].(string)
+			name, _ := res["name"].(string)
+			if !slices.Contains(csvs, resolving) || status != "Created" || name == "" {
+				continue
+			}
+			switch kind {
+			case "ClusterRole":
+				out.byPlan = append(out.byPlan, target{GVR: kube.ClusterRoles, Kind: kind, Name: name, ByName: true})
+			case "ClusterRoleBinding":
+				out.byPlan = append(out.byPlan, target{GVR: kube.ClusterRoleBindings, Kind: kind, Name: name, ByName: true})
+			}
+		}
+	}
+	return out, nil
+}
+
+// deleteOLMLeftovers removes what OLM leaves behind once the CSVs are gone: RBAC its csv-cleanup
+// finalizer did not take, the bundle's own ClusterRoles (OLM never deletes those), and the
+// Operator objects <package>.<namespace> of the removed Subscriptions. Each bundle object is
+// deleted only while it still carries OLM's olm.managed label and no owner.
+func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, found *olmCluster, subs []target) error {
+	var targets []target
+	for _, t := range found.byLabel {
+		u, err := c.get(ctx, t.GVR, "", t.Name)
+		if err != nil {
+			return err
+		}
+		if u != nil && u.GetUID() == t.UID {
+			t.ByName = true
+			targets = append(targets, t)
+		}
+	}
+	for _, t := range found.byPlan {
+		if slices.ContainsFunc(targets, func(x target) bool { return x.GVR == t.GVR && x.Name == t.Name }) {
+			continue
+		}
+		u, err := c.get(ctx, t.GVR, "", t.Name)
+		if err != nil {
+			return err
+		}
+		if u == nil || u.GetLabels()["olm.managed"] != "true" || ownedByAnyone(u) || helmOwned(u) {
+			continue
+		}
+		bt := targetOf(t.GVR, t.Kind, u)
+		bt.ByName = true
+		targets = append(targets, bt)
+	}
+	for _, sub := range subs {
+		if sub.Package == "" {
+			continue
+		}
+		u, err := c.get(ctx, kube.Subscriptions, ns, sub.Name)
+		if err != nil {
+			return err
+		}
+		if u != nil {
+			continue // re-created meanwhile: keep its Operator
+		}
+		op, err := c.get(ctx, kube.Operators, "", sub.Package+"."+ns)
+		if err != nil {
+			return err
+		}
+		if op != nil {
+			t := targetOf(kube.Operators, "Operator", op)
+			t.ByName = true
+			targets = append(targets, t)
+		}
+	}
+	return c.deleteAndWait(ctx, ns, s, "what OLM left behind", targets)
 }
 
 // dependentKinds are what OLM creates for a CSV, and the MTC operator (or OADP) for the MigrationController

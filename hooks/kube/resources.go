@@ -58,8 +58,10 @@ var MTCKinds = []struct {
 
 // OLM, OpenShift and Velero resources.
 var (
-	Subscriptions       = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "subscriptions"}
-	InstallPlans        = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "installplans"}
+	Subscriptions = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "subscriptions"}
+	InstallPlans  = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "installplans"}
+	// Operators are OLM's cluster-scoped Operator objects, named <package>.<namespace>.
+	Operators           = schema.GroupVersionResource{Group: OLMGroup, Version: "v1", Resource: "operators"}
 	CSVs                = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "clusterserviceversions"}
 	CatalogSources      = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "catalogsources"}
 	ClusterVersions     = schema.GroupVersionResource{Group: ConfigGroup, Version: "v1", Resource: "clusterversions"}
