@@ -100,7 +100,8 @@ func boundedBy(g *globals) kube.Waiter {
 }
 
 type configureOptions struct {
-	configMap string
+	configMap             string
+	olmProgress, csvGrace time.Duration
 }
 
 func newConfigure(g *globals) *cobra.Command {
@@ -115,11 +116,13 @@ func newConfigure(g *globals) *cobra.Command {
 				return err
 			}
 			a := &configure.Configure{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				ConfigMap: o.configMap, Waiter: g.waiter(), Log: g.log}
+				ConfigMap: o.configMap, Waiter: g.waiter(), Log: g.log, OLMProgress: o.olmProgress, CSVGrace: o.csvGrace}
 			return run(cmd, g, a.Run)
 		},
 	}
 	cmd.Flags().StringVar(&o.configMap, "configmap", configure.ConfigMapName, "ConfigMap in --namespace with keys objects.yaml and operator.yaml")
+	cmd.Flags().DurationVar(&o.olmProgress, "olm-progress", configure.DefaultOLMProgress, "refuse when OLM shows no progress on the Subscription for this long (no resolution, no InstallPlan, catalog not READY)")
+	cmd.Flags().DurationVar(&o.csvGrace, "csv-grace", configure.DefaultCSVGrace, "how long a CSV that had Succeeded may stay Failed (operator pod unavailable) before the hook refuses")
 	return cmd
 }
 
@@ -211,6 +214,7 @@ func newPreflight(g *globals) *cobra.Command {
 
 func newVerify(g *globals) *cobra.Command {
 	var configMap string
+	var csvGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check once that the operator runs, the MigrationController is reconciled and its components are available (helm test)",
@@ -220,10 +224,12 @@ func newVerify(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &verify.Verify{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace, ConfigMap: configMap, Log: g.log}
+			a := &verify.Verify{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace, ConfigMap: configMap, Log: g.log,
+				CSVGrace: csvGrace, Interval: g.interval}
 			return run(cmd, g, a.Run)
 		},
 	}
 	cmd.Flags().StringVar(&configMap, "configmap", configure.ConfigMapName, "ConfigMap in --namespace whose key operator.yaml says how the operator was installed")
+	cmd.Flags().DurationVar(&csvGrace, "csv-grace", configure.DefaultCSVGrace, "how long to wait for a CSV that had Succeeded and is Failed now (operator pod unavailable) to come back")
 	return cmd
 }
