@@ -105,6 +105,18 @@ func (r *Registry) Push(ctx context.Context, repoTag string) error {
 	return nil
 }
 
+// Delete removes the tag repo:tag, as a mirror that lost an image; Push brings a new one back.
+func (r *Registry) Delete(ctx context.Context, repoTag string) error {
+	ref, err := name.ParseReference(r.Host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		return fmt.Errorf("image %q is not a valid reference: %w", repoTag, err)
+	}
+	if err := remote.Delete(ref, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: r.Username, Password: r.Password})); err != nil {
+		return fmt.Errorf("failed to delete %s: %w", ref, err)
+	}
+	return nil
+}
+
 // DockerConfigJSON returns a .dockerconfigjson document for host with the given credentials.
 func DockerConfigJSON(host, user, password string) []byte {
 	b, _ := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{

@@ -103,8 +103,12 @@ subjects:
 {{- end }}
 
 {{/*
-mtc.lib.legacy.clusterRole: what the legacy operator needs cluster-wide: it creates CRDs, SCCs, cluster
-roles and the Velero objects, so it is broad by nature (the same scope as upstream's operator.yml).
+mtc.lib.legacy.clusterRole: what the legacy operator needs cluster-wide, with the scope of upstream's
+operator.yml. It creates CRDs, SCCs and the ClusterRoles migration-controller and migration-velero, and
+Kubernetes 1.11 has no escalate verb: a ServiceAccount may create a ClusterRole only with rules it holds
+itself, so this role holds every rule of those two (every resource with all verbs up to assign and
+deletecollection, all nonResourceURLs, serviceaccounts and pods/log, packagemanifests). Narrowing it
+breaks Velero on 3.11.
 */}}
 {{- define "mtc.lib.legacy.clusterRole" -}}
 {{- if include "mtc.lib.legacy.enabled" . -}}
@@ -112,6 +116,12 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 {{ include "mtc.lib.clusterMetadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 rules:
+  - apiGroups: [""]
+    resources: ["configmaps", "namespaces", "secrets", "services"]
+    verbs: ["*"]
+  - apiGroups: ["noobaa.io"]
+    resources: ["noobaas"]
+    verbs: ["*"]
   - apiGroups: ["apiextensions.k8s.io"]
     resources: ["customresourcedefinitions"]
     verbs: ["*"]
@@ -119,16 +129,25 @@ rules:
     resources: ["oauthclients"]
     verbs: ["*"]
   - apiGroups: ["config.openshift.io"]
-    resources: ["apiservers", "infrastructures", "clusterversions"]
+    resources: ["apiservers"]
+    verbs: ["*"]
+  - apiGroups: ["operator.openshift.io"]
+    resources: ["kubeapiservers", "authentications"]
+    verbs: ["*"]
+  - apiGroups: ["config.openshift.io"]
+    resources: ["infrastructures", "clusterversions"]
     verbs: ["get"]
-  - apiGroups: ["rbac.authorization.k8s.io", "security.openshift.io", "build.openshift.io", "migration.openshift.io", "velero.io", "route.openshift.io"]
+  - apiGroups: ["rbac.authorization.k8s.io", "security.openshift.io", "build.openshift.io", "migration.openshift.io", "velero.io", "packages.operators.coreos.com", "route.openshift.io"]
     resources: ["*"]
     verbs: ["*"]
   - apiGroups: ["*"]
     resources: ["*"]
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+    verbs: ["get", "watch", "list", "update", "patch", "create", "delete", "assign", "deletecollection"]
+  - apiGroups: [""]
+    resources: ["serviceaccounts", "pods/log"]
+    verbs: ["*"]
   - nonResourceURLs: ["*"]
-    verbs: ["get"]
+    verbs: ["*"]
 {{- end }}
 {{- end }}
 

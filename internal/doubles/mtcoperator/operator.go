@@ -382,7 +382,7 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 		} else if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner); err != nil {
 			return err
 		}
-		if err := d.ensureClusterRBAC(ctx, ControllerName, ControllerName, primary); err != nil {
+		if err := d.ensureClusterRBAC(ctx, ControllerName, ControllerName, legacyControllerRules, primary); err != nil {
 			return err
 		}
 	}
@@ -594,7 +594,7 @@ func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, owner meta
 	if err := d.ensureServiceAccount(ctx, VeleroName, owner); err != nil {
 		return err
 	}
-	if err := d.ensureClusterRBAC(ctx, "migration-velero", VeleroName, primary); err != nil {
+	if err := d.ensureClusterRBAC(ctx, "migration-velero", VeleroName, legacyVeleroRules, primary); err != nil {
 		return err
 	}
 	if err := d.ensureSCC(ctx, "velero-privileged", true, []string{"system:serviceaccount:" + Namespace + ":" + VeleroName}, primary); err != nil {
@@ -623,10 +623,9 @@ func installCRDs(ctx context.Context, dyn dynamic.Interface, kinds []mtccrds.Kin
 
 // ensureClusterRBAC creates a ClusterRole and a ClusterRoleBinding to a ServiceAccount of the
 // namespace, marked with the primary-resource annotations and no owner: they outlive the CR.
-func (d *Double) ensureClusterRBAC(ctx context.Context, name, sa string, primary map[string]string) error {
+func (d *Double) ensureClusterRBAC(ctx context.Context, name, sa string, rules []rbacv1.PolicyRule, primary map[string]string) error {
 	rbac := d.kube.RbacV1()
-	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}}}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary}, Rules: rules}
 	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
