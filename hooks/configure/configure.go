@@ -119,7 +119,7 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	// 1. The operator.
 	switch op.Mode {
 	case ModeOLM:
-		csv, err := c.waitOLM(ctx, ns, op.Subscription)
+		csv, err := c.waitOLM(ctx, ns, op.Subscription, op.Line)
 		if err != nil {
 			return rep, err
 		}

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -115,7 +116,7 @@ type env struct {
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 	kc := fake.NewClientset(e.typed...)
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), nil, e.dyn...)
+	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList"}, e.dyn...)
 	dc.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchAction)
 		if pa.GetPatchType() != types.ApplyPatchType {
@@ -251,6 +252,11 @@ func TestConfigure(t *testing.T) {
 			env: &env{typed: []runtime.Object{olmCM}, csvGrace: time.Minute, csvBackAfter: 5, status: healthy, dyn: append([]runtime.Object{
 				subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8"}), csvFailedAfterSucceeded("mtc-operator.v1.8.8")},
 				olmReady()[2:]...)}},
+		{name: "channel switch not resolved", env: &env{typed: []runtime.Object{configMap("{mode: olm, subscription: mtc-operator, line: \"1.8\"}", objectsYAML)},
+			olmProgress: 30 * time.Millisecond, dyn: []runtime.Object{
+				subscription(map[string]any{"installedCSV": "mtc-operator.v1.7.19", "currentCSV": "mtc-operator.v1.7.19", "state": "AtLatestKnown"}),
+				csv("mtc-operator.v1.7.19", "Succeeded")}},
+			wantRefusal: "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8 (OLM state AtLatestKnown)"},
 		{name: "operator reports failure", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
 			status: map[string]map[string]any{"MigrationController": conds(cond("Failure", "True", "Failed"))}},
 			wantRefusal: "the MTC operator failed to reconcile MigrationController openshift-migration/migration-controller (Failure says Failed)"},

@@ -33,6 +33,9 @@ type OperatorInfo struct {
 	Mode         string `json:"mode"`
 	Subscription string `json:"subscription,omitempty"`
 	Deployment   string `json:"deployment,omitempty"`
+	// Line is the MTC y-stream the chart installs ("1.8"): on the OLM path configure waits for a CSV
+	// of that line, so an upgrade that switched the channel is not taken as done on the old CSV.
+	Line string `json:"line,omitempty"`
 }
 
 // ParseOperator reads key operator.yaml of the chart's ConfigMap.

@@ -3,6 +3,7 @@ package configure
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 type olmWait struct {
 	c         *Configure
 	ns, sub   string
+	line      string // MTC line whose CSV counts ("" any)
 	start     time.Time
 	progress  time.Duration
 	grace     time.Duration
@@ -33,8 +35,8 @@ type olmWait struct {
 	sawStatus bool
 }
 
-func (c *Configure) waitOLM(ctx context.Context, ns, subName string) (string, error) {
-	w := &olmWait{c: c, ns: ns, sub: subName, start: time.Now(), progress: c.OLMProgress, grace: c.CSVGrace, failedAt: map[string]time.Time{}}
+func (c *Configure) waitOLM(ctx context.Context, ns, subName, line string) (string, error) {
+	w := &olmWait{c: c, ns: ns, sub: subName, line: line, start: time.Now(), progress: c.OLMProgress, grace: c.CSVGrace, failedAt: map[string]time.Time{}}
 	if w.progress <= 0 {
 		w.progress = DefaultOLMProgress
 	}
@@ -68,7 +70,7 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	if m := findCondition(sub, "ResolutionFailed"); m != nil && m["status"] == "True" {
 		msg := strings.TrimSuffix(fmt.Sprint(m["message"]), ".")
 		if m["reason"] == "ConstraintsNotSatisfiable" {
-			return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, resolutionRemedy(sub))
+			return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, w.resolutionRemedy(ctx, sub))
 		}
 		if err := w.noProgress("OLM reports ResolutionFailed (" + msg + ")"); err != nil {
 			return false, "", "", err
@@ -107,6 +109,13 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	target := current
 	if target == "" {
 		target = installed
+	}
+	if w.line != "" && installed != "" && !strings.HasPrefix(installed, kube.CSVPrefix+"v"+w.line+".") {
+		// OLM has not moved to the chart's line yet (a channel switch it has not resolved).
+		if err := w.noProgress(fmt.Sprintf("the installed CSV is still %s, not one of MTC %s (OLM state %s)", installed, w.line, orUnknown(state))); err != nil {
+			return false, "", "", err
+		}
+		return false, fmt.Sprintf("installed CSV %s is not MTC %s yet", installed, w.line), "", nil
 	}
 	if target == "" || installed == "" || (current != "" && current != installed) {
 		if ipName == "" {
@@ -206,8 +215,10 @@ func (w *olmWait) stalled(ctx context.Context, sub *unstructured.Unstructured) s
 	return "OLM created no InstallPlan for it; check the catalog operator's log (oc logs -n openshift-operator-lifecycle-manager deployment/catalog-operator)"
 }
 
-// resolutionRemedy names the usual fixes for a Subscription OLM cannot satisfy.
-func resolutionRemedy(sub *unstructured.Unstructured) string {
+// resolutionRemedy names the usual fixes for a Subscription OLM cannot satisfy: a channel or
+// startingCSV the catalog lacks, or an OADP Subscription in the namespace (pinned by the chart, or
+// created by OLM for an earlier MTC line) on a channel whose OADP this MTC does not accept.
+func (w *olmWait) resolutionRemedy(ctx context.Context, sub *unstructured.Unstructured) string {
 	ch, _, _ := unstructured.NestedString(sub.Object, "spec", "channel")
 	start, _, _ := unstructured.NestedString(sub.Object, "spec", "startingCSV")
 	var what []string
@@ -217,6 +228,23 @@ func resolutionRemedy(sub *unstructured.Unstructured) string {
 	if start != "" {
 		what = append(what, "that startingCSV "+start+" is in that channel")
 	}
-	what = append(what, "that no pinned OADP channel (olm.oadp.channel) excludes the OADP version MTC requires")
-	return "check " + strings.Join(what, ", ") + " (oc get packagemanifest, or the catalog's content), fix the values and run helm upgrade again"
+	var oadp []string
+	if subs, err := w.c.Dynamic.Resource(kube.Subscriptions).Namespace(w.ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, s := range subs.Items {
+			pkg, _, _ := unstructured.NestedString(s.Object, "spec", "name")
+			och, _, _ := unstructured.NestedString(s.Object, "spec", "channel")
+			if s.GetName() != w.sub && slices.Contains(kube.OADPPackages, pkg) {
+				oadp = append(oadp, fmt.Sprintf("Subscription %s follows OADP channel %s; if this MTC needs another OADP, switch it (oc patch subscription %s -n %s --type merge -p '{\"spec\":{\"channel\":\"<channel>\"}}') or set olm.oadp.channel",
+					s.GetName(), orUnknown(och), s.GetName(), w.ns))
+			}
+		}
+	}
+	if len(oadp) == 0 {
+		what = append(what, "that no pinned OADP channel (olm.oadp.channel) excludes the OADP version MTC requires")
+	}
+	msg := "check " + strings.Join(what, ", ")
+	if len(oadp) > 0 {
+		msg += "; " + strings.Join(oadp, "; ")
+	}
+	return msg + "; then run helm upgrade again"
 }

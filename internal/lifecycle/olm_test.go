@@ -1,17 +1,24 @@
 package lifecycle_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtc-helm/mtc-helm/charts"
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
 var subscriptionsGVR = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
@@ -105,4 +112,121 @@ func TestIntegrationPinnedOADPChannelAbsent(t *testing.T) {
 		t.Fatalf("want the configure hook's refusal naming %s (%q…), got:\n%s", channel, want, out)
 	}
 	fmt.Fprintf(l.Out, "    refusal: %s\n", strings.TrimSpace(refusal))
+}
+
+// OLM marks a CSV that had Succeeded Failed (ComponentUnhealthy) while its operator pod is
+// unavailable. The operator pod is deleted while its image cannot be pulled (the mirror lost it):
+// helm test's check (mtc-hooks verify) waits and succeeds once the image is back and the pod runs
+// again, and fails with the CSV's reason when it does not come back within the grace period.
+func TestIntegrationOperatorPodOutage(t *testing.T) {
+	const image = "rhmtc/openshift-migration-rhel8-operator:v1.8"
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	if _, err := l.Install(ctx, e, "mtc-1.8"); err != nil {
+		t.Fatal(err)
+	}
+	csvName := installedCSV(t, e)
+	outage := func() {
+		t.Helper()
+		if err := e.Registry.Delete(ctx, image); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: operatorSelector(t, e)}); err != nil {
+			t.Fatal(err)
+		}
+		waitCSV(t, e, csvName, "Failed")
+		l.Say("CSV %s is Failed while the operator pod cannot start", csvName)
+	}
+
+	// The pod comes back: verify waits for it.
+	outage()
+	verify := exec.CommandContext(ctx, e.HookBinary, "verify", "--kubeconfig", e.Kubeconfig, "--csv-grace", "3m", "--interval", "500ms")
+	var out syncBuffer
+	verify.Stdout, verify.Stderr = &out, &out
+	if err := verify.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "verify to wait for the CSV", func() bool { return strings.Contains(out.String(), "waiting for it to come back") })
+	if err := e.Registry.Push(ctx, image); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify.Wait(); err != nil {
+		t.Fatalf("verify failed although the operator came back: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "CSV "+csvName+" is Succeeded") {
+		t.Errorf("verify does not report the CSV Succeeded:\n%s", out.String())
+	}
+
+	// The pod does not come back: verify fails with the CSV's reason once the grace has passed.
+	outage()
+	res, err := l.Run(ctx, e, "mtc-hooks", "verify", "--csv-grace", "5s", "--interval", "500ms")
+	if err == nil {
+		t.Fatalf("verify passed while the operator pod cannot run:\n%s", res)
+	}
+	if !strings.Contains(res, "CSV "+csvName+" is Failed (ComponentUnhealthy") {
+		t.Errorf("verify does not name the CSV's reason:\n%s", res)
+	}
+}
+
+func installedCSV(t *testing.T, e *testenv.Env) string {
+	t.Helper()
+	sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(context.Background(), "mtc-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _ := unstructured.NestedString(sub.Object, "status", "installedCSV")
+	return name
+}
+
+// operatorSelector is the label selector of the operator Deployment's pods.
+func operatorSelector(t *testing.T, e *testenv.Env) string {
+	t.Helper()
+	d, err := e.Client.AppsV1().Deployments(ns).Get(context.Background(), "migration-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metav1.FormatLabelSelector(d.Spec.Selector)
+}
+
+func waitCSV(t *testing.T, e *testenv.Env, name, phase string) {
+	t.Helper()
+	csvGVR := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "clusterserviceversions"}
+	var last string
+	waitFor(t, "CSV "+name+" to be "+phase, func() bool {
+		u, err := e.Dynamic.Resource(csvGVR).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		last, _, _ = unstructured.NestedString(u.Object, "status", "phase")
+		return last == phase
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a running command writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

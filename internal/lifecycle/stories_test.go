@@ -8,9 +8,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/mtc-helm/mtc-helm/internal/catalog"
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -192,7 +192,10 @@ func TestIntegrationRollback(t *testing.T) {
 	}
 }
 
-// 1.7 to 1.8 on OpenShift 4.17 switches the operator channel and OADP's channel.
+// 1.7 to 1.8 on OpenShift 4.17: the chart switches MTC's channel; OLM cannot follow while the
+// OADP Subscription it created for 1.7 stays on a channel whose OADP 1.8 excludes, so configure
+// refuses naming that Subscription, the user switches OADP's channel as MTC's upgrade notes tell,
+// and the same helm upgrade then goes through to 1.8.
 func TestIntegrationUpgrade17To18(t *testing.T) {
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
@@ -201,35 +204,69 @@ func TestIntegrationUpgrade17To18(t *testing.T) {
 	if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("control.yaml"), local); err != nil {
 		t.Fatal(err)
 	}
-	out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m", "-f", l.Values("control.yaml"), "-f", local)
+	upgrade := []string{"upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m", "-f", l.Values("control.yaml"), "-f", local}
+	out, err := l.Run(ctx, e, "helm", upgrade...)
+	if err == nil {
+		t.Fatalf("the upgrade went through while OADP stays on the 1.7 channel:\n%s", out)
+	}
+	oadpSub := ""
+	for _, s := range subscriptionsByPackage(t, e)["redhat-oadp-operator"] {
+		oadpSub = s
+	}
+	if oadpSub == "" || !strings.Contains(out, "OLM cannot resolve Subscription openshift-migration/mtc-operator") || !strings.Contains(out, oadpSub) {
+		t.Fatalf("want configure's refusal naming OLM's message and the OADP Subscription %q:\n%s", oadpSub, out)
+	}
+	cat, err := catalog.For("4.17")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oadpChannel := cat.DefaultChannel(catalog.OADPPackage)
+	if _, err := l.Run(ctx, e, "kubectl", "patch", "subscription", oadpSub, "-n", ns, "--type", "merge", "-p", `{"spec":{"channel":"`+oadpChannel+`"}}`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = l.Run(ctx, e, "helm", upgrade...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Show(out, "STATUS:")
-	subs := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
-	list, err := e.Dynamic.Resource(subs).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	channels := map[string]string{}
-	for _, s := range list.Items {
-		pkg, _, _ := unstructured.NestedString(s.Object, "spec", "name")
-		ch, _, _ := unstructured.NestedString(s.Object, "spec", "channel")
-		channels[pkg] = ch
-	}
-	if channels["mtc-operator"] != "release-v1.8" {
-		t.Errorf("mtc-operator channel %q, want release-v1.8 (all: %v)", channels["mtc-operator"], channels)
-	}
-	if ch := channels["redhat-oadp-operator"]; ch != "stable-1.2" {
-		t.Errorf("OADP channel %q, want stable-1.2 as MTC 1.8 needs (all: %v)", ch, channels)
+	for pkg, names := range subscriptionsByPackage(t, e) {
+		channels[pkg] = strings.Join(names, ",")
 	}
 	if err := l.CheckInstalled(ctx, e, true); err != nil {
 		t.Fatal(err)
 	}
+	sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(ctx, "mtc-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := nestedString(sub, "spec", "channel"); ch != "release-v1.8" {
+		t.Errorf("mtc-operator channel %q, want release-v1.8", ch)
+	}
 	spec, _ := lifecycle.MigrationControllerSpec(ctx, e)
 	if v, _ := spec["version"].(string); !strings.HasPrefix(v, "1.8") {
-		t.Errorf("operator version after the upgrade %q, want 1.8.z", v)
+		t.Errorf("operator version after the upgrade %q, want 1.8.z (subscriptions: %v)", v, channels)
 	}
+}
+
+// subscriptionsByPackage lists the Subscriptions of the MTC namespace by package.
+func subscriptionsByPackage(t *testing.T, e *testenv.Env) map[string][]string {
+	t.Helper()
+	list, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, s := range list.Items {
+		pkg := nestedString(&s, "spec", "name")
+		out[pkg] = append(out[pkg], s.GetName())
+	}
+	return out
+}
+
+func nestedString(u *unstructured.Unstructured, fields ...string) string {
+	s, _, _ := unstructured.NestedString(u.Object, fields...)
+	return s
 }
 
 // Two clusters: the control cluster's version check reads the remote's MTC line through the

@@ -90,6 +90,7 @@ Usage: {{ include "mtc.lib.controller.configMap" . }}
 {{- $mode := include "mtc.lib.operatorMode" . -}}
 {{- $operator := dict "mode" $mode "deployment" "migration-operator" -}}
 {{- if eq $mode "olm" -}}{{- $_ := set $operator "subscription" .Values.olm.subscription.name -}}{{- end -}}
+{{- $_ := set $operator "line" ((include "mtc.lib.compat" . | fromJson).line | toString) -}}
 apiVersion: v1
 kind: ConfigMap
 {{ include "mtc.lib.metadata" (dict "context" . "name" "mtc-configure" "component" "configure") }}
