@@ -67,6 +67,11 @@ func (d Detector) Detect(ctx context.Context) (Platform, error) {
 
 	if served[kube.ConfigGroup] {
 		cv, err := d.Dynamic.Resource(kube.ClusterVersions).Get(ctx, "version", metav1.GetOptions{})
+		if apierrors.IsForbidden(err) {
+			// A remote's migration-controller token may list every kind but get few (the MTC
+			// CSV's clusterPermissions): list the one object instead.
+			cv, err = d.listClusterVersion(ctx)
+		}
 		if apierrors.IsNotFound(err) {
 			return Platform{}, kube.Refusef("the cluster at %s serves config.openshift.io but has no ClusterVersion named version, so its OpenShift version is unknown; check the cluster-version operator (oc get clusterversion)", d.Host)
 		}
@@ -153,4 +158,19 @@ func clusterVersion(cv *unstructured.Unstructured) (version, source string) {
 // kubeMinor parses a Kubernetes minor version such as "11+" or "30".
 func kubeMinor(s string) (int, error) {
 	return strconv.Atoi(strings.TrimRight(s, "+"))
+}
+
+// listClusterVersion reads ClusterVersion version through a list, for tokens that may list but
+// not get it.
+func (d *Detector) listClusterVersion(ctx context.Context) (*unstructured.Unstructured, error) {
+	l, err := d.Dynamic.Resource(kube.ClusterVersions).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=version"})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.Items {
+		if l.Items[i].GetName() == "version" {
+			return &l.Items[i], nil
+		}
+	}
+	return nil, apierrors.NewNotFound(kube.ClusterVersions.GroupResource(), "version")
 }
