@@ -38,6 +38,7 @@ func tryLines(f localcluster.Flavour) []string {
 	case localcluster.OCP3:
 		return []string{
 			"export KUBE_FEATURE_WatchListClient=false",
+			"kubectl create namespace legacy-shop   # the namespace values/ocp3-remote.yaml migrates from",
 			"helm install mtc charts/mtc-1.7 -n openshift-migration --create-namespace -f values/ocp3-remote.yaml",
 			"helm upgrade mtc charts/mtc-1.7 -n openshift-migration -f values/ocp3-remote.yaml -f values/dvm-proxy.yaml",
 			"helm uninstall mtc -n openshift-migration",
