@@ -75,6 +75,7 @@ func run() error {
 	fmt.Printf("  registry %s (user %s, password %s) mirrors registry.redhat.io\n", e.Registry.Host, e.Registry.Username, e.Registry.Password)
 	fmt.Printf("  each component logs to its own file in %s (pods: %s)\n\n", e.Cluster.Dir, filepath.Join(e.Cluster.Dir, "node"))
 	fmt.Printf("In another shell, from the repository root:\n\n  export KUBECONFIG=%s\n", e.Kubeconfig)
+	fmt.Printf("  export PATH=\"$PWD/bin:$PATH\"   # helm (Helm 3), helm4 and kubectl, built by make tools\n")
 	for _, l := range tryLines(f) {
 		fmt.Println("  " + l)
 	}
