@@ -155,7 +155,7 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 		log.Info("applied", "kind", o.GetKind(), "name", o.GetNamespace()+"/"+o.GetName(), "fieldManager", kube.FieldManager)
 		a := Applied{Kind: o.GetKind(), Name: o.GetNamespace() + "/" + o.GetName()}
 		if o.GetKind() == "MigrationController" {
-			a.Status, err = c.waitController(ctx, gvrs[i], o, op.Mode)
+			a.Status, err = c.waitController(ctx, gvrs[i], o, op.Mode, op.Deployment)
 		} else {
 			a.Status, err = c.waitReady(ctx, gvrs[i], o)
 		}
@@ -266,7 +266,7 @@ func getCRD(ctx context.Context, dyn dynamic.Interface, name string) (*unstructu
 // waitController waits for the operator to reconcile the MigrationController. The ansible operator reports
 // a run with conditions Running (reason Running while it works, Successful when done), Successful and
 // Failure; the legacy operator does not manage status, so there the version it writes into the spec counts.
-func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured, mode string) (string, error) {
+func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured, mode, deployment string) (string, error) {
 	var status string
 	err := c.Waiter.Until(ctx, fmt.Sprintf("the operator to reconcile MigrationController %s/%s", o.GetNamespace(), o.GetName()),
 		"look at the operator log (oc logs deployment/migration-operator -n "+o.GetNamespace()+")",
@@ -286,6 +286,13 @@ func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionR
 			if v, _, _ := unstructured.NestedString(cur.Object, "spec", "version"); mode == ModeLegacy && v != "" {
 				status = "reconciled by operator " + v
 				return true, status, nil
+			}
+			if mode == ModeLegacy && deployment != "" {
+				// The legacy operator writes no status: what it could not do is only in its log.
+				if line := c.legacyRefusal(ctx, o.GetNamespace(), deployment); line != "" {
+					return false, "", kube.Refusef("the legacy MTC operator cannot reconcile MigrationController %s/%s: the API server refused it (%s); its ServiceAccount lacks a permission that the chart's ClusterRole migration-operator grants, so restore that ClusterRole (helm upgrade) or lift the policy that narrows it",
+						o.GetNamespace(), o.GetName(), line)
+				}
 			}
 			if r := conditionReason(cur, "Running"); r != "" {
 				return false, "Running: " + r, nil

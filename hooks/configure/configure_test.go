@@ -324,3 +324,18 @@ func TestParseObjectsSkipsEmptyDocuments(t *testing.T) {
 		t.Fatalf("got %d objects", len(objs))
 	}
 }
+
+func TestRefusalIn(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ line, want string }{
+		{`time=2026-11-30T16:52:06Z level=ERROR msg="reconcile failed" err="clusterroles.rbac.authorization.k8s.io \"migration-velero\" is forbidden: attempt to grant extra privileges: [{[*] [*] [*] [] []}] user=&{system:serviceaccount:openshift-migration:migration-operator} ownerrules=[]"`,
+			`clusterroles.rbac.authorization.k8s.io "migration-velero" is forbidden: attempt to grant extra privileges: [{[*] [*] [*] [] []}]`},
+		{`TASK [create velero] fatal: deployments.apps "velero" is forbidden: User "system:serviceaccount:openshift-migration:migration-operator" cannot create resource "deployments"`,
+			`TASK [create velero] fatal: deployments.apps "velero" is forbidden: User "system:serviceaccount:openshift-migration:migration-operator" cannot create resource "deployments"`},
+		{`level=INFO msg=reconciled`, ``},
+	} {
+		if got := refusalIn(tc.line); got != tc.want {
+			t.Errorf("refusalIn(%q)\n got %q\nwant %q", tc.line, got, tc.want)
+		}
+	}
+}

@@ -1,10 +1,15 @@
 package lifecycle_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +22,7 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/charts"
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
+	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
@@ -229,4 +235,100 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// On OpenShift 3.11 the legacy operator double runs as its pod with the chart's ServiceAccount
+// migration-operator. Kubernetes 1.11 has no escalate verb, so a ClusterRole missing one rule of
+// the roles the operator creates (here nonResourceURLs "*") leaves it unable to create
+// migration-velero: the install fails with the API server's Forbidden message, which configure
+// reads from the operator's log since the legacy operator writes no status.
+func TestIntegrationLegacyClusterRoleMissingRule(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	chart := narrowedLegacyChart(t, l.Chart("mtc-1.7"), "  - nonResourceURLs: [\"*\"]\n    verbs: [\"*\"]\n")
+	e := cluster(t, l, localcluster.Flavour{Kind: localcluster.OCP3})
+	if err := lifecycle.CreateNamespaces(ctx, e, "legacy-shop"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, e, "helm", "install", "mtc", chart, "-n", ns, "--create-namespace", "--timeout", "3m", "-f", l.Values("ocp3-remote.yaml"))
+	if err == nil {
+		t.Fatalf("the install went through with a ClusterRole the operator cannot create its roles with:\n%s", out)
+	}
+	for _, want := range []string{"the legacy MTC operator cannot reconcile MigrationController", `"migration-velero" is forbidden: attempt to grant extra privileges`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// narrowedLegacyChart copies a versioned chart with its library unpacked, the legacy ClusterRole
+// without the given rule, and returns its path.
+func narrowedLegacyChart(t *testing.T, src, rule string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	tgzs, _ := filepath.Glob(filepath.Join(dst, "charts", "mtc-lib-*.tgz"))
+	if len(tgzs) != 1 {
+		t.Fatalf("want one vendored library in %s/charts (run make charts), found %v", dst, tgzs)
+	}
+	if err := untar(tgzs[0], filepath.Join(dst, "charts")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(tgzs[0]); err != nil {
+		t.Fatal(err)
+	}
+	tpl := filepath.Join(dst, "charts", "mtc-lib", "templates", "_legacy.tpl")
+	b, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), rule) {
+		t.Fatalf("the legacy ClusterRole has no rule %q", rule)
+	}
+	if err := os.WriteFile(tpl, []byte(strings.Replace(string(b), rule, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func untar(tgz, dir string) error {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		out, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, tr); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+	}
 }
