@@ -3,6 +3,8 @@ package lifecycle_test
 import (
 	"context"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,102 @@ func BenchmarkLifecycle(b *testing.B) {
 	b.ReportMetric(hookedUninstall.Seconds()/n, "s-uninstall-cleanup")
 	b.ReportMetric(manual.Seconds()/n, "s-uninstall-manual")
 	b.ReportMetric(hookedUninstall.Seconds()/manual.Seconds(), "uninstall-ratio")
+}
+
+// manualInstall is the documented OLM install to a Ready MigrationController, as kubectl
+// commands: namespace, OperatorGroup and Subscription, wait for the CSV, create the
+// MigrationController, wait until the operator reconciled it. It returns the time to the
+// Succeeded CSV and the total.
+func manualInstall(ctx context.Context, b *testing.B, l *lifecycle.Lab, e *testenv.Env) (csv, total time.Duration) {
+	b.Helper()
+	start := time.Now()
+	apply := func(doc string) {
+		cmd := exec.CommandContext(ctx, filepath.Join(l.Root, "bin", "kubectl"), "--kubeconfig", e.Kubeconfig, "apply", "-f", "-")
+		cmd.Stdin = strings.NewReader(doc)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("kubectl apply: %v\n%s", err, out)
+		}
+	}
+	run := func(args ...string) {
+		if out, err := l.Run(ctx, e, "kubectl", args...); err != nil {
+			b.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+	}
+	apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: openshift-migration}
+---
+apiVersion: operators.coreos.com/v1
+kind: OperatorGroup
+metadata: {name: openshift-migration, namespace: openshift-migration}
+spec: {targetNamespaces: [openshift-migration]}
+---
+apiVersion: operators.coreos.com/v1alpha1
+kind: Subscription
+metadata: {name: mtc-operator, namespace: openshift-migration}
+spec: {name: mtc-operator, channel: release-v1.8, source: redhat-operators, sourceNamespace: openshift-marketplace, installPlanApproval: Automatic}
+`)
+	// what a person does: wait until the Subscription names its CSV, then until the CSV succeeded
+	run("wait", "subscription/mtc-operator", "-n", lifecycle.Namespace, "--for=jsonpath={.status.state}=AtLatestKnown", "--timeout=4m")
+	name, err := l.Run(ctx, e, "kubectl", "get", "subscription", "mtc-operator", "-n", lifecycle.Namespace, "-o", "jsonpath={.status.installedCSV}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	run("wait", "csv/"+strings.TrimSpace(name), "-n", lifecycle.Namespace, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=4m")
+	csv = time.Since(start)
+	run("wait", "crd/migrationcontrollers.migration.openshift.io", "--for=condition=Established", "--timeout=2m")
+	apply(`apiVersion: migration.openshift.io/v1alpha1
+kind: MigrationController
+metadata: {name: migration-controller, namespace: openshift-migration}
+spec: {cluster_name: host, migration_velero: true, migration_controller: true, migration_ui: true, migration_log_reader: true}
+`)
+	run("wait", "migrationcontroller/migration-controller", "-n", lifecycle.Namespace, "--for=condition=Successful", "--timeout=4m")
+	return csv, time.Since(start)
+}
+
+// BenchmarkInstallAgainstManual compares, side by side on one local OpenShift 4.17 cluster with
+// the real OLM, helm install of the 1.8 chart with default values (every hook: version check,
+// pull test, configure) to a Ready MigrationController, against the documented manual procedure
+// to the same state. Between rounds everything is removed with mtc-hooks cleanup.
+//
+//	go test -run '^$' -bench InstallAgainstManual -benchtime 3x ./internal/lifecycle
+func BenchmarkInstallAgainstManual(b *testing.B) {
+	testenv.SkipIfShort(b)
+	l, err := lifecycle.NewLab(io.Discard, "helm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	e, err := l.Cluster(ctx, ocp417)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clean := func() {
+		if out, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+	}
+	var helm, manual, manualCSV time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		if out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", lifecycle.Namespace, "--create-namespace", "--timeout", "4m"); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		helm += time.Since(t)
+		if out, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", lifecycle.Namespace, "--timeout", "4m"); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		clean()
+		c, m := manualInstall(ctx, b, l, e)
+		manualCSV += c
+		manual += m
+		clean()
+	}
+	n := float64(b.N)
+	b.ReportMetric(helm.Seconds()/n, "s-helm-install")
+	b.ReportMetric(manual.Seconds()/n, "s-manual-install")
+	b.ReportMetric(manualCSV.Seconds()/n, "s-manual-to-csv")
+	b.ReportMetric(helm.Seconds()/manual.Seconds(), "helm/manual")
 }
