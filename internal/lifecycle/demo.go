@@ -35,7 +35,7 @@ func (l *Lab) Demo(ctx context.Context) error {
 		title string
 		run   func() error
 	}{
-		{"Start a local OpenShift 4.17 cluster (OVN-Kubernetes) with the OLM and MTC operator doubles", func() error {
+		{"Start a local OpenShift 4.17 cluster (OVN-Kubernetes) with the real OLM; the MTC operator and mig-controller run as their doubles' pods", func() error {
 			var err error
 			e, err = l.Cluster(ctx, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17", Network: localcluster.OVNKubernetes})
 			if err != nil {
@@ -43,6 +43,7 @@ func (l *Lab) Demo(ctx context.Context) error {
 			}
 			out, err := l.Run(ctx, e, "kubectl", "get", "clusterversion", "version", "-o", "jsonpath={.status.desired.version}")
 			l.Say("ClusterVersion: %s; kubeconfig %s", out, e.Kubeconfig)
+			l.Say("OLM: catalog and olm operators running; CatalogSource openshift-marketplace/redhat-operators served by opm on %s", e.Cluster.CatalogAddress())
 			if err != nil {
 				return err
 			}
