@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
@@ -106,4 +108,25 @@ func controlPlane(t testing.TB, flavour string) *localcluster.Cluster {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+var operatorGroups = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}
+
+// doublesEnv starts a cluster of the flavour with the node, the registry and the MTC component
+// doubles as pods (and, on ocp4, the real OLM), and stops it when t ends.
+func doublesEnv(t testing.TB, flavour string) *testenv.Env {
+	t.Helper()
+	testenv.SkipIfShort(t)
+	f, err := localcluster.ParseFlavour(flavour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true})
+	if err != nil {
+		t.Fatalf("local cluster %s with the doubles: %v", f, err)
+	}
+	t.Cleanup(e.Stop)
+	return e
 }

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -247,6 +248,16 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: op.OperatorName}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The double runs as the operator's pod with this ServiceAccount. Here it gets cluster-admin;
+	// the chart's own legacy ClusterRole is what the lifecycle tests on 3.11 prove (an install, and
+	// one refused when a rule is missing).
+	if _, err := e.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "legacy-operator-test"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: op.OperatorName, Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	one := int32(1)
