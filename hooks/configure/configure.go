@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -88,7 +89,13 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	rep = &Report{Cluster: c.Host, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
 
-	cm, err := c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+	// A hook pod may start while the API server restarts: retry what is transient from the start.
+	var cm *corev1.ConfigMap
+	err = retryTransient(ctx, c.Waiter, "get ConfigMap "+ns+"/"+cmName, func(ctx context.Context) error {
+		var err error
+		cm, err = c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+		return err
+	})
 	if apierrors.IsNotFound(err) {
 		return rep, kube.Refusef("ConfigMap %s/%s with the objects to apply does not exist; the chart renders it as a release resource, so run configure as the chart's post-install hook or install the chart first", ns, cmName)
 	}
