@@ -137,22 +137,31 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 	if err := c.deleteDependents(ctx, ns, s, csvUIDs); err != nil {
 		return s, err
 	}
-	return s, c.deleteOLMLeftovers(ctx, ns, s, leftovers, subTargets)
+	return s, c.deleteOLMLeftovers(ctx, ns, s, leftovers)
 }
 
-// olmCluster are the cluster-scoped objects OLM creates for an operator: the ClusterRoles and
-// bindings of its CSV's clusterPermissions (labelled olm.owner with the CSV) and those its
-// bundle ships (steps of its InstallPlan).
+// olmCluster are the cluster-scoped objects OLM created for the removed CSVs that its csv-cleanup
+// finalizer may leave: the ClusterRoles and bindings of their clusterPermissions (labelled olm.owner
+// with the CSV).
 type olmCluster struct {
-	byLabel []target
-	byPlan  []target
+	byLabel  []target
+	oadpGone bool // an OADP CSV of this namespace is among the removed ones
 }
+
+// oadpBundleClusterRoles are the ClusterRoles OADP's bundle ships (mtc-facts §11b): OLM creates
+// them from the InstallPlan, shared by every OADP install of the cluster, and never deletes them.
+var oadpBundleClusterRoles = []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"}
 
 // olmClusterObjects finds the cluster-scoped objects OLM created for the CSVs.
 func (c *Cleanup) olmClusterObjects(ctx context.Context, ns string, csvs []string) (*olmCluster, error) {
 	out := &olmCluster{}
 	if len(csvs) == 0 {
 		return out, nil
+	}
+	for _, n := range csvs {
+		if strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
+			out.oadpGone = true
+		}
 	}
 	for _, k := range []struct {
 		gvr  schema.GroupVersionResource
@@ -169,38 +178,14 @@ func (c *Cleanup) olmClusterObjects(ctx context.Context, ns string, csvs []strin
 			}
 		}
 	}
-	plans, err := c.list(ctx, kube.InstallPlans, ns)
-	if err != nil {
-		return nil, err
-	}
-	for i := range plans {
-		steps, _, _ := unstructured.NestedSlice(plans[i].Object, "status", "plan")
-		for _, x := range steps {
-			st, _ := x.(map[string]any)
-			resolving, _ := st["resolving"].(string)
-			status, _ := st["status"].(string)
-			res, _ := st["resource"].(map[string]any)
-			kind, _ := res["kind"].(string)
-			name, _ := res["name"].(string)
-			if !slices.Contains(csvs, resolving) || status != "Created" || name == "" {
-				continue
-			}
-			switch kind {
-			case "ClusterRole":
-				out.byPlan = append(out.byPlan, target{GVR: kube.ClusterRoles, Kind: kind, Name: name, ByName: true})
-			case "ClusterRoleBinding":
-				out.byPlan = append(out.byPlan, target{GVR: kube.ClusterRoleBindings, Kind: kind, Name: name, ByName: true})
-			}
-		}
-	}
 	return out, nil
 }
 
 // deleteOLMLeftovers removes what OLM leaves behind once the CSVs are gone: RBAC its csv-cleanup
-// finalizer did not take, the bundle's own ClusterRoles (OLM never deletes those), and the
-// Operator objects <package>.<namespace> of the removed Subscriptions. Each bundle object is
-// deleted only while it still carries OLM's olm.managed label and no owner.
-func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, found *olmCluster, subs []target) error {
+// finalizer did not take, and, when the OADP this cleanup removed was the last OADP of the
+// cluster, the ClusterRoles OADP's bundle ships (only while they still carry OLM's olm.managed
+// label and no owner).
+func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, found *olmCluster) error {
 	var targets []target
 	for _, t := range found.byLabel {
 		u, err := c.get(ctx, t.GVR, "", t.Name)
@@ -212,43 +197,88 @@ func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, fo
 			targets = append(targets, t)
 		}
 	}
-	for _, t := range found.byPlan {
-		if slices.ContainsFunc(targets, func(x target) bool { return x.GVR == t.GVR && x.Name == t.Name }) {
-			continue
-		}
-		u, err := c.get(ctx, t.GVR, "", t.Name)
+	if found.oadpGone && !c.DryRun {
+		csvs, err := c.list(ctx, kube.CSVs, "")
 		if err != nil {
 			return err
 		}
-		if u == nil || u.GetLabels()["olm.managed"] != "true" || ownedByAnyone(u) || helmOwned(u) {
-			continue
+		var others []string
+		for i := range csvs {
+			n := csvs[i].GetName()
+			if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && csvs[i].GetDeletionTimestamp() == nil {
+				others = append(others, csvs[i].GetNamespace()+"/"+n)
+			}
 		}
-		bt := targetOf(t.GVR, t.Kind, u)
-		bt.ByName = true
-		targets = append(targets, bt)
-	}
-	for _, sub := range subs {
-		if sub.Package == "" {
-			continue
-		}
-		u, err := c.get(ctx, kube.Subscriptions, ns, sub.Name)
-		if err != nil {
-			return err
-		}
-		if u != nil {
-			continue // re-created meanwhile: keep its Operator
-		}
-		op, err := c.get(ctx, kube.Operators, "", sub.Package+"."+ns)
-		if err != nil {
-			return err
-		}
-		if op != nil {
-			t := targetOf(kube.Operators, "Operator", op)
+		for _, name := range oadpBundleClusterRoles {
+			u, err := c.get(ctx, kube.ClusterRoles, "", name)
+			if err != nil {
+				return err
+			}
+			if u == nil || u.GetLabels()["olm.managed"] != "true" || ownedByAnyone(u) || helmOwned(u) {
+				continue
+			}
+			if len(others) > 0 {
+				s.Kept = append(s.Kept, "ClusterRole "+name+": OADP's bundle role, still used by "+strings.Join(others, ", "))
+				continue
+			}
+			t := targetOf(kube.ClusterRoles, "ClusterRole", u)
 			t.ByName = true
 			targets = append(targets, t)
 		}
 	}
 	return c.deleteAndWait(ctx, ns, s, "what OLM left behind", targets)
+}
+
+// deleteOperatorObjects removes OLM's Operator objects <package>.<namespace> of MTC and OADP once
+// no Subscription or CSV of that package is left in the namespace. OLM re-creates an Operator while
+// objects labelled as its components exist (CRDs kept because someone still uses them), so it stays
+// then.
+func (c *Cleanup) deleteOperatorObjects(ctx context.Context, ns string, s *Step) error {
+	subs, err := c.list(ctx, kube.Subscriptions, ns)
+	if err != nil {
+		return err
+	}
+	csvs, err := c.list(ctx, kube.CSVs, ns)
+	if err != nil {
+		return err
+	}
+	_, crds, err := c.listCRDs(ctx)
+	if err != nil {
+		return err
+	}
+	var targets []target
+	for _, pkg := range append([]string{kube.OperatorPackage}, kube.OADPPackages...) {
+		name := pkg + "." + ns
+		if slices.ContainsFunc(subs, func(u unstructured.Unstructured) bool {
+			p, _, _ := unstructured.NestedString(u.Object, "spec", "name")
+			return p == pkg
+		}) {
+			continue
+		}
+		if slices.ContainsFunc(csvs, func(u unstructured.Unstructured) bool {
+			return u.GetLabels()["operators.coreos.com/"+name] != "" || strings.HasPrefix(u.GetName(), pkg+".")
+		}) {
+			continue
+		}
+		op, err := c.get(ctx, kube.Operators, "", name)
+		if err != nil {
+			return err
+		}
+		if op == nil {
+			continue
+		}
+		if slices.ContainsFunc(crds, func(u unstructured.Unstructured) bool {
+			_, ok := u.GetLabels()["operators.coreos.com/"+name]
+			return ok && u.GetDeletionTimestamp() == nil
+		}) {
+			s.Kept = append(s.Kept, "Operator "+name+": CRDs it lists as its components stay, and OLM keeps it while they do")
+			continue
+		}
+		t := targetOf(kube.Operators, "Operator", op)
+		t.ByName = true
+		targets = append(targets, t)
+	}
+	return c.deleteAndWait(ctx, ns, s, "OLM's Operator objects", targets)
 }
 
 // dependentKinds are what OLM creates for a CSV, and the MTC operator (or OADP) for the MigrationController
@@ -513,5 +543,8 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 		t.ByName = true
 		targets = append(targets, t)
 	}
-	return s, c.deleteAndWait(ctx, ns, s, "the cluster-scoped leftovers", targets)
+	if err := c.deleteAndWait(ctx, ns, s, "the cluster-scoped leftovers", targets); err != nil {
+		return s, err
+	}
+	return s, c.deleteOperatorObjects(ctx, ns, s)
 }
