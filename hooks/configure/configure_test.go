@@ -256,7 +256,7 @@ func TestConfigure(t *testing.T) {
 			olmProgress: 30 * time.Millisecond, dyn: []runtime.Object{
 				subscription(map[string]any{"installedCSV": "mtc-operator.v1.7.19", "currentCSV": "mtc-operator.v1.7.19", "state": "AtLatestKnown"}),
 				csv("mtc-operator.v1.7.19", "Succeeded")}},
-			wantRefusal: "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8 (OLM state AtLatestKnown)"},
+			wantRefusal: "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8 (OLM state AtLatestKnown), as OLM keeps"},
 		{name: "operator reports failure", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
 			status: map[string]map[string]any{"MigrationController": conds(cond("Failure", "True", "Failed"))}},
 			wantRefusal: "the MTC operator failed to reconcile MigrationController openshift-migration/migration-controller (Failure says Failed)"},

@@ -112,7 +112,13 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	}
 	if w.line != "" && installed != "" && !strings.HasPrefix(installed, kube.CSVPrefix+"v"+w.line+".") {
 		// OLM has not moved to the chart's line yet (a channel switch it has not resolved).
-		if err := w.noProgress(fmt.Sprintf("the installed CSV is still %s, not one of MTC %s (OLM state %s)", installed, w.line, orUnknown(state))); err != nil {
+		if time.Since(w.start) >= w.progress {
+			// OLM keeps an installed operator when no upgrade of it and its dependencies can be
+			// resolved together, and says nothing (a 1.7 to 1.8 switch with OADP left on 1.0).
+			return false, "", "", kube.Refusef("OLM made no progress on Subscription %s/%s in %s: the installed CSV is still %s, not one of MTC %s (OLM state %s), as OLM keeps an installed operator whose upgrade it cannot resolve with its dependencies; %s",
+				ns, w.sub, w.progress.Round(time.Second), installed, w.line, orUnknown(state), w.resolutionRemedy(ctx, sub))
+		}
+		if err := w.noProgress(""); err != nil {
 			return false, "", "", err
 		}
 		return false, fmt.Sprintf("installed CSV %s is not MTC %s yet", installed, w.line), "", nil

