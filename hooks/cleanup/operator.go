@@ -148,6 +148,23 @@ type olmCluster struct {
 	oadpGone bool // an OADP CSV of this namespace is among the removed ones
 }
 
+// eachClusterRBAC calls f with every ClusterRole and ClusterRoleBinding.
+func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstructured.Unstructured)) error {
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
+		items, err := c.list(ctx, k.gvr, "")
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			f(targetOf(k.gvr, k.kind, &items[i]), &items[i])
+		}
+	}
+	return nil
+}
+
 // oadpBundleClusterRoles are the ClusterRoles OADP's bundle ships (mtc-facts §11b): OLM creates
 // them from the InstallPlan, shared by every OADP install of the cluster, and never deletes them.
 var oadpBundleClusterRoles = []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"}
@@ -163,20 +180,14 @@ func (c *Cleanup) olmClusterObjects(ctx context.Context, ns string, csvs []strin
 			out.oadpGone = true
 		}
 	}
-	for _, k := range []struct {
-		gvr  schema.GroupVersionResource
-		kind string
-	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return nil, err
+	err := c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
+		l := u.GetLabels()
+		if l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && slices.Contains(csvs, l["olm.owner"]) {
+			out.byLabel = append(out.byLabel, t)
 		}
-		for i := range items {
-			l := items[i].GetLabels()
-			if l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && slices.Contains(csvs, l["olm.owner"]) {
-				out.byLabel = append(out.byLabel, targetOf(k.gvr, k.kind, &items[i]))
-			}
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -496,27 +507,21 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 		}
 	}
 	var targets []target
-	for _, k := range []struct {
-		gvr  schema.GroupVersionResource
-		kind string
-	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return s, err
+	err = c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
+		n := u.GetName()
+		mtc := strings.Contains(n, kube.MigrationGroup) || n == kube.LegacyOperator || n == kube.ControllerName
+		vel := strings.Contains(n, "velero")
+		if helmOwned(u) || ownedByAnyone(u) || !(mtc || vel) {
+			return
 		}
-		for i := range items {
-			n := items[i].GetName()
-			mtc := strings.Contains(n, kube.MigrationGroup) || n == kube.LegacyOperator || n == kube.ControllerName
-			vel := strings.Contains(n, "velero")
-			if helmOwned(&items[i]) || ownedByAnyone(&items[i]) || !(mtc || vel) {
-				continue
-			}
-			if vel && !mtc && veleroStays {
-				s.Kept = append(s.Kept, k.kind+" "+n+": the velero.io CRDs stay")
-				continue
-			}
-			targets = append(targets, targetOf(k.gvr, k.kind, &items[i]))
+		if vel && !mtc && veleroStays {
+			s.Kept = append(s.Kept, t.Kind+" "+n+": the velero.io CRDs stay")
+			return
 		}
+		targets = append(targets, t)
+	})
+	if err != nil {
+		return s, err
 	}
 	singles := []struct {
 		gvr        schema.GroupVersionResource
