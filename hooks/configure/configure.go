@@ -37,6 +37,9 @@ type Configure struct {
 	// CSVGrace is how long a CSV that had Succeeded may stay Failed (OLM marks it so while the
 	// operator pod is unavailable) before configure refuses; default DefaultCSVGrace.
 	CSVGrace time.Duration
+	// ResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before configure
+	// refuses; default DefaultResolutionGrace.
+	ResolutionGrace time.Duration
 }
 
 // Applied is one object the hook applied and how it ended.

@@ -108,6 +108,7 @@ type env struct {
 	// olmProgress and csvGrace set Configure's bounds; csvBackAfter > 0 makes the CSV read
 	// Succeeded from that get on (the operator pod came back).
 	olmProgress, csvGrace time.Duration
+	resolutionGrace       time.Duration
 	csvBackAfter          int
 	mu                    sync.Mutex
 	applied               []string
@@ -159,7 +160,7 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 			return true, csv(a.(k8stesting.GetAction).GetName(), "Succeeded"), nil
 		})
 	}
-	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns, OLMProgress: e.olmProgress, CSVGrace: e.csvGrace,
+	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns, OLMProgress: e.olmProgress, CSVGrace: e.csvGrace, ResolutionGrace: e.resolutionGrace,
 		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond}}
 	return c, dc
 }
@@ -229,7 +230,7 @@ func TestConfigure(t *testing.T) {
 		{name: "csv failed", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Failed")}},
 			wantRefusal: "ClusterServiceVersion openshift-migration/mtc-operator.v1.8.8 is Failed (install strategy failed)"},
-		{name: "resolution not satisfiable", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+		{name: "resolution not satisfiable", env: &env{typed: []runtime.Object{olmCM}, resolutionGrace: 20 * time.Millisecond, dyn: []runtime.Object{
 			obj("operators.coreos.com/v1alpha1", "Subscription", ns, "mtc-operator", map[string]any{
 				"spec": map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"},
 				"status": map[string]any{"conditions": []any{map[string]any{"type": "ResolutionFailed", "status": "True", "reason": "ConstraintsNotSatisfiable",

@@ -18,6 +18,9 @@ import (
 const (
 	DefaultOLMProgress = time.Minute
 	DefaultCSVGrace    = 2 * time.Minute
+	// DefaultResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before
+	// configure refuses: OLM reports it for a moment while it replaces a CSV.
+	DefaultResolutionGrace = 10 * time.Second
 )
 
 // olmWait follows one Subscription through OLM as OLM v0 really behaves: resolution (which may
@@ -25,23 +28,30 @@ const (
 // fail), then the CSV, which may go Failed after Succeeded while its operator pod is unavailable
 // and come back.
 type olmWait struct {
-	c         *Configure
-	ns, sub   string
-	line      string // MTC line whose CSV counts ("" any)
-	start     time.Time
-	progress  time.Duration
-	grace     time.Duration
-	failedAt  map[string]time.Time // CSVs seen Failed after Succeeded, since when
-	sawStatus bool
+	c        *Configure
+	ns, sub  string
+	line     string // MTC line whose CSV counts ("" any)
+	start    time.Time
+	progress time.Duration
+	grace    time.Duration
+	failedAt map[string]time.Time // CSVs seen Failed after Succeeded, since when
+	// unsatSince is when ConstraintsNotSatisfiable was first seen in a row; unsatGrace how long
+	// it must last to count.
+	unsatSince time.Time
+	unsatGrace time.Duration
+	sawStatus  bool
 }
 
 func (c *Configure) waitOLM(ctx context.Context, ns, subName, line string) (string, error) {
-	w := &olmWait{c: c, ns: ns, sub: subName, line: line, start: time.Now(), progress: c.OLMProgress, grace: c.CSVGrace, failedAt: map[string]time.Time{}}
+	w := &olmWait{c: c, ns: ns, sub: subName, line: line, unsatGrace: c.ResolutionGrace, start: time.Now(), progress: c.OLMProgress, grace: c.CSVGrace, failedAt: map[string]time.Time{}}
 	if w.progress <= 0 {
 		w.progress = DefaultOLMProgress
 	}
 	if w.grace <= 0 {
 		w.grace = DefaultCSVGrace
+	}
+	if w.unsatGrace <= 0 {
+		w.unsatGrace = DefaultResolutionGrace
 	}
 	var csvName string
 	err := c.Waiter.Until(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
@@ -67,10 +77,21 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	}
 	// Resolution. ConstraintsNotSatisfiable is terminal in OLM (it stops retrying); any other
 	// resolution error may pass (a catalog still connecting), so it counts as no progress.
+	if m := findCondition(sub, "ResolutionFailed"); m == nil || m["status"] != "True" || m["reason"] != "ConstraintsNotSatisfiable" {
+		w.unsatSince = time.Time{}
+	}
 	if m := findCondition(sub, "ResolutionFailed"); m != nil && m["status"] == "True" {
 		msg := strings.TrimSuffix(fmt.Sprint(m["message"]), ".")
 		if m["reason"] == "ConstraintsNotSatisfiable" {
-			return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, w.resolutionRemedy(ctx, sub))
+			// Terminal for OLM, except while it replaces a CSV (both CSVs exist for a moment and
+			// the resolver reports them as a conflict): refuse once it has lasted a little while.
+			if w.unsatSince.IsZero() {
+				w.unsatSince = time.Now()
+			}
+			if time.Since(w.unsatSince) >= w.unsatGrace {
+				return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, w.resolutionRemedy(ctx, sub))
+			}
+			return false, "ResolutionFailed: " + msg, "", nil
 		}
 		if err := w.noProgress("OLM reports ResolutionFailed (" + msg + ")"); err != nil {
 			return false, "", "", err

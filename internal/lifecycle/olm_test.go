@@ -147,8 +147,8 @@ func TestIntegrationOperatorPodOutage(t *testing.T) {
 		if err := e.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: operatorSelector(t, e)}); err != nil {
 			t.Fatal(err)
 		}
-		waitCSV(t, e, csvName, "Failed")
-		l.Say("CSV %s is Failed while the operator pod cannot start", csvName)
+		waitCSVLeft(t, e, csvName, "Succeeded")
+		l.Say("CSV %s left Succeeded while the operator pod cannot start", csvName)
 	}
 
 	// The pod comes back: verify waits for it.
@@ -210,17 +210,18 @@ func operatorSelector(t *testing.T, e *testenv.Env) string {
 	return metav1.FormatLabelSelector(d.Spec.Selector)
 }
 
-func waitCSV(t *testing.T, e *testenv.Env, name, phase string) {
+// waitCSVLeft waits until the CSV's phase is no longer phase.
+func waitCSVLeft(t *testing.T, e *testenv.Env, name, phase string) {
 	t.Helper()
 	csvGVR := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "clusterserviceversions"}
 	var last string
-	waitFor(t, "CSV "+name+" to be "+phase, func() bool {
+	waitFor(t, "CSV "+name+" to leave "+phase, func() bool {
 		u, err := e.Dynamic.Resource(csvGVR).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
 		last, _, _ = unstructured.NestedString(u.Object, "status", "phase")
-		return last == phase
+		return last != "" && last != phase
 	})
 }
 
