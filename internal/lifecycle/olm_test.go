@@ -77,7 +77,9 @@ func TestIntegrationInstallPerMinor(t *testing.T) {
 				}
 				// helm test runs mtc-hooks verify (no --logs: Helm 3 cannot read the log of a test
 				// pod its delete policy already removed).
-				out, err := l.Run(ctx, e, "helm", "test", "mtc", "-n", ns, "--timeout", "2m")
+				// Longer than verify's CSV grace (2m), so that a CSV OLM briefly takes out of
+				// Succeeded under load is waited for rather than cut off by Helm.
+				out, err := l.Run(ctx, e, "helm", "test", "mtc", "-n", ns, "--timeout", "4m")
 				if err != nil || !strings.Contains(out, "Phase:          Succeeded") {
 					t.Fatalf("helm test: %v\n%s", err, out)
 				}
