@@ -106,15 +106,12 @@ func populated() []runtime.Object {
 		newObj(kube.SCCs, "SecurityContextConstraints", "", "restricted-v2").build(),
 		newObj(kube.OAuthClients, "OAuthClient", "", "migration").build(),
 		// What OLM creates outside the namespace: the CSV's clusterPermissions RBAC (labelled with
-		// the CSV), the bundle's own ClusterRoles (InstallPlan steps), and the Operator objects.
+		// the CSV), OADP's bundle ClusterRoles (by name, as no other OADP is left), a bundle role of
+		// another operator, and the Operator objects.
 		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "mtc-operator.v1.8.8-abcde").field(map[string]any{
 			"olm.managed": "true", "olm.owner": "mtc-operator.v1.8.8", "olm.owner.kind": "ClusterServiceVersion", "olm.owner.namespace": ns}, "metadata", "labels").build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "dpa-editor-role").field(map[string]any{"olm.managed": "true"}, "metadata", "labels").build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "other-bundle-role").field(map[string]any{"olm.managed": "true"}, "metadata", "labels").build(),
-		newObj(kube.InstallPlans, "InstallPlan", ns, "install-abcde").field([]any{
-			map[string]any{"resolving": "oadp-operator.v1.2.3", "status": "Created", "resource": map[string]any{"kind": "ClusterRole", "name": "dpa-editor-role"}},
-			map[string]any{"resolving": "other-operator.v1.0.0", "status": "Created", "resource": map[string]any{"kind": "ClusterRole", "name": "other-bundle-role"}},
-		}, "status", "plan").build(),
 		newObj(kube.Operators, "Operator", "", "mtc-operator."+ns).build(),
 		newObj(kube.Operators, "Operator", "", "redhat-oadp-operator."+ns).build(),
 		newObj(kube.Operators, "Operator", "", "other-operator."+ns).build(),
@@ -139,7 +136,7 @@ func listKinds() map[schema.GroupVersionResource]string {
 		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
 		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
 		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
-		kube.InstallPlans: "InstallPlan", kube.Operators: "Operator",
+		kube.Operators: "Operator",
 	} {
 		m[gvr] = kind + "List"
 	}

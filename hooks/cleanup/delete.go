@@ -29,8 +29,6 @@ type target struct {
 	UID       types.UID
 	// Finalizers the object had when it was listed.
 	Finalizers []string
-	// Package is the OLM package of a Subscription.
-	Package string
 	// ByName makes waits read the object with get instead of listing its kind: for the single objects the
 	// hook may only get by name (its RBAC lists resourceNames).
 	ByName bool

@@ -45,13 +45,9 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		pkg, _, _ := unstructured.NestedString(subs[i].Object, "spec", "name")
 		switch {
 		case pkg == kube.OperatorPackage:
-			t := targetOf(kube.Subscriptions, "Subscription", &subs[i])
-			t.Package = pkg
-			targets = append(targets, t)
+			targets = append(targets, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
 		case slices.Contains(kube.OADPPackages, pkg):
-			t := targetOf(kube.Subscriptions, "Subscription", &subs[i])
-			t.Package = pkg
-			oadpSubs = append(oadpSubs, t)
+			oadpSubs = append(oadpSubs, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
 		}
 	}
 	csvs, err := c.list(ctx, kube.CSVs, ns)

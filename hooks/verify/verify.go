@@ -5,6 +5,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -83,24 +85,25 @@ func (v *Verify) csvSettled(ctx context.Context, ns, name string) (*unstructured
 	if log == nil {
 		log = slog.Default()
 	}
-	deadline := time.Now().Add(grace)
-	for {
-		csv, err := v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	var csv *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(ctx, interval, grace, true, func(ctx context.Context) (bool, error) {
+		var err error
+		csv, err = v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+name, v.Host)
+			return false, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+name, v.Host)
 		}
-		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
 		// OLM cycles such a CSV through Failed, Pending and Installing while it retries.
-		if phase == "Succeeded" || !configure.CSVHadSucceeded(csv) || time.Now().After(deadline) {
-			return csv, nil
+		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+		if phase == "Succeeded" || !configure.CSVHadSucceeded(csv) {
+			return true, nil
 		}
-		log.Info("the operator's CSV left Succeeded (its operator pod is unavailable); waiting for it to come back", "csv", name, "phase", phase, "until", deadline.Format(time.RFC3339))
-		select {
-		case <-ctx.Done():
-			return csv, nil
-		case <-time.After(interval):
-		}
+		log.Info("the operator's CSV left Succeeded (its operator pod is unavailable); waiting for it to come back", "csv", name, "phase", phase, "for", grace.String())
+		return false, nil
+	})
+	if csv == nil || (err != nil && !errors.Is(err, context.DeadlineExceeded)) {
+		return nil, err
 	}
+	return csv, nil // after the grace (or SIGTERM), the last state read
 }
 
 // components are the Deployments the operator runs for each MigrationController switch.
