@@ -87,11 +87,14 @@ func (v *Verify) csvSettled(ctx context.Context, ns, name string) (*unstructured
 	}
 	var csv *unstructured.Unstructured
 	err := wait.PollUntilContextTimeout(ctx, interval, grace, true, func(ctx context.Context) (bool, error) {
-		var err error
-		csv, err = v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		cur, err := v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if csv != nil && kube.IsDeadlineSoon(err) {
+			return true, nil // the grace is over: report the last state read
+		}
 		if err != nil {
 			return false, kube.Explain(err, "read ClusterServiceVersion "+ns+"/"+name, v.Host)
 		}
+		csv = cur
 		// OLM cycles such a CSV through Failed, Pending and Installing while it retries.
 		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
 		if phase == "Succeeded" || !configure.CSVHadSucceeded(csv) {
