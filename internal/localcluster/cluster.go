@@ -436,11 +436,15 @@ func (c *Cluster) Stop() error {
 			}
 		}
 	}
-	if c.ownDir {
+	if c.ownDir && os.Getenv(KeepDirEnv) == "" {
 		return os.RemoveAll(c.Dir)
 	}
 	return nil
 }
+
+// KeepDirEnv, when set to any value, keeps each cluster's work directory (component logs, pod
+// logs under node/) after Stop, for reading after a failed test.
+const KeepDirEnv = "MTC_KEEP_CLUSTER_DIRS"
 
 func stopProc(p *proc, grace time.Duration) {
 	select {
