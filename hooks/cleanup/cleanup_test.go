@@ -136,7 +136,7 @@ func listKinds() map[schema.GroupVersionResource]string {
 		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
 		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
 		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
-		kube.Operators: "Operator",
+		kube.Operators: "Operator", kube.InstallPlans: "InstallPlan",
 	} {
 		m[gvr] = kind + "List"
 	}
@@ -491,5 +491,32 @@ func TestChunk(t *testing.T) {
 		if len(c) > 100 {
 			t.Errorf("chunk of %d bytes", len(c))
 		}
+	}
+}
+
+// While OLM still executes an InstallPlan, the operator stays: the cleanup waits for it and, when it
+// never finishes, fails naming it with the Subscriptions and CSVs untouched. Once the InstallPlan
+// is Complete, the same cleanup goes through.
+func TestCleanupWaitsForARunningInstallPlan(t *testing.T) {
+	t.Parallel()
+	ip := newObj(kube.InstallPlans, "InstallPlan", ns, "install-abcde").build()
+	_ = unstructured.SetNestedField(ip.Object, "Installing", "status", "phase")
+	fc := newFakeCluster(true, append(populated(), ip)...)
+	_, err := fc.cleanup().Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "InstallPlan install-abcde is Installing") {
+		t.Fatalf("want a timeout naming the running InstallPlan, got %v", err)
+	}
+	if !fc.exists(t, kube.Subscriptions, ns, "mtc-operator") || !fc.exists(t, kube.CSVs, ns, "mtc-operator.v1.8.8") {
+		t.Fatal("the operator was removed under a running InstallPlan")
+	}
+	_ = unstructured.SetNestedField(ip.Object, "Complete", "status", "phase")
+	if err := fc.dyn.Tracker().Update(kube.InstallPlans, ip, ns); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.cleanup().Run(context.Background()); err != nil {
+		t.Fatalf("rerun once the InstallPlan is Complete: %v", err)
+	}
+	if fc.exists(t, kube.Subscriptions, ns, "mtc-operator") {
+		t.Fatal("the Subscription stayed after the InstallPlan completed")
 	}
 }

@@ -1,6 +1,7 @@
 package cleanup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,9 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		t.ByName = true
 		targets = append(targets, t)
 	}
+	if err := c.waitInstallPlans(ctx, ns, targets); err != nil {
+		return s, err
+	}
 	var csvUIDs []types.UID
 	var csvNames []string
 	for _, t := range targets {
@@ -134,6 +138,33 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		return s, err
 	}
 	return s, c.deleteOLMLeftovers(ctx, ns, s, leftovers)
+}
+
+// waitInstallPlans waits until no InstallPlan of the namespace is being planned or executed before
+// the Subscriptions and CSVs go. OLM can report the CSV Succeeded while the catalog operator still
+// executes the InstallPlan's later steps (bundle ClusterRoles, bindings, ServiceAccount owners);
+// deleting under it leaves those objects behind, created after the cleanup looked. An InstallPlan
+// awaiting Manual approval executes nothing and is not waited for.
+func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []target) error {
+	if c.DryRun || !slices.ContainsFunc(targets, func(t target) bool { return t.Kind == "Subscription" || t.Kind == "ClusterServiceVersion" }) {
+		return nil
+	}
+	return c.Waiter.Until(ctx, "OLM to finish the InstallPlans in "+ns,
+		"look at the InstallPlans' status (oc get installplans -n "+ns+" -o yaml) and at the catalog operator's log in openshift-operator-lifecycle-manager",
+		func(ctx context.Context) (bool, string, error) {
+			plans, err := c.list(ctx, kube.InstallPlans, ns)
+			if err != nil {
+				return false, "", err
+			}
+			var busy []string
+			for i := range plans {
+				phase, _, _ := unstructured.NestedString(plans[i].Object, "status", "phase")
+				if (phase == "" || phase == "Planning" || phase == "Installing") && plans[i].GetDeletionTimestamp() == nil {
+					busy = append(busy, "InstallPlan "+plans[i].GetName()+" is "+cmp.Or(phase, "new"))
+				}
+			}
+			return len(busy) == 0, strings.Join(busy, ", "), nil
+		})
 }
 
 // olmCluster are the cluster-scoped objects OLM created for the removed CSVs that its csv-cleanup

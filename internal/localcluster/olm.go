@@ -90,7 +90,45 @@ func (c *Cluster) startOLM(ctx context.Context, dyn dynamic.Interface) error {
 		"--namespace", OLMNamespace, "--writeStatusName", ""); err != nil {
 		return err
 	}
-	return c.waitCatalogReady(ctx, dyn)
+	if err := c.waitCatalogReady(ctx, dyn); err != nil {
+		return err
+	}
+	return c.waitOperatorGroups(ctx, dyn)
+}
+
+// waitOperatorGroups waits until the olm operator has made the admin, edit and view ClusterRoles of
+// every OperatorGroup the flavour created. It makes them some seconds after start, on its second
+// sync of the group; a snapshot taken before that would count them as made by the test.
+func (c *Cluster) waitOperatorGroups(ctx context.Context, dyn dynamic.Interface) error {
+	p := c.procByName("olm-operator")
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-p.done:
+			return false, fmt.Errorf("the OLM olm operator exited at start (%s): read %s", p.cmd.ProcessState, p.log)
+		default:
+		}
+		groups, err := dyn.Resource(gvr("operators.coreos.com", "v1", "operatorgroups")).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		missing = missing[:0]
+		for _, g := range groups.Items {
+			sel := "olm.owner.kind=OperatorGroup,olm.owner=" + g.GetName() + ",olm.owner.namespace=" + g.GetNamespace()
+			roles, err := dyn.Resource(gvr("rbac.authorization.k8s.io", "v1", "clusterroles")).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil {
+				return false, nil
+			}
+			if len(roles.Items) < 3 {
+				missing = append(missing, g.GetNamespace()+"/"+g.GetName())
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("OLM did not make the ClusterRoles of OperatorGroups %v: %w (read %s)", missing, err, p.log)
+	}
+	return nil
 }
 
 // olmEnv is the environment of OLM's processes: ours without CI (OLM wraps its client in a
