@@ -520,3 +520,30 @@ func TestCleanupWaitsForARunningInstallPlan(t *testing.T) {
 		t.Fatal("the Subscription stayed after the InstallPlan completed")
 	}
 }
+
+// RBAC that OLM labels for an MTC or OADP CSV of the namespace which no longer exists (made again by
+// a CSV sync still in flight after the csv-cleanup finalizer ran) goes in step 7; RBAC labelled for
+// another namespace's CSV stays.
+func TestCleanupRemovesOLMRBACOfGoneCSVs(t *testing.T) {
+	t.Parallel()
+	labelled := func(name, owner, namespace string) *unstructured.Unstructured {
+		u := newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", name).build()
+		u.SetLabels(map[string]string{"olm.owner": owner, "olm.owner.kind": "ClusterServiceVersion", "olm.owner.namespace": namespace})
+		return u
+	}
+	fc := newFakeCluster(true, append(populated(),
+		labelled("mtc-operator.v1.8.7-abc", "mtc-operator.v1.8.7", ns),
+		labelled("oadp-operator.v1.4.4-def", "oadp-operator.v1.4.4", ns),
+		labelled("oadp-operator.v1.4.4-ghi", "oadp-operator.v1.4.4", "openshift-adp"))...)
+	if _, err := fc.cleanup().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"mtc-operator.v1.8.7-abc", "oadp-operator.v1.4.4-def"} {
+		if fc.exists(t, kube.ClusterRoleBindings, "", n) {
+			t.Errorf("ClusterRoleBinding %s of a CSV that is gone stayed", n)
+		}
+	}
+	if !fc.exists(t, kube.ClusterRoleBindings, "", "oadp-operator.v1.4.4-ghi") {
+		t.Error("the cleanup removed the RBAC of another namespace's OADP")
+	}
+}

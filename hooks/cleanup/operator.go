@@ -533,8 +533,23 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 			veleroStays = true
 		}
 	}
+	// OLM's RBAC for an MTC or OADP CSV of this namespace that no longer exists: its csv-cleanup
+	// finalizer removes it, but a sync of the CSV still in flight can create it again a moment later.
+	csvs, err := c.list(ctx, kube.CSVs, ns)
+	if err != nil {
+		return s, err
+	}
+	liveCSV := map[string]bool{}
+	for i := range csvs {
+		liveCSV[csvs[i].GetName()] = true
+	}
 	var targets []target
 	err = c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
+		if l := u.GetLabels(); l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && !liveCSV[l["olm.owner"]] &&
+			(strings.HasPrefix(l["olm.owner"], kube.CSVPrefix) || strings.HasPrefix(l["olm.owner"], kube.OADPCSVPrefix) || strings.HasPrefix(l["olm.owner"], "redhat-oadp-operator.")) {
+			targets = append(targets, t)
+			return
+		}
 		n := u.GetName()
 		mtc := strings.Contains(n, kube.MigrationGroup) || n == kube.LegacyOperator || n == kube.ControllerName
 		vel := strings.Contains(n, "velero")

@@ -272,6 +272,11 @@ func TestConfigure(t *testing.T) {
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Succeeded"),
 			crd("migrationcontrollers.migration.openshift.io", false)}},
 			wantTimeout: "waiting for CRD migrationcontrollers.migration.openshift.io to be established (last seen: not established yet)"},
+		{name: "csv succeeded, installplan still executing", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "installPlanRef": map[string]any{"name": "install-abcde"}}),
+			csv("mtc-operator.v1.8.8", "Succeeded"),
+			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde", map[string]any{"status": map[string]any{"phase": "Installing"}})}},
+			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-abcde still Installing)"},
 		{name: "csv upgrade pending", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.7", "currentCSV": "mtc-operator.v1.8.8", "state": "UpgradePending"}),
 			csv("mtc-operator.v1.8.7", "Succeeded")}},
