@@ -71,6 +71,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad output", []string{"cleanup", "-o", "yaml"}, ExitUsage, `--output "yaml" is not text or json`},
 		{"missing mtc version", []string{"version-check"}, ExitUsage, "--mtc-version is required"},
 		{"bad phase", []string{"cleanup", "--phase", "later"}, ExitUsage, `--phase "later"`},
+		{"removed --force", []string{"cleanup", "--force"}, ExitUsage, "--force is gone: it mixed three risks; choose --during-migration"},
 		{"bad platform", []string{"version-check", "--mtc-version", "1.8", "--platform", "eks"}, ExitUsage, `--platform "eks"`},
 		{"missing kubeconfig", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", "/nonexistent/kubeconfig"}, ExitFailed, "cannot read kubeconfig /nonexistent/kubeconfig"},
 		{"unreachable API server", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", kubeconfig(t, closedPort(t))}, ExitFailed, "is unreachable"},

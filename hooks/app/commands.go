@@ -127,11 +127,14 @@ func newConfigure(g *globals) *cobra.Command {
 }
 
 type cleanupOptions struct {
-	phase       string
-	force       bool
-	dryRun      bool
-	export      string
-	stepTimeout time.Duration
+	phase           string
+	duringMigration bool
+	dropFinalizers  bool
+	deleteShared    bool
+	force           bool
+	dryRun          bool
+	export          string
+	stepTimeout     time.Duration
 }
 
 func newCleanup(g *globals) *cobra.Command {
@@ -139,16 +142,21 @@ func newCleanup(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Export every MTC resource, then remove MTC in an order that leaves nothing stuck",
-		Long: `cleanup refuses while a MigMigration runs (unless --force), saves every MTC custom resource in
+		Long: `cleanup refuses while a MigMigration runs (unless --during-migration), saves every MTC custom resource in
 ConfigMaps mtc-export-<time>-<n> that outlive the uninstall (and in --export FILE), then closes the plans,
 deletes the migration records while the controller runs, the plans, storages and remote clusters, the
-MigrationController, the operator, the CRDs and the cluster-scoped leftovers. A second run does nothing.`,
+MigrationController, the operator, the CRDs and the cluster-scoped leftovers. A second run does nothing.
+OADP and the velero.io and oadp.openshift.io CRDs stay while anything else uses them; --delete-shared
+removes them anyway (run it with --dry-run first to see exactly what would go).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch o.phase {
 			case cleanup.PhasePreDelete, cleanup.PhasePostDelete, cleanup.PhaseAll:
 			default:
 				return usagef("--phase %q is not pre-delete, post-delete or all", o.phase)
+			}
+			if o.force {
+				return usagef("--force is gone: it mixed three risks; choose --during-migration (go ahead while a migration runs), --drop-finalizers (drop the DirectVolumeMigration finalizer no running controller will remove) or --delete-shared (remove OADP and the Velero CRDs although something else uses them)")
 			}
 			cl, err := g.clients()
 			if err != nil {
@@ -157,13 +165,17 @@ MigrationController, the operator, the CRDs and the cluster-scoped leftovers. A 
 			w := g.waiter()
 			w.Timeout = o.stepTimeout
 			a := &cleanup.Cleanup{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				Phase: o.phase, Force: o.force, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
+				Phase: o.phase, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
 			return run(cmd, g, a.Run)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.phase, "phase", cleanup.PhaseAll, "pre-delete (stop after the MigrationController), post-delete or all")
-	f.BoolVar(&o.force, "force", false, "go ahead while migrations run, drop finalizers no controller will remove, delete the velero.io CRDs even if used")
+	f.BoolVar(&o.duringMigration, "during-migration", false, "go ahead while a MigMigration runs (the migrated namespaces may be left half-moved)")
+	f.BoolVar(&o.dropFinalizers, "drop-finalizers", false, "drop the DirectVolumeMigration finalizer that no running mig-controller will remove (leaves that migration's rsync pods and routes)")
+	f.BoolVar(&o.deleteShared, "delete-shared", false, "remove OADP and the velero.io and oadp.openshift.io CRDs although something else uses them (deletes every Backup, Schedule and BackupStorageLocation); try with --dry-run first")
+	f.BoolVar(&o.force, "force", false, "removed: use --during-migration, --drop-finalizers or --delete-shared")
+	_ = f.MarkHidden("force")
 	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be deleted, in order, and change nothing")
 	f.StringVar(&o.export, "export", "", "also write the exported MTC resources to this file")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 2*time.Minute, "bound of each wait inside the cleanup")

@@ -45,9 +45,16 @@ type Cleanup struct {
 	Namespace string
 	// Phase is PhasePreDelete, PhasePostDelete or PhaseAll (the default).
 	Phase string
-	// Force deletes even while a migration runs, removes finalizers that cannot be removed otherwise and
-	// deletes the velero.io CRDs even when something else still uses them.
-	Force bool
+	// Three separate risks, each its own switch:
+	// DuringMigration deletes even while a migration runs (--during-migration; the chart's
+	// hooks.cleanup.duringMigration).
+	DuringMigration bool
+	// DropFinalizers removes the DirectVolumeMigration finalizer that no running mig-controller
+	// will remove (--drop-finalizers), leaving that migration's rsync pods and routes behind.
+	DropFinalizers bool
+	// DeleteShared removes OADP and the velero.io and oadp.openshift.io CRDs although something else
+	// still uses them (--delete-shared; the CLI only, never a chart value).
+	DeleteShared bool
 	// DryRun lists what would be deleted, in order, and changes nothing.
 	DryRun bool
 	// ExportFile, when set, also writes the export there.
@@ -272,11 +279,11 @@ func (c *Cleanup) refuseRunning(objs []*unstructured.Unstructured) error {
 	if len(run) == 0 {
 		return nil
 	}
-	if c.Force {
-		c.log().Warn("deleting MTC while migrations run, because of --force", "migrations", strings.Join(run, ","))
+	if c.DuringMigration {
+		c.log().Warn("deleting MTC while migrations run, because of --during-migration", "migrations", strings.Join(run, ","))
 		return nil
 	}
-	return kube.Refusef("MigMigration %s is still running, and uninstalling now would leave the migrated namespaces half-moved, so nothing was deleted; wait for it to finish or cancel it (oc patch migmigration %s -n %s --type merge -p '{\"spec\":{\"canceled\":true}}'), or rerun with --force",
+	return kube.Refusef("MigMigration %s is still running, and uninstalling now would leave the migrated namespaces half-moved, so nothing was deleted; wait for it to finish or cancel it (oc patch migmigration %s -n %s --type merge -p '{\"spec\":{\"canceled\":true}}'), or rerun with --during-migration (hooks.cleanup.duringMigration)",
 		strings.Join(run, ", "), first.GetName(), first.GetNamespace())
 }
 
@@ -398,7 +405,7 @@ func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
 }
 
 // deleteAndWait deletes the targets and waits for them. DVMs that keep their finalizer while no controller
-// runs get it removed with --force, else the wait stops with a refusal that says so.
+// runs get it removed with --drop-finalizers, else the wait stops with a refusal that says so.
 func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
 	s.Deleted = append(s.Deleted, names(targets)...)
 	if c.DryRun {
@@ -425,11 +432,11 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 		if err != nil || up {
 			return err
 		}
-		if !c.Force {
-			return kube.Refusef("%s keeps the finalizer %s, which only a running mig-controller removes, and the controller is not running; start it again (oc scale deployment/%s -n %s --replicas=1) and rerun, or rerun with --force to drop the finalizer and leave the rsync pods and routes of that migration behind",
+		if !c.DropFinalizers {
+			return kube.Refusef("%s keeps the finalizer %s, which only a running mig-controller removes, and the controller is not running; start it again (oc scale deployment/%s -n %s --replicas=1) and rerun, or rerun with --drop-finalizers to drop it and leave the rsync pods and routes of that migration behind",
 				strings.Join(names(held), ", "), DVMFinalizer, kube.ControllerName, ns)
 		}
-		s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--force, controller not running)")
+		s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--drop-finalizers, controller not running)")
 		return c.removeFinalizers(ctx, held)
 	})
 }

@@ -357,16 +357,16 @@ func TestCleanupRefusesWhileMigrationRuns(t *testing.T) {
 			}
 		})
 	}
-	t.Run("force", func(t *testing.T) {
+	t.Run("during migration", func(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(true, append(populated(), tests["running condition"])...)
 		c := fc.cleanup()
-		c.Force = true
+		c.DuringMigration = true
 		if _, err := c.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if fc.exists(t, kube.MigMigrations, ns, "mig-2") {
-			t.Fatal("mig-2 survived --force")
+			t.Fatal("mig-2 survived --during-migration")
 		}
 	})
 }
@@ -422,19 +422,24 @@ func TestCleanupDVMFinalizerWithoutController(t *testing.T) {
 	fc := newFakeCluster(false, populated()...)
 	_, err := fc.cleanup().Run(context.Background())
 	if !kube.IsRefusal(err) || !strings.Contains(err.Error(), "keeps the finalizer migration.openshift.io/directvolumemigrationfinalizer") ||
-		!strings.Contains(err.Error(), "--force") {
+		!strings.Contains(err.Error(), "--drop-finalizers") {
 		t.Fatalf("want a refusal about the finalizer, got %v", err)
 	}
 	if !fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
 		t.Fatal("the cleanup went past the stuck DVM")
 	}
 	c := fc.cleanup()
-	c.Force = true
+	c.DuringMigration, c.DeleteShared = true, true // neither drops a finalizer
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "--drop-finalizers") {
+		t.Fatalf("rerun with the other switches: want the same refusal, got %v", err)
+	}
+	c = fc.cleanup()
+	c.DropFinalizers = true
 	if _, err := c.Run(context.Background()); err != nil {
-		t.Fatalf("rerun with --force: %v", err)
+		t.Fatalf("rerun with --drop-finalizers: %v", err)
 	}
 	if fc.exists(t, kube.DVMs, ns, "dvm-1") || fc.exists(t, kube.CRDs, "", "directvolumemigrations.migration.openshift.io") {
-		t.Fatal("--force did not finish the job")
+		t.Fatal("--drop-finalizers did not finish the job")
 	}
 }
 
@@ -545,5 +550,35 @@ func TestCleanupRemovesOLMRBACOfGoneCSVs(t *testing.T) {
 	}
 	if !fc.exists(t, kube.ClusterRoleBindings, "", "oadp-operator.v1.4.4-ghi") {
 		t.Error("the cleanup removed the RBAC of another namespace's OADP")
+	}
+}
+
+// --delete-shared, and only it, removes OADP and the Velero CRDs that another DataProtectionApplication
+// still uses; the other two switches leave them.
+func TestCleanupDeleteShared(t *testing.T) {
+	t.Parallel()
+	other := newObj(kube.DataProtectionApps, "DataProtectionApplication", "openshift-adp", "dpa-sample").build()
+	fc := newFakeCluster(true, append(populated(), other)...)
+	c := fc.cleanup()
+	c.DuringMigration, c.DropFinalizers = true, true
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
+		t.Fatal("--during-migration or --drop-finalizers removed what another DataProtectionApplication uses")
+	}
+	c = fc.cleanup()
+	c.DeleteShared = true
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.exists(t, kube.CRDs, "", "backups.velero.io") || fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
+		t.Fatal("--delete-shared left OADP or the Velero CRDs")
+	}
+	var text strings.Builder
+	_ = rep.WriteText(&text)
+	if !strings.Contains(text.String(), "(--delete-shared)") {
+		t.Errorf("the report does not say --delete-shared removed shared things:\n%s", text.String())
 	}
 }

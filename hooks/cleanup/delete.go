@@ -181,7 +181,7 @@ func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
 	})
 }
 
-// removeFinalizers clears the finalizers of the targets (used with --force only).
+// removeFinalizers clears the finalizers of the targets (used with --drop-finalizers only).
 func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error {
 	patch := []byte(`{"metadata":{"finalizers":null}}`)
 	return parallel(ctx, targets, func(ctx context.Context, t target) error {
@@ -190,7 +190,7 @@ func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error 
 			return err
 		})
 		if err == nil || apierrors.IsNotFound(err) {
-			c.log().Warn("removed finalizers because of --force", "object", t.String(), "finalizers", strings.Join(t.Finalizers, ","))
+			c.log().Warn("removed finalizers because of --drop-finalizers", "object", t.String(), "finalizers", strings.Join(t.Finalizers, ","))
 			return nil
 		}
 		return kube.Explain(err, "remove the finalizers of "+t.String(), c.Host)
@@ -258,7 +258,7 @@ func (c *Cleanup) waitGone(ctx context.Context, what string, targets []target, o
 		w.Interval = 250 * time.Millisecond
 	}
 	return w.Until(ctx, what+" to be deleted",
-		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them, or rerun with --force",
+		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them",
 		func(ctx context.Context) (bool, string, error) {
 			left, err := c.present(ctx, targets)
 			if err != nil {

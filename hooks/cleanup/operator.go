@@ -74,10 +74,10 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		case len(users) == 0:
 			targets = append(targets, oadpSubs...)
 			targets = append(targets, oadpCSVs...)
-		case c.Force:
+		case c.DeleteShared:
 			targets = append(targets, oadpSubs...)
 			targets = append(targets, oadpCSVs...)
-			s.Notes = append(s.Notes, "removed OADP although "+strings.Join(users, ", ")+" still use it (--force)")
+			s.Notes = append(s.Notes, "removed OADP although "+strings.Join(users, ", ")+" still use it (--delete-shared)")
 		default:
 			for _, t := range append(oadpSubs, oadpCSVs...) {
 				s.Kept = append(s.Kept, t.String()+": OADP is still used by "+strings.Join(users, ", "))
@@ -464,12 +464,12 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 		switch {
 		case len(reasons) == 0:
 			targets = append(targets, velero...)
-		case c.Force:
+		case c.DeleteShared:
 			targets = append(targets, velero...)
-			s.Notes = append(s.Notes, "deleted the velero.io and oadp.openshift.io CRDs although "+strings.Join(reasons, ", ")+" (--force)")
+			s.Notes = append(s.Notes, "deleted the velero.io and oadp.openshift.io CRDs although "+strings.Join(reasons, ", ")+" (--delete-shared)")
 		default:
 			c.veleroKept = true
-			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs: %s; rerun with --force to delete them anyway", len(velero), strings.Join(reasons, ", ")))
+			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs: %s; mtc-hooks cleanup --delete-shared --dry-run lists what deleting them anyway would take", len(velero), strings.Join(reasons, ", ")))
 		}
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)

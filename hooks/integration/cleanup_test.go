@@ -29,7 +29,7 @@ func TestIntegrationCleanup(t *testing.T) {
 			map[string]any{"phase": "StageBackupCreated", "startTimestamp": "2026-01-01T00:00:00Z", "conditions": conditions("Running")["conditions"]})
 		before := w.count(kube.MigPlans, ns) + w.count(kube.MigMigrations, ns) + w.count(kube.CRDs, "")
 		r := hooks(t, cluster.Kubeconfig, "cleanup")
-		wantExit(t, r, 1, "MigMigration openshift-migration/mig-running is still running", "nothing was deleted", "--force")
+		wantExit(t, r, 1, "MigMigration openshift-migration/mig-running is still running", "nothing was deleted", "--during-migration")
 		after := w.count(kube.MigPlans, ns) + w.count(kube.MigMigrations, ns) + w.count(kube.CRDs, "")
 		if before != after || len(w.exports()) != 0 {
 			t.Fatalf("a refused cleanup changed the cluster: %d objects before, %d after, %d exports", before, after, len(w.exports()))

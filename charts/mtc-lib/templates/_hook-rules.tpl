@@ -108,7 +108,7 @@ Subscription and CSV, the MigrationController and the Deployments of its compone
 {{- end }}
 
 {{/* cleanup: lists the MTC resources in every namespace (refusal, export, each step), closes plans and drops
-DVM finalizers with --force (patch), deletes in order, checks what else uses OADP and Velero, then removes the
+DVM finalizers with --drop-finalizers (patch), deletes in order, checks what else uses OADP and Velero, then removes the
 operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
 {{- define "mtc.lib.hookRules.cleanup.cluster" -}}
 - apiGroups: ["migration.openshift.io"]

@@ -122,7 +122,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.hooks.configure.timeoutSeconds)) -}}
 {{- else if eq .hook "cleanup" -}}
 {{- $args = list "cleanup" "--phase" .phase -}}
-{{- if $v.hooks.cleanup.force -}}{{- $args = append $args "--force" -}}{{- end -}}
+{{- if $v.hooks.cleanup.duringMigration -}}{{- $args = append $args "--during-migration" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.cleanup.timeoutSeconds))) -}}
 {{- else if eq .hook "test" -}}
 {{- $args = list "verify" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.tests.timeoutSeconds)) -}}
