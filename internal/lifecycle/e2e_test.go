@@ -30,6 +30,17 @@ func lab(t *testing.T, helm string) *lifecycle.Lab {
 	return l
 }
 
+// bothHelms runs a story once with the Helm 3 CLI and once with Helm 4, side by side, each on a
+// cluster of its own: every lifecycle story holds with both.
+func bothHelms(t *testing.T, story func(t *testing.T, l *lifecycle.Lab)) {
+	for _, helm := range []string{"helm", "helm4"} {
+		t.Run(helm, func(t *testing.T) {
+			t.Parallel()
+			story(t, lab(t, helm))
+		})
+	}
+}
+
 type testWriter struct {
 	t   *testing.T
 	buf bytes.Buffer

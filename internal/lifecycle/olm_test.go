@@ -355,30 +355,31 @@ func untar(tgz, dir string) error {
 // naming the InstallPlan and the patch that approves it; the user approves it and runs the same
 // helm upgrade again, which then completes.
 func TestIntegrationManualApproval(t *testing.T) {
-	l := lab(t, "helm4")
-	ctx := ctxFor(t)
-	e := cluster(t, l, ocp417)
-	out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--create-namespace",
-		"--set", "olm.subscription.installPlanApproval=Manual", "--timeout", "2m")
-	if err == nil {
-		t.Fatalf("the install went through without an approved InstallPlan:\n%s", out)
-	}
-	sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(ctx, "mtc-operator", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := nestedString(sub, "status", "installPlanRef", "name")
-	if plan == "" || !strings.Contains(out, "InstallPlan "+ns+"/"+plan+" waits for manual approval") {
-		t.Fatalf("want configure's refusal naming InstallPlan %q:\n%s", plan, out)
-	}
-	if _, err := l.Run(ctx, e, "kubectl", "patch", "installplan", plan, "-n", ns, "--type", "merge", "-p", `{"spec":{"approved":true}}`); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns,
-		"--set", "olm.subscription.installPlanApproval=Manual", "--timeout", "4m"); err != nil {
-		t.Fatalf("helm upgrade after the approval: %v\n%s", err, out)
-	}
-	if err := l.CheckInstalled(ctx, e, false); err != nil {
-		t.Fatal(err)
-	}
+	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
+		ctx := ctxFor(t)
+		e := cluster(t, l, ocp417)
+		out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--create-namespace",
+			"--set", "olm.subscription.installPlanApproval=Manual", "--timeout", "2m")
+		if err == nil {
+			t.Fatalf("the install went through without an approved InstallPlan:\n%s", out)
+		}
+		sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(ctx, "mtc-operator", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := nestedString(sub, "status", "installPlanRef", "name")
+		if plan == "" || !strings.Contains(out, "InstallPlan "+ns+"/"+plan+" waits for manual approval") {
+			t.Fatalf("want configure's refusal naming InstallPlan %q:\n%s", plan, out)
+		}
+		if _, err := l.Run(ctx, e, "kubectl", "patch", "installplan", plan, "-n", ns, "--type", "merge", "-p", `{"spec":{"approved":true}}`); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns,
+			"--set", "olm.subscription.installPlanApproval=Manual", "--timeout", "4m"); err != nil {
+			t.Fatalf("helm upgrade after the approval: %v\n%s", err, out)
+		}
+		if err := l.CheckInstalled(ctx, e, false); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -94,102 +94,104 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 // goes through, exports the records and leaves the cluster as it was. A second install removed
 // with --no-hooks and then mtc-hooks cleanup from a workstation ends clean too.
 func TestIntegrationUninstallSafety(t *testing.T) {
-	l := lab(t, "helm4")
-	ctx := ctxFor(t)
-	e := cluster(t, l, ocp417)
-	local := noRemotes(t, l, e)
-	before, err := lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
-		t.Fatal(err)
-	}
-	if err := lifecycle.StartMigration(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	out, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m")
-	if err == nil {
-		t.Fatalf("uninstall went through during a running migration")
-	}
-	if !strings.Contains(out, "shop-1") {
-		t.Errorf("the refusal does not name the running MigMigration shop-1:\n%s", out)
-	}
-	if err := l.CheckInstalled(ctx, e, true); err != nil {
-		t.Fatalf("the refused uninstall changed the install: %v", err)
-	}
-	if err := lifecycle.FinishMigration(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m"); err != nil {
-		t.Fatal(err)
-	}
-	if names, err := lifecycle.ExportedRecords(ctx, e, "shop-1"); err != nil {
-		t.Fatalf("exported records %v: %v", names, err)
-	}
-	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(true), 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
+		ctx := ctxFor(t)
+		e := cluster(t, l, ocp417)
+		local := noRemotes(t, l, e)
+		before, err := lifecycle.Take(ctx, e.Cluster.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+			t.Fatal(err)
+		}
+		if err := lifecycle.StartMigration(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		out, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m")
+		if err == nil {
+			t.Fatalf("uninstall went through during a running migration")
+		}
+		if !strings.Contains(out, "shop-1") {
+			t.Errorf("the refusal does not name the running MigMigration shop-1:\n%s", out)
+		}
+		if err := l.CheckInstalled(ctx, e, true); err != nil {
+			t.Fatalf("the refused uninstall changed the install: %v", err)
+		}
+		if err := lifecycle.FinishMigration(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m"); err != nil {
+			t.Fatal(err)
+		}
+		if names, err := lifecycle.ExportedRecords(ctx, e, "shop-1"); err != nil {
+			t.Fatalf("exported records %v: %v", names, err)
+		}
+		if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(true), 90*time.Second); err != nil {
+			t.Fatal(err)
+		}
 
-	// The user skips the hooks, then runs the cleanup from a workstation, twice.
-	before, err = lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--no-hooks", "--timeout", "3m"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
-		t.Fatalf("second cleanup: %v", err)
-	}
-	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(false), 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
+		// The user skips the hooks, then runs the cleanup from a workstation, twice.
+		before, err = lifecycle.Take(ctx, e.Cluster.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--no-hooks", "--timeout", "3m"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "1m"); err != nil {
+			t.Fatalf("second cleanup: %v", err)
+		}
+		if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(false), 90*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // helm rollback returns the MigrationController to the earlier revision's values.
 func TestIntegrationRollback(t *testing.T) {
-	l := lab(t, "helm")
-	ctx := ctxFor(t)
-	e := cluster(t, l, ocp417)
-	if err := lifecycle.CreateNamespaces(ctx, e, "shop", "billing"); err != nil {
-		t.Fatal(err)
-	}
-	local := noRemotes(t, l, e)
-	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
-		t.Fatal(err)
-	}
-	first, err := lifecycle.MigrationControllerSpec(ctx, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m",
-		"-f", l.Values("control.yaml"), "-f", l.Values("dvm-proxy.yaml"), "-f", local); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "rollback", "mtc", "1", "-n", ns, "--timeout", "4m"); err != nil {
-		t.Fatal(err)
-	}
-	// The configure hook runs on install and upgrade; a rollback re-applies revision 1's
-	// ConfigMap through it when the chart hooks post-rollback too, otherwise the next upgrade does.
-	var last []string
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		now, err := lifecycle.MigrationControllerSpec(ctx, e)
-		if err != nil {
-			return false, nil
+	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
+		ctx := ctxFor(t)
+		e := cluster(t, l, ocp417)
+		if err := lifecycle.CreateNamespaces(ctx, e, "shop", "billing"); err != nil {
+			t.Fatal(err)
 		}
-		last = lifecycle.SpecChanges(first, now)
-		return len(last) == 0, nil
+		local := noRemotes(t, l, e)
+		if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+			t.Fatal(err)
+		}
+		first, err := lifecycle.MigrationControllerSpec(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m",
+			"-f", l.Values("control.yaml"), "-f", l.Values("dvm-proxy.yaml"), "-f", local); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Run(ctx, e, "helm", "rollback", "mtc", "1", "-n", ns, "--timeout", "4m"); err != nil {
+			t.Fatal(err)
+		}
+		// The configure hook runs on install and upgrade; a rollback re-applies revision 1's
+		// ConfigMap through it when the chart hooks post-rollback too, otherwise the next upgrade does.
+		var last []string
+		err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			now, err := lifecycle.MigrationControllerSpec(ctx, e)
+			if err != nil {
+				return false, nil
+			}
+			last = lifecycle.SpecChanges(first, now)
+			return len(last) == 0, nil
+		})
+		if err != nil {
+			t.Fatalf("after the rollback the MigrationController still differs from revision 1 in %v", last)
+		}
 	})
-	if err != nil {
-		t.Fatalf("after the rollback the MigrationController still differs from revision 1 in %v", last)
-	}
 }
 
 // 1.7 to 1.8 on OpenShift 4.17: the chart switches MTC's channel; OLM keeps 1.7.19 without a word
@@ -197,56 +199,57 @@ func TestIntegrationRollback(t *testing.T) {
 // configure refuses after its progress bound naming that Subscription, the user switches OADP's
 // channel as MTC's upgrade notes tell, and the same helm upgrade then goes through to 1.8.
 func TestIntegrationUpgrade17To18(t *testing.T) {
-	l := lab(t, "helm")
-	ctx := ctxFor(t)
-	e := cluster(t, l, ocp417)
-	local := noRemotes(t, l, e)
-	if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("control.yaml"), local); err != nil {
-		t.Fatal(err)
-	}
-	upgrade := []string{"upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m", "-f", l.Values("control.yaml"), "-f", local}
-	out, err := l.Run(ctx, e, "helm", upgrade...)
-	if err == nil {
-		t.Fatalf("the upgrade went through while OADP stays on the 1.7 channel:\n%s", out)
-	}
-	oadpSub := ""
-	for _, s := range subscriptionsByPackage(t, e)["redhat-oadp-operator"] {
-		oadpSub = s
-	}
-	if oadpSub == "" || !strings.Contains(out, "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8") || !strings.Contains(out, "Subscription "+oadpSub+" follows OADP channel stable-1.0") {
-		t.Fatalf("want configure's refusal naming OLM's message and the OADP Subscription %q:\n%s", oadpSub, out)
-	}
-	cat, err := catalog.For("4.17")
-	if err != nil {
-		t.Fatal(err)
-	}
-	oadpChannel := cat.DefaultChannel(catalog.OADPPackage)
-	if _, err := l.Run(ctx, e, "kubectl", "patch", "subscription", oadpSub, "-n", ns, "--type", "merge", "-p", `{"spec":{"channel":"`+oadpChannel+`"}}`); err != nil {
-		t.Fatal(err)
-	}
-	out, err = l.Run(ctx, e, "helm", upgrade...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Show(out, "STATUS:")
-	channels := map[string]string{}
-	for pkg, names := range subscriptionsByPackage(t, e) {
-		channels[pkg] = strings.Join(names, ",")
-	}
-	if err := l.CheckInstalled(ctx, e, true); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(ctx, "mtc-operator", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ch := nestedString(sub, "spec", "channel"); ch != "release-v1.8" {
-		t.Errorf("mtc-operator channel %q, want release-v1.8", ch)
-	}
-	spec, _ := lifecycle.MigrationControllerSpec(ctx, e)
-	if v, _ := spec["version"].(string); !strings.HasPrefix(v, "1.8") {
-		t.Errorf("operator version after the upgrade %q, want 1.8.z (subscriptions: %v)", v, channels)
-	}
+	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
+		ctx := ctxFor(t)
+		e := cluster(t, l, ocp417)
+		local := noRemotes(t, l, e)
+		if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("control.yaml"), local); err != nil {
+			t.Fatal(err)
+		}
+		upgrade := []string{"upgrade", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--timeout", "4m", "-f", l.Values("control.yaml"), "-f", local}
+		out, err := l.Run(ctx, e, "helm", upgrade...)
+		if err == nil {
+			t.Fatalf("the upgrade went through while OADP stays on the 1.7 channel:\n%s", out)
+		}
+		oadpSub := ""
+		for _, s := range subscriptionsByPackage(t, e)["redhat-oadp-operator"] {
+			oadpSub = s
+		}
+		if oadpSub == "" || !strings.Contains(out, "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8") || !strings.Contains(out, "Subscription "+oadpSub+" follows OADP channel stable-1.0") {
+			t.Fatalf("want configure's refusal naming OLM's message and the OADP Subscription %q:\n%s", oadpSub, out)
+		}
+		cat, err := catalog.For("4.17")
+		if err != nil {
+			t.Fatal(err)
+		}
+		oadpChannel := cat.DefaultChannel(catalog.OADPPackage)
+		if _, err := l.Run(ctx, e, "kubectl", "patch", "subscription", oadpSub, "-n", ns, "--type", "merge", "-p", `{"spec":{"channel":"`+oadpChannel+`"}}`); err != nil {
+			t.Fatal(err)
+		}
+		out, err = l.Run(ctx, e, "helm", upgrade...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Show(out, "STATUS:")
+		channels := map[string]string{}
+		for pkg, names := range subscriptionsByPackage(t, e) {
+			channels[pkg] = strings.Join(names, ",")
+		}
+		if err := l.CheckInstalled(ctx, e, true); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := e.Dynamic.Resource(subscriptionsGVR).Namespace(ns).Get(ctx, "mtc-operator", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch := nestedString(sub, "spec", "channel"); ch != "release-v1.8" {
+			t.Errorf("mtc-operator channel %q, want release-v1.8", ch)
+		}
+		spec, _ := lifecycle.MigrationControllerSpec(ctx, e)
+		if v, _ := spec["version"].(string); !strings.HasPrefix(v, "1.8") {
+			t.Errorf("operator version after the upgrade %q, want 1.8.z (subscriptions: %v)", v, channels)
+		}
+	})
 }
 
 // subscriptionsByPackage lists the Subscriptions of the MTC namespace by package.
