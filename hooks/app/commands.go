@@ -182,6 +182,39 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 	return cmd
 }
 
+type restoreOptions struct {
+	export string
+	dryRun bool
+}
+
+func newRestore(g *globals) *cobra.Command {
+	o := &restoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore",
+		Short: "Re-create the plans, storages, clusters and hooks of a cleanup's export on a reinstalled MTC",
+		Long: `restore reads the export ConfigMaps mtc-export-<stamp>-<n> a cleanup left in the namespace and creates,
+in this order, the MigStorages, the remote MigClusters, the MigHooks and the MigPlans that do not exist yet.
+Migration records stay in the export: re-creating a MigMigration would run it again. Install MTC first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.export == "" {
+				return usagef("--export is required: the stamp of the export to restore (oc get configmap -n %s -l %s --show-labels)", g.namespace, cleanup.ExportLabel)
+			}
+			cl, err := g.clients()
+			if err != nil {
+				return err
+			}
+			a := &cleanup.Restore{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
+				Export: o.export, DryRun: o.dryRun, Log: g.log}
+			return run(cmd, g, a.Run)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.export, "export", "", "stamp of the export (the mtc-helm.io/export label of its ConfigMaps)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be created and change nothing")
+	return cmd
+}
+
 type preflightOptions struct {
 	contexts         []string
 	mtcVersion       string

@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -488,14 +490,24 @@ func (*netOpError) Temporary() bool { return true }
 func TestChunk(t *testing.T) {
 	t.Parallel()
 	docs := [][]byte{[]byte(strings.Repeat("a", 40)), []byte(strings.Repeat("b", 40)), []byte(strings.Repeat("c", 40))}
-	chunks := chunk(docs, 100)
-	if len(chunks) != 2 {
-		t.Fatalf("%d chunks", len(chunks))
+	objs := make([]*unstructured.Unstructured, len(docs))
+	for i := range objs {
+		objs[i] = newObj(kube.MigPlans, "MigPlan", ns, fmt.Sprint("p", i)).build()
+		objs[i].SetUID(types.UID(fmt.Sprint("uid-", i)))
 	}
-	for _, c := range chunks {
-		if len(c) > 100 {
-			t.Errorf("chunk of %d bytes", len(c))
+	parts := chunkObjects(objs, docs, 100)
+	if len(parts) != 2 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	var uids []string
+	for _, p := range parts {
+		if len(p.data) > 100 {
+			t.Errorf("part of %d bytes", len(p.data))
 		}
+		uids = append(uids, p.uids...)
+	}
+	if strings.Join(uids, ",") != "uid-0,uid-1,uid-2" {
+		t.Errorf("the parts hold the uids %v", uids)
 	}
 }
 
@@ -580,5 +592,131 @@ func TestCleanupDeleteShared(t *testing.T) {
 	_ = rep.WriteText(&text)
 	if !strings.Contains(text.String(), "(--delete-shared)") {
 		t.Errorf("the report does not say --delete-shared removed shared things:\n%s", text.String())
+	}
+}
+
+// The export stores objects as they can be created again, and says what it dropped.
+func TestRestorable(t *testing.T) {
+	t.Parallel()
+	u := newObj(kube.MigPlans, "MigPlan", ns, "plan-1").field("keep", "spec", "note").finalizers("migration.openshift.io/x").build()
+	u.SetUID("uid-1")
+	u.SetResourceVersion("42")
+	now := metav1.Now()
+	u.SetDeletionTimestamp(&now)
+	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "MigrationController", Name: "migration-controller", UID: "c"}})
+	r := restorable(u)
+	for _, f := range []string{"uid", "resourceVersion", "deletionTimestamp", "ownerReferences", "finalizers"} {
+		if _, ok, _ := unstructured.NestedFieldNoCopy(r.Object, "metadata", f); ok {
+			t.Errorf("metadata.%s kept", f)
+		}
+	}
+	if v, _, _ := unstructured.NestedString(r.Object, "spec", "note"); v != "keep" {
+		t.Error("spec lost")
+	}
+	d := r.GetAnnotations()[DroppedAnnotation]
+	if !strings.Contains(d, `"ownerReferences":["MigrationController/migration-controller"]`) || !strings.Contains(d, `"finalizers":["migration.openshift.io/x"]`) {
+		t.Errorf("%s = %s", DroppedAnnotation, d)
+	}
+	if u.GetUID() != "uid-1" {
+		t.Error("restorable changed its input")
+	}
+}
+
+// A run killed while writing leaves an incomplete export, which the next run deletes before writing
+// one complete export; a rerun whose objects are all in that export reuses it; an export of other
+// objects in the same second gets a stamp of its own.
+func TestExportWholeOnceAndUnique(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true)
+	c := fc.cleanup()
+	ctx := context.Background()
+	partial := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mtc-export-20260102-030400-1", Namespace: ns,
+		Labels:      map[string]string{ExportLabel: "20260102-030400", ExportCompleteLabel: "false", "app.kubernetes.io/component": "export"},
+		Annotations: map[string]string{"mtc-helm.io/export-part": "1/2"}}}
+	if _, err := fc.kube.CoreV1().ConfigMaps(ns).Create(ctx, partial, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plan := newObj(kube.MigPlans, "MigPlan", ns, "plan-1").build()
+	plan.SetUID("uid-1")
+	first, err := c.export(ctx, ns, []*unstructured.Unstructured{plan}, "20260102-030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.export(ctx, ns, []*unstructured.Unstructured{plan}, "20260102-030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := newObj(kube.MigStorages, "MigStorage", ns, "repo").build()
+	storage.SetUID("uid-2")
+	other, err := c.export(ctx, ns, []*unstructured.Unstructured{plan, storage}, "20260102-030405")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(first, ",") != "mtc-export-20260102-030405-1" || strings.Join(again, ",") != strings.Join(first, ",") ||
+		strings.Join(other, ",") != "mtc-export-20260102-030405-2-1" {
+		t.Fatalf("exports %v, %v, %v", first, again, other)
+	}
+	exports, err := c.exports(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exports) != 2 || !exports[0].complete || !exports[1].complete {
+		t.Fatalf("want two complete exports and no partial one, got %+v", exports)
+	}
+}
+
+// An export → cleanup → restore round trip brings back the plans, storages, remote clusters and
+// hooks without owner references, finalizers or status, leaves the migration history and the host
+// MigCluster to the export and the operator, and a second restore creates nothing.
+func TestRestoreRoundTrip(t *testing.T) {
+	t.Parallel()
+	objs := populated()
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		if u.GetKind() == "MigPlan" {
+			u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "MigrationController", Name: "migration-controller", UID: "c"}})
+			u.SetFinalizers([]string{"migration.openshift.io/plan"})
+			_ = unstructured.SetNestedField(u.Object, "shop", "spec", "namespaces")
+		}
+	}
+	fc := newFakeCluster(true, objs...)
+	c := fc.cleanup()
+	c.Phase = PhasePreDelete
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.exists(t, kube.MigPlans, ns, "plan-a") {
+		t.Fatal("the cleanup left plan-a")
+	}
+	r := &Restore{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns, Export: "20260102-030405"}
+	got, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatalf("restore of %v: %v", rep.Export, err)
+	}
+	want := "MigStorage openshift-migration/repo,MigCluster openshift-migration/ocp3,MigHook openshift-migration/hook-1,MigPlan openshift-migration/plan-a,MigPlan openshift-migration/plan-b"
+	if strings.Join(got.Created, ",") != want {
+		t.Fatalf("created %v, want %s", got.Created, want)
+	}
+	plan, err := fc.dyn.Resource(kube.MigPlans).Namespace(ns).Get(context.Background(), "plan-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.GetOwnerReferences()) != 0 || len(plan.GetFinalizers()) != 0 || plan.Object["status"] != nil {
+		t.Errorf("restored plan keeps owner references, finalizers or status: %v", plan.Object)
+	}
+	if v, _, _ := unstructured.NestedString(plan.Object, "spec", "namespaces"); v != "shop" {
+		t.Errorf("restored plan lost its spec: %v", plan.Object["spec"])
+	}
+	if fc.exists(t, kube.MigMigrations, ns, "mig-1") || fc.exists(t, kube.MigClusters, ns, "host") {
+		t.Error("the restore re-created migration history or the host MigCluster")
+	}
+	again, err := r.Run(context.Background())
+	if err != nil || len(again.Created) != 0 || len(again.Existing) != 5 {
+		t.Fatalf("second restore: created %v, existing %v, %v", again.Created, again.Existing, err)
+	}
+	r.Export = "20991231-000000"
+	if _, err := r.Run(context.Background()); !kube.IsRefusal(err) || !strings.Contains(err.Error(), "there is no export 20991231-000000 in openshift-migration (exports there: 20260102-030405)") {
+		t.Fatalf("unknown export: %v", err)
 	}
 }
