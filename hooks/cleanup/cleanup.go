@@ -73,6 +73,10 @@ type Cleanup struct {
 	planned map[string]bool
 	// veleroKept records that step 6 keeps the velero.io CRDs (for the dry run of step 7).
 	veleroKept bool
+	// exported holds the uids of the MTC objects the export saved; the steps delete no MTC object
+	// outside it (one that a kind answering 404 for a moment kept out of the export, or one created
+	// since). Nil on a dry run, which exports nothing.
+	exported map[types.UID]bool
 }
 
 // Step is what one step of the cleanup did.
@@ -182,6 +186,12 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 		return rep, err
 	}
 	rep.Exported = len(objs)
+	if !c.DryRun {
+		c.exported = make(map[types.UID]bool, len(objs))
+		for _, o := range objs {
+			c.exported[o.GetUID()] = true
+		}
+	}
 	if len(objs) > 0 && !c.DryRun {
 		now := time.Now
 		if c.Now != nil {
@@ -407,6 +417,19 @@ func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
 // deleteAndWait deletes the targets and waits for them. DVMs that keep their finalizer while no controller
 // runs get it removed with --drop-finalizers, else the wait stops with a refusal that says so.
 func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
+	if c.exported != nil {
+		var unexported []string
+		for _, t := range targets {
+			if t.GVR.Group == kube.MigrationGroup && !c.exported[t.UID] {
+				unexported = append(unexported, t.String())
+			}
+		}
+		if len(unexported) > 0 {
+			// Deleting it, or the CRDs after it, would lose an object no export holds.
+			return kube.Refusef("%s is not in this run's export (it was created, or its kind could not be read, after the export was taken), so the cleanup stopped before %s; run it again, which exports it first",
+				strings.Join(unexported, ", "), what)
+		}
+	}
 	s.Deleted = append(s.Deleted, names(targets)...)
 	if c.DryRun {
 		c.plan(targets)

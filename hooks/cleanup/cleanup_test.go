@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -718,5 +719,40 @@ func TestRestoreRoundTrip(t *testing.T) {
 	r.Export = "20991231-000000"
 	if _, err := r.Run(context.Background()); !kube.IsRefusal(err) || !strings.Contains(err.Error(), "there is no export 20991231-000000 in openshift-migration (exports there: 20260102-030405)") {
 		t.Fatalf("unknown export: %v", err)
+	}
+}
+
+// A kind that answers 404 while the export is taken is not in it: the cleanup deletes none of its
+// objects (nor the CRDs) and says to run it again; the rerun exports them and removes everything.
+func TestCleanupDeletesOnlyExportedObjects(t *testing.T) {
+	t.Parallel()
+	objs := populated()
+	for i, o := range objs {
+		o.(*unstructured.Unstructured).SetUID(types.UID(fmt.Sprint("uid-", i)))
+	}
+	fc := newFakeCluster(true, objs...)
+	var once sync.Once
+	fc.dyn.PrependReactor("list", "migplans", func(k8stesting.Action) (bool, runtime.Object, error) {
+		hit := false
+		once.Do(func() { hit = true })
+		if hit {
+			// what the API server answers for a kind it does not serve at the moment
+			return true, nil, apierrors.NewGenericServerResponse(404, "list", schema.GroupResource{Group: kube.MigrationGroup, Resource: "migplans"}, "", "the server could not find the requested resource", 0, false)
+		}
+		return false, nil, nil
+	})
+	_, err := fc.cleanup().Run(context.Background())
+	if !kube.IsRefusal(err) || !strings.Contains(err.Error(), "MigPlan openshift-migration/plan-a") || !strings.Contains(err.Error(), "is not in this run's export") {
+		t.Fatalf("want a refusal naming the unexported plans, got %v", err)
+	}
+	if !fc.exists(t, kube.MigPlans, ns, "plan-a") || !fc.exists(t, kube.CRDs, "", "migplans.migration.openshift.io") {
+		t.Fatal("an unexported plan, or its CRD, was deleted")
+	}
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if fc.exists(t, kube.MigPlans, ns, "plan-a") || rep.Exported == 0 {
+		t.Fatalf("the rerun did not export and remove the plans (exported %d)", rep.Exported)
 	}
 }
