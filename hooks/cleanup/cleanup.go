@@ -185,6 +185,9 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	if err := c.refuseRunning(objs); err != nil {
 		return rep, err
 	}
+	if err := c.refuseActiveTransfers(ctx, ns); err != nil {
+		return rep, err
+	}
 	rep.Exported = len(objs)
 	if !c.DryRun {
 		c.exported = make(map[types.UID]bool, len(objs))

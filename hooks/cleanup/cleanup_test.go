@@ -756,3 +756,52 @@ func TestCleanupDeletesOnlyExportedObjects(t *testing.T) {
 		t.Fatalf("the rerun did not export and remove the plans (exported %d)", rep.Exported)
 	}
 }
+
+// On a remote cluster the MigMigration lives on the control cluster: an MTC Backup that has not
+// finished, or a running rsync pod, refuses the cleanup naming them and the plan; finished ones and
+// a user's own Backups do not.
+func TestCleanupRefusesWhileDataMovesThroughARemote(t *testing.T) {
+	t.Parallel()
+	mtcBackup := func(name, phase string) *unstructured.Unstructured {
+		u := newObj(kube.VeleroBackups, "Backup", ns, name).field(phase, "status", "phase").build()
+		u.SetLabels(map[string]string{migratedByPlanLabel: "plan-uid-1", migPlanNameLabel: "shop-plan"})
+		return u
+	}
+	users := newObj(kube.VeleroBackups, "Backup", ns, "nightly").field("InProgress", "status", "phase").build()
+	for _, tc := range []struct {
+		name    string
+		objs    []runtime.Object
+		pod     *corev1.Pod
+		refusal string
+	}{
+		{name: "backup in progress", objs: []runtime.Object{mtcBackup("shop-1-stage-abcde", "InProgress")},
+			refusal: "Velero Backup openshift-migration/shop-1-stage-abcde (InProgress) show that a migration of MigPlan shop-plan is still moving data through this cluster, so nothing was deleted"},
+		{name: "rsync pod running", pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "directvolumemigration-rsync-transfer", Namespace: "shop",
+			Labels: map[string]string{"owner": "directvolumemigration", migratedByPlanLabel: "plan-uid-2"}}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
+			refusal: "rsync pod shop/directvolumemigration-rsync-transfer show that a migration of the MigPlan with uid plan-uid-2"},
+		{name: "finished and foreign", objs: []runtime.Object{mtcBackup("shop-1-initial-abcde", "Completed"), users}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fc := newFakeCluster(true, append(populated(), tc.objs...)...)
+			if tc.pod != nil {
+				if _, err := fc.kube.CoreV1().Pods(tc.pod.Namespace).Create(context.Background(), tc.pod, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := fc.cleanup().Run(context.Background())
+			if tc.refusal == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !kube.IsRefusal(err) || !strings.Contains(err.Error(), tc.refusal) {
+				t.Fatalf("want a refusal with\n%s\ngot %v", tc.refusal, err)
+			}
+			if !fc.exists(t, kube.MigPlans, ns, "plan-a") {
+				t.Fatal("the refused cleanup deleted something")
+			}
+		})
+	}
+}
