@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
@@ -312,4 +314,84 @@ func TestIntegrationTwoClustersVersionMismatch(t *testing.T) {
 		t.Error(err)
 	}
 
+}
+
+// The export a helm uninstall leaves brings back, on a reinstalled MTC, every MigPlan, MigStorage,
+// remote MigCluster and MigHook with its spec: mtc-hooks restore re-creates them without owner
+// references, so nothing garbage-collects them afterwards, and a second restore creates nothing.
+func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
+	l := lab(t, "helm4")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	local := noRemotes(t, l, e)
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	mtc := func(resource string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: resource}
+	}
+	users := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigCluster", "metadata": map[string]any{"name": "source", "namespace": ns},
+			"spec": map[string]any{"isHostCluster": false, "url": "https://api.source.example.com:6443", "insecure": true,
+				"serviceAccountSecretRef": map[string]any{"name": "source-token", "namespace": "openshift-config"}}}},
+		{Object: map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigHook", "metadata": map[string]any{"name": "quiesce", "namespace": ns},
+			"spec": map[string]any{"custom": true, "image": "quay.io/example/quiesce:1", "targetCluster": "source", "activeDeadlineSeconds": int64(1800)}}},
+		{Object: map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigPlan", "metadata": map[string]any{"name": "shop", "namespace": ns},
+			"spec": map[string]any{"namespaces": []any{"shop"}, "srcMigClusterRef": map[string]any{"name": "source", "namespace": ns},
+				"destMigClusterRef": map[string]any{"name": "host", "namespace": ns}, "migStorageRef": map[string]any{"name": "replication-repository", "namespace": ns}}}},
+	}
+	for _, u := range users {
+		if _, err := e.Dynamic.Resource(mtc(strings.ToLower(u.GetKind())+"s")).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the restore must bring back: every plan, storage, remote cluster and hook, with its spec.
+	specs := map[string]any{}
+	for _, r := range []string{"migplans", "migstorages", "migclusters", "mighooks"} {
+		list, err := e.Dynamic.Resource(mtc(r)).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range list.Items {
+			if host, _, _ := unstructured.NestedBool(u.Object, "spec", "isHostCluster"); host {
+				continue
+			}
+			specs[r+"/"+u.GetName()] = u.Object["spec"]
+		}
+	}
+	if len(specs) != 4 {
+		t.Fatalf("before the uninstall: %d objects to bring back, want 4 (%v)", len(specs), specs)
+	}
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
+		t.Fatal(err)
+	}
+	cms, err := e.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "mtc-helm.io/export-complete=true"})
+	if err != nil || len(cms.Items) == 0 {
+		t.Fatalf("no complete export after the uninstall: %v", err)
+	}
+	stamp := cms.Items[0].Labels["mtc-helm.io/export"]
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, e, "mtc-hooks", "restore", "--export", stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, spec := range specs {
+		r, name, _ := strings.Cut(key, "/")
+		u, err := e.Dynamic.Resource(mtc(r)).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("%s after the restore: %v\n%s", key, err, out)
+		}
+		if len(u.GetOwnerReferences()) != 0 {
+			t.Errorf("%s came back with owner references %v, which garbage collection follows", key, u.GetOwnerReferences())
+		}
+		if !equality.Semantic.DeepEqual(u.Object["spec"], spec) {
+			t.Errorf("%s came back with spec %v, want %v", key, u.Object["spec"], spec)
+		}
+	}
+	again, err := l.Run(ctx, e, "mtc-hooks", "restore", "--export", stamp, "-o", "json")
+	if err != nil || !strings.Contains(again, `"created": null`) {
+		t.Fatalf("a second restore created something or failed: %v\n%s", err, again)
+	}
 }
