@@ -448,10 +448,19 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 	var mig, velero []target
 	for i := range crds {
 		group, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group")
+		name := crds[i].GetName()
 		switch group {
 		case kube.MigrationGroup:
+			if !slices.Contains(kube.MTCCRDs(), name) {
+				s.Kept = append(s.Kept, "CustomResourceDefinition "+name+": not one of the MTC kinds this cleanup knows")
+				continue
+			}
 			mig = append(mig, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
-		case kube.VeleroGroup, kube.OADPGroup:
+		case kube.VeleroGroup, kube.OADPGroup, kube.DatamoverGroup:
+			if !slices.Contains(kube.SharedCRDs, name) {
+				s.Kept = append(s.Kept, "CustomResourceDefinition "+name+": not one an OADP 1.0 to 1.5 bundle brings, so not OADP's to remove here")
+				continue
+			}
 			velero = append(velero, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
 		}
 	}

@@ -18,9 +18,11 @@ const (
 	VeleroGroup    = "velero.io"
 	// OADPGroup is the group of the CRDs the OADP operator brings besides Velero's
 	// (DataProtectionApplication, CloudStorage).
-	OADPGroup   = "oadp.openshift.io"
-	OLMGroup    = "operators.coreos.com"
-	ConfigGroup = "config.openshift.io"
+	OADPGroup = "oadp.openshift.io"
+	// DatamoverGroup is the group of the VolSync data mover CRDs of OADP 1.1 and 1.2.
+	DatamoverGroup = "datamover.oadp.openshift.io"
+	OLMGroup       = "operators.coreos.com"
+	ConfigGroup    = "config.openshift.io"
 )
 
 // The MTC custom resources (all v1alpha1, Namespaced).
@@ -54,6 +56,32 @@ var MTCKinds = []struct {
 	{"DirectVolumeMigrationProgress", DVMPs},
 	{"DirectImageMigration", DIMs},
 	{"DirectImageStreamMigration", DISMs},
+}
+
+// SharedCRDs are the velero.io, oadp.openshift.io and datamover.oadp.openshift.io CRDs that the OADP
+// bundles 1.0 to 1.5 and the legacy operator's Velero bring: the only CRDs of those groups the cleanup
+// deletes, and the only ones its ClusterRole may delete (charts/mtc-lib/templates/_hook-rules.tpl
+// lists the same names; internal/catalog checks them against every OADP bundle).
+var SharedCRDs = []string{
+	"backuprepositories.velero.io", "backups.velero.io", "backupstoragelocations.velero.io",
+	"datadownloads.velero.io", "datauploads.velero.io", "deletebackuprequests.velero.io",
+	"downloadrequests.velero.io", "podvolumebackups.velero.io", "podvolumerestores.velero.io",
+	"resticrepositories.velero.io", "restores.velero.io", "schedules.velero.io",
+	"serverstatusrequests.velero.io", "volumesnapshotlocations.velero.io",
+	"cloudstorages.oadp.openshift.io", "dataprotectionapplications.oadp.openshift.io",
+	"dataprotectiontests.oadp.openshift.io", "nonadminbackups.oadp.openshift.io",
+	"nonadminbackupstoragelocationrequests.oadp.openshift.io", "nonadminbackupstoragelocations.oadp.openshift.io",
+	"nonadmindownloadrequests.oadp.openshift.io", "nonadminrestores.oadp.openshift.io",
+	"volumesnapshotbackups.datamover.oadp.openshift.io", "volumesnapshotrestores.datamover.oadp.openshift.io",
+}
+
+// MTCCRDs are the migration.openshift.io CRDs, one per MTC kind.
+func MTCCRDs() []string {
+	out := make([]string, len(MTCKinds))
+	for i, k := range MTCKinds {
+		out[i] = k.GVR.Resource + "." + MigrationGroup
+	}
+	return out
 }
 
 // OLM, OpenShift and Velero resources.

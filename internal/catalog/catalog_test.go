@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
@@ -770,4 +771,29 @@ func (r fbcRead) csv(t *testing.T, name string) csvDoc {
 	}
 	t.Fatalf("no CSV in bundle %s", name)
 	return csvDoc{}
+}
+
+// Every CRD a bundle of any minor's catalog owns is one the cleanup may delete: the MTC kinds, and
+// the velero.io, oadp.openshift.io and datamover CRDs of every OADP bundle (hooks/kube lists them
+// for the cleanup and its ClusterRole's resourceNames).
+func TestCleanupKnowsEveryBundledCRD(t *testing.T) {
+	t.Parallel()
+	known := append(kube.MTCCRDs(), kube.SharedCRDs...)
+	for _, minor := range catalog.Minors() {
+		cat, err := catalog.For(minor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range cat.Packages() {
+			for _, ch := range cat.Channels(pkg) {
+				for _, b := range cat.Bundles(pkg, ch) {
+					for _, k := range b.Owned {
+						if !slices.Contains(known, k.Name()) {
+							t.Errorf("%s (%s) owns CRD %s, which the cleanup does not know", b.CSV, minor, k.Name())
+						}
+					}
+				}
+			}
+		}
+	}
 }

@@ -128,7 +128,11 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   verbs: ["list"]
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["list", "delete"]
+  verbs: ["list"]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  resourceNames: {{ include "mtc.lib.hookRules.crdNames" . }}
+  verbs: ["delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterroles", "clusterrolebindings"]
   verbs: ["get", "list", "delete"]
@@ -169,4 +173,17 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   resources: ["roles", "rolebindings"]
   resourceNames: ["migration-operator"]
   verbs: ["get", "delete"]
+{{- end }}
+
+{{/* mtc.lib.hookRules.crdNames: the CRDs cleanup may delete, as a flow list: the 11 migration.openshift.io
+kinds and the velero.io, oadp.openshift.io and datamover.oadp.openshift.io CRDs of the OADP 1.0 to 1.5 bundles
+(hooks/kube/resources.go: MTCCRDs, SharedCRDs; internal/charttest checks that both lists agree). */}}
+{{- define "mtc.lib.hookRules.crdNames" -}}
+{{- $mtc := list "migrationcontrollers" "migclusters" "migstorages" "mighooks" "migplans" "migmigrations" "miganalytics" "directvolumemigrations" "directvolumemigrationprogresses" "directimagemigrations" "directimagestreammigrations" -}}
+{{- $names := list -}}
+{{- range $mtc }}{{ $names = append $names (printf "%s.migration.openshift.io" .) }}{{ end -}}
+{{- range list "backuprepositories" "backups" "backupstoragelocations" "datadownloads" "datauploads" "deletebackuprequests" "downloadrequests" "podvolumebackups" "podvolumerestores" "resticrepositories" "restores" "schedules" "serverstatusrequests" "volumesnapshotlocations" }}{{ $names = append $names (printf "%s.velero.io" .) }}{{ end -}}
+{{- range list "cloudstorages" "dataprotectionapplications" "dataprotectiontests" "nonadminbackups" "nonadminbackupstoragelocationrequests" "nonadminbackupstoragelocations" "nonadmindownloadrequests" "nonadminrestores" }}{{ $names = append $names (printf "%s.oadp.openshift.io" .) }}{{ end -}}
+{{- range list "volumesnapshotbackups" "volumesnapshotrestores" }}{{ $names = append $names (printf "%s.datamover.oadp.openshift.io" .) }}{{ end -}}
+{{- toJson $names -}}
 {{- end }}
