@@ -128,6 +128,7 @@ func newConfigure(g *globals) *cobra.Command {
 
 type cleanupOptions struct {
 	phase           string
+	release         string
 	duringMigration bool
 	dropFinalizers  bool
 	deleteShared    bool
@@ -165,12 +166,13 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 			w := g.waiter()
 			w.Timeout = o.stepTimeout
 			a := &cleanup.Cleanup{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				Phase: o.phase, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
+				Phase: o.phase, Release: o.release, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
 			return run(cmd, g, a.Run)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.phase, "phase", cleanup.PhaseAll, "pre-delete (stop after the MigrationController), post-delete or all")
+	f.StringVar(&o.release, "release", "", "remove MTC only when this Helm release installed it (its Subscription or legacy Deployment, and its MigrationController's app.kubernetes.io/instance label); any other MTC is left as it is")
 	f.BoolVar(&o.duringMigration, "during-migration", false, "go ahead while a MigMigration runs (the migrated namespaces may be left half-moved)")
 	f.BoolVar(&o.dropFinalizers, "drop-finalizers", false, "drop the DirectVolumeMigration finalizer that no running mig-controller will remove (leaves that migration's rsync pods and routes)")
 	f.BoolVar(&o.deleteShared, "delete-shared", false, "remove OADP and the velero.io and oadp.openshift.io CRDs although something else uses them (deletes every Backup, Schedule and BackupStorageLocation); try with --dry-run first")

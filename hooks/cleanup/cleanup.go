@@ -55,6 +55,10 @@ type Cleanup struct {
 	// DeleteShared removes OADP and the velero.io and oadp.openshift.io CRDs although something else
 	// still uses them (--delete-shared; the CLI only, never a chart value).
 	DeleteShared bool
+	// Release, when set (the chart's hooks pass the release name), makes the cleanup remove MTC only
+	// when this release brought it; an MTC installed otherwise is left untouched and the report
+	// says so. Empty (the CLI's default) treats the namespace's MTC as the one to remove.
+	Release string
 	// DryRun lists what would be deleted, in order, and changes nothing.
 	DryRun bool
 	// ExportFile, when set, also writes the export there.
@@ -96,9 +100,11 @@ type Report struct {
 	Exported int      `json:"exported"`
 	Export   []string `json:"exportConfigMaps,omitempty"`
 	File     string   `json:"exportFile,omitempty"`
-	Steps    []*Step  `json:"steps"`
-	Result   string   `json:"result"`
-	Duration string   `json:"duration"`
+	// Foreign says why the namespace's MTC is not the release's; the cleanup then did nothing.
+	Foreign  string  `json:"foreign,omitempty"`
+	Steps    []*Step `json:"steps"`
+	Result   string  `json:"result"`
+	Duration string  `json:"duration"`
 }
 
 // WriteText prints the report for people.
@@ -110,6 +116,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "DRY RUN: nothing was changed on %s\n", r.Cluster)
 	} else {
 		fmt.Fprintf(&b, "cluster: %s\n", r.Cluster)
+	}
+	if r.Foreign != "" {
+		fmt.Fprintf(&b, "left alone: %s\n", r.Foreign)
 	}
 	if r.Exported > 0 {
 		where := strings.Join(r.Export, ", ")
@@ -181,6 +190,16 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	<-warmed
 	if err != nil {
 		return rep, err
+	}
+	foreign, err := c.foreignMTC(ctx, ns, objs)
+	if err != nil {
+		return rep, err
+	}
+	if foreign != "" {
+		rep.Foreign = foreign + "; release " + c.Release + " did not install this MTC, so the cleanup left it and everything of it as it is"
+		rep.Result = "ok"
+		c.log().Info("left an MTC this release did not install", "why", foreign)
+		return rep, nil
 	}
 	if err := c.refuseRunning(objs); err != nil {
 		return rep, err

@@ -805,3 +805,53 @@ func TestCleanupRefusesWhileDataMovesThroughARemote(t *testing.T) {
 		})
 	}
 }
+
+// With --release, an MTC the release did not install is left as it is: a hand-made Subscription, or
+// a MigrationController without the release's instance label, stops the cleanup before it exports or
+// deletes anything, with a report that says why; the release's own MTC goes as before.
+func TestCleanupLeavesAnMTCTheReleaseDidNotInstall(t *testing.T) {
+	t.Parallel()
+	mark := func(objs []runtime.Object, subRelease, mcRelease string) []runtime.Object {
+		for _, o := range objs {
+			u := o.(*unstructured.Unstructured)
+			switch {
+			case u.GetKind() == "Subscription" && u.GetName() == "mtc-operator" && subRelease != "":
+				u.SetAnnotations(map[string]string{kube.HelmReleaseNameKey: subRelease})
+			case u.GetKind() == "MigrationController" && mcRelease != "":
+				u.SetLabels(map[string]string{instanceLabel: mcRelease})
+			}
+		}
+		return objs
+	}
+	for _, tc := range []struct {
+		name, sub, mc, want string
+	}{
+		{"manual install", "", "", "MigrationController openshift-migration/migration-controller was not made by a Helm release, Subscription openshift-migration/mtc-operator was not installed by Helm; release mtc did not install this MTC"},
+		{"another release", "other", "other", "belongs to release other"},
+		{"hand-made controller", "mtc", "", "MigrationController openshift-migration/migration-controller was not made by a Helm release; release mtc did not install this MTC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fc := newFakeCluster(true, mark(populated(), tc.sub, tc.mc)...)
+			c := fc.cleanup()
+			c.Release = "mtc"
+			rep, err := c.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(rep.Foreign, tc.want) {
+				t.Fatalf("report says %q, want %q", rep.Foreign, tc.want)
+			}
+			if m := fc.mutations(); len(m) != 0 {
+				t.Fatalf("the cleanup changed a foreign MTC: %v", m)
+			}
+		})
+	}
+	fc := newFakeCluster(true, mark(populated(), "mtc", "mtc")...)
+	c := fc.cleanup()
+	c.Release = "mtc"
+	rep, err := c.Run(context.Background())
+	if err != nil || rep.Foreign != "" || fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
+		t.Fatalf("the release's own MTC: foreign %q, err %v", rep.Foreign, err)
+	}
+}

@@ -121,7 +121,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- else if eq .hook "configure" -}}
 {{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.hooks.configure.timeoutSeconds)) -}}
 {{- else if eq .hook "cleanup" -}}
-{{- $args = list "cleanup" "--phase" .phase -}}
+{{- $args = list "cleanup" "--phase" .phase "--release" $ctx.Release.Name -}}
 {{- if $v.hooks.cleanup.duringMigration -}}{{- $args = append $args "--during-migration" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.cleanup.timeoutSeconds))) -}}
 {{- else if eq .hook "test" -}}
