@@ -338,3 +338,78 @@ func ExportedRecords(ctx context.Context, e *testenv.Env, mustHold string) ([]st
 	}
 	return names, nil
 }
+
+// InstallByHand installs MTC 1.8 the way the documented procedure does, outside Helm: an
+// OperatorGroup and a Subscription to release-v1.8, then, once OLM reports the CSV Succeeded, a
+// MigrationController and a MigPlan of the user's. It returns when the operator has made the
+// migration controller's Deployment.
+func InstallByHand(ctx context.Context, e *testenv.Env) error {
+	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	objs := []struct {
+		gvr schema.GroupVersionResource
+		obj map[string]any
+	}{
+		{schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}, map[string]any{
+			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": "migration", "namespace": Namespace},
+			"spec": map[string]any{"targetNamespaces": []any{Namespace}}}},
+		{subscriptions, map[string]any{
+			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": "mtc-operator", "namespace": Namespace},
+			"spec": map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}},
+	}
+	for _, o := range objs {
+		if _, err := e.Dynamic.Resource(o.gvr).Namespace(Namespace).Create(ctx, &unstructured.Unstructured{Object: o.obj}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		sub, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, "mtc-operator", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		name := nested(sub, "status", "installedCSV")
+		if name == "" {
+			return false, nil
+		}
+		csv, err := e.Dynamic.Resource(csvs).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && nested(csv, "status", "phase") == "Succeeded", err
+	})
+	if err != nil {
+		return fmt.Errorf("the hand-made Subscription did not reach a Succeeded CSV: %w", err)
+	}
+	for _, o := range []struct {
+		gvr schema.GroupVersionResource
+		obj map[string]any
+	}{
+		{migrationcontrollers, map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigrationController",
+			"metadata": map[string]any{"name": "migration-controller", "namespace": Namespace},
+			"spec": map[string]any{"cluster_name": "host", "migration_velero": true, "migration_controller": true, "migration_ui": true, "olm_managed": true}}},
+		{migplans, map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigPlan",
+			"metadata": map[string]any{"name": "hand-made", "namespace": Namespace},
+			"spec":     map[string]any{"namespaces": []any{"shop"}, "srcMigClusterRef": map[string]any{"name": "host", "namespace": Namespace}}}},
+	} {
+		if _, err := e.Dynamic.Resource(o.gvr).Namespace(Namespace).Create(ctx, &unstructured.Unstructured{Object: o.obj}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := e.Client.AppsV1().Deployments(Namespace).Get(ctx, "migration-controller", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && d.Status.AvailableReplicas > 0, err
+	})
+}
+
+// RefusedInstallLeftovers explains what a refused install and the uninstall after it may leave on a
+// cluster whose MTC was installed by hand: the failed hook's Job and pod, kept for their log.
+func RefusedInstallLeftovers(d Difference) (string, bool) {
+	if d.Change == "added" && (strings.HasPrefix(d.Key, "batch/jobs "+Namespace+"/mtc-hook-version-check") || strings.HasPrefix(d.Key, "/pods "+Namespace+"/mtc-hook-version-check-")) {
+		return "the refused hook's Job and pod, kept for their log", true
+	}
+	return "", false
+}

@@ -395,3 +395,37 @@ func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("a second restore created something or failed: %v\n%s", err, again)
 	}
 }
+
+// On a cluster whose MTC was installed by hand (OperatorGroup, Subscription, MigrationController and
+// a plan of the user's), helm install is refused, and the helm uninstall that frees the release name
+// leaves that MTC exactly as it was: no export, nothing deleted, compared object by object.
+func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
+	l := lab(t, "helm4")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	if err := lifecycle.InstallByHand(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	before, err := lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := noRemotes(t, l, e)
+	out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "-f", l.Values("control.yaml"), "-f", local, "--timeout", "3m")
+	if err == nil {
+		t.Fatal("helm install went through over an MTC installed by hand")
+	}
+	if !strings.Contains(out, "Subscription openshift-migration/mtc-operator") {
+		t.Errorf("the refusal does not name the hand-made Subscription:\n%s", out)
+	}
+	out, err = l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m")
+	if err != nil {
+		t.Fatalf("helm uninstall of the refused release: %v\n%s", err, out)
+	}
+	if names, _ := lifecycle.ExportedRecords(ctx, e, ""); len(names) != 0 {
+		t.Errorf("the uninstall exported the hand-made MTC: %v", names)
+	}
+	if err := l.SettleAndCompare(ctx, e, before, lifecycle.RefusedInstallLeftovers, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
