@@ -340,10 +340,10 @@ func ExportedRecords(ctx context.Context, e *testenv.Env, mustHold string) ([]st
 }
 
 // InstallByHand installs MTC 1.8 the way the documented procedure does, outside Helm: an
-// OperatorGroup and a Subscription to release-v1.8, then, once OLM reports the CSV Succeeded, a
+// OperatorGroup and a Subscription named sub to release-v1.8, then, once OLM reports the CSV Succeeded, a
 // MigrationController and a MigPlan of the user's. It returns when the operator has made the
 // migration controller's Deployment.
-func InstallByHand(ctx context.Context, e *testenv.Env) error {
+func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
 	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func InstallByHand(ctx context.Context, e *testenv.Env) error {
 			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": "migration", "namespace": Namespace},
 			"spec": map[string]any{"targetNamespaces": []any{Namespace}}}},
 		{subscriptions, map[string]any{
-			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": "mtc-operator", "namespace": Namespace},
+			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": sub, "namespace": Namespace},
 			"spec": map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}},
 	}
 	for _, o := range objs {
@@ -364,11 +364,11 @@ func InstallByHand(ctx context.Context, e *testenv.Env) error {
 		}
 	}
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
-		sub, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, "mtc-operator", metav1.GetOptions{})
+		s, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, sub, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		name := nested(sub, "status", "installedCSV")
+		name := nested(s, "status", "installedCSV")
 		if name == "" {
 			return false, nil
 		}
@@ -396,12 +396,48 @@ func InstallByHand(ctx context.Context, e *testenv.Env) error {
 			return err
 		}
 	}
-	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		d, err := e.Client.AppsV1().Deployments(Namespace).Get(ctx, "migration-controller", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
 		return err == nil && d.Status.AvailableReplicas > 0, err
+	})
+	if err != nil {
+		return err
+	}
+	// OLM labels an operator's components (its CRDs, its bundle's ClusterRoles) for its Operator
+	// object some time after the install: wait for that, so that a snapshot taken now stays.
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	roles := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var objs []unstructured.Unstructured
+		l, err := e.Dynamic.Resource(crds).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range l.Items {
+			if g := nested(&c, "spec", "group"); g == "migration.openshift.io" || g == "velero.io" || strings.HasSuffix(g, "oadp.openshift.io") {
+				objs = append(objs, c)
+			}
+		}
+		for _, n := range []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"} {
+			r, err := e.Dynamic.Resource(roles).Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			objs = append(objs, *r)
+		}
+		for _, o := range objs {
+			adopted := false
+			for k := range o.GetLabels() {
+				adopted = adopted || strings.HasPrefix(k, "operators.coreos.com/")
+			}
+			if !adopted {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 }
 

@@ -396,14 +396,16 @@ func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
 	}
 }
 
-// On a cluster whose MTC was installed by hand (OperatorGroup, Subscription, MigrationController and
-// a plan of the user's), helm install is refused, and the helm uninstall that frees the release name
-// leaves that MTC exactly as it was: no export, nothing deleted, compared object by object.
+// On a cluster whose MTC was installed by hand (OperatorGroup, a Subscription under a name of the
+// user's, MigrationController and a plan), helm install is refused by version-check, and the helm
+// uninstall that frees the failed release's name leaves that MTC exactly as it was: no export,
+// nothing deleted, compared object by object. (A hand-made Subscription named mtc-operator, as the
+// chart's, makes Helm itself refuse before any hook runs and record no release.)
 func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
-	if err := lifecycle.InstallByHand(ctx, e); err != nil {
+	if err := lifecycle.InstallByHand(ctx, e, "mtc-by-hand"); err != nil {
 		t.Fatal(err)
 	}
 	before, err := lifecycle.Take(ctx, e.Cluster.Config)
@@ -415,7 +417,7 @@ func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
 	if err == nil {
 		t.Fatal("helm install went through over an MTC installed by hand")
 	}
-	if !strings.Contains(out, "Subscription openshift-migration/mtc-operator") {
+	if !strings.Contains(out, "Subscription openshift-migration/mtc-by-hand") {
 		t.Errorf("the refusal does not name the hand-made Subscription:\n%s", out)
 	}
 	out, err = l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "3m")

@@ -153,7 +153,7 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
 {{- define "mtc.lib.hookRules.cleanup.namespace" -}}
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["create", "update"]
+  verbs: ["list", "create", "patch", "delete"]
 - apiGroups: ["operators.coreos.com"]
   resources: ["subscriptions", "clusterserviceversions"]
   verbs: ["list", "delete"]
