@@ -135,7 +135,15 @@ func digest(o *unstructured.Unstructured) string {
 			ann[k] = v
 		}
 	}
-	c["labels"], c["annotations"] = o.GetLabels(), ann
+	// OLM's Operator objects adopt their components by labelling them operators.coreos.com/<package>.<namespace>,
+	// at a time of OLM's choosing: bookkeeping of OLM's, not something a user or the chart sets.
+	labels := map[string]string{}
+	for k, v := range o.GetLabels() {
+		if !strings.HasPrefix(k, "operators.coreos.com/") {
+			labels[k] = v
+		}
+	}
+	c["labels"], c["annotations"] = labels, ann
 	b, _ := json.Marshal(c)
 	sum := sha256.Sum256(b)
 	return fmt.Sprintf("%x", sum[:8])

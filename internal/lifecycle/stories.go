@@ -381,13 +381,39 @@ func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
 	if err != nil {
 		return fmt.Errorf("the hand-made Subscription did not reach a Succeeded CSV: %w", err)
 	}
+	// And OLM is done: every InstallPlan Complete, every CSV (MTC's and OADP's) Succeeded.
+	installplans := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "installplans"}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		ips, err := e.Dynamic.Resource(installplans).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range ips.Items {
+			if nested(&ips.Items[i], "status", "phase") != "Complete" {
+				return false, nil
+			}
+		}
+		list, err := e.Dynamic.Resource(csvs).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range list.Items {
+			if nested(&list.Items[i], "status", "phase") != "Succeeded" {
+				return false, nil
+			}
+		}
+		return len(ips.Items) > 0 && len(list.Items) >= 2, nil
+	})
+	if err != nil {
+		return fmt.Errorf("OLM did not finish the hand-made install (InstallPlans Complete, MTC's and OADP's CSVs Succeeded): %w", err)
+	}
 	for _, o := range []struct {
 		gvr schema.GroupVersionResource
 		obj map[string]any
 	}{
 		{migrationcontrollers, map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigrationController",
 			"metadata": map[string]any{"name": "migration-controller", "namespace": Namespace},
-			"spec": map[string]any{"cluster_name": "host", "migration_velero": true, "migration_controller": true, "migration_ui": true, "olm_managed": true}}},
+			"spec":     map[string]any{"cluster_name": "host", "migration_velero": true, "migration_controller": true, "migration_ui": true, "olm_managed": true}}},
 		{migplans, map[string]any{"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigPlan",
 			"metadata": map[string]any{"name": "hand-made", "namespace": Namespace},
 			"spec":     map[string]any{"namespaces": []any{"shop"}, "srcMigClusterRef": map[string]any{"name": "host", "namespace": Namespace}}}},
@@ -396,48 +422,12 @@ func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
 			return err
 		}
 	}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		d, err := e.Client.AppsV1().Deployments(Namespace).Get(ctx, "migration-controller", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
 		return err == nil && d.Status.AvailableReplicas > 0, err
-	})
-	if err != nil {
-		return err
-	}
-	// OLM labels an operator's components (its CRDs, its bundle's ClusterRoles) for its Operator
-	// object some time after the install: wait for that, so that a snapshot taken now stays.
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	roles := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
-	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var objs []unstructured.Unstructured
-		l, err := e.Dynamic.Resource(crds).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, c := range l.Items {
-			if g := nested(&c, "spec", "group"); g == "migration.openshift.io" || g == "velero.io" || strings.HasSuffix(g, "oadp.openshift.io") {
-				objs = append(objs, c)
-			}
-		}
-		for _, n := range []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"} {
-			r, err := e.Dynamic.Resource(roles).Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return false, nil
-			}
-			objs = append(objs, *r)
-		}
-		for _, o := range objs {
-			adopted := false
-			for k := range o.GetLabels() {
-				adopted = adopted || strings.HasPrefix(k, "operators.coreos.com/")
-			}
-			if !adopted {
-				return false, nil
-			}
-		}
-		return true, nil
 	})
 }
 
