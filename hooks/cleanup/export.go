@@ -198,15 +198,7 @@ func (c *Cleanup) export(ctx context.Context, ns string, objs []*unstructured.Un
 	var created []string
 	fail := func(err error) ([]string, error) {
 		// Not written at all: take back the parts already created.
-		for _, name := range created {
-			_ = c.retry(ctx, "delete ConfigMap "+ns+"/"+name, func(ctx context.Context) error {
-				err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
-				if apierrors.IsNotFound(err) {
-					return nil
-				}
-				return err
-			})
-		}
+		_ = c.deleteConfigMaps(ctx, ns, created)
 		return nil, err
 	}
 	for i, p := range parts {
@@ -327,7 +319,16 @@ func groupExports(cms []corev1.ConfigMap) []storedExport {
 
 // deleteExport removes the parts of an incomplete export a killed run left.
 func (c *Cleanup) deleteExport(ctx context.Context, ns string, e storedExport) error {
-	for _, name := range e.names {
+	if err := c.deleteConfigMaps(ctx, ns, e.names); err != nil {
+		return err
+	}
+	c.log().Info("deleted an incomplete export a killed run left", "export", e.stamp, "configMaps", strings.Join(e.names, ","))
+	return nil
+}
+
+// deleteConfigMaps deletes export parts by name; one already gone counts as deleted.
+func (c *Cleanup) deleteConfigMaps(ctx context.Context, ns string, names []string) error {
+	for _, name := range names {
 		err := c.retry(ctx, "delete ConfigMap "+ns+"/"+name, func(ctx context.Context) error {
 			err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
 			if apierrors.IsNotFound(err) {
@@ -336,9 +337,8 @@ func (c *Cleanup) deleteExport(ctx context.Context, ns string, e storedExport) e
 			return err
 		})
 		if err != nil {
-			return kube.Explain(err, "delete the incomplete export ConfigMap "+ns+"/"+name, c.Host)
+			return kube.Explain(err, "delete the export ConfigMap "+ns+"/"+name, c.Host)
 		}
 	}
-	c.log().Info("deleted an incomplete export a killed run left", "export", e.stamp, "configMaps", strings.Join(e.names, ","))
 	return nil
 }

@@ -34,16 +34,9 @@ func (c *Cleanup) refuseActiveTransfers(ctx context.Context, ns string) error {
 	plans := map[string]bool{}
 	for _, k := range []struct {
 		kind string
-		list func(context.Context) ([]unstructured.Unstructured, error)
-	}{
-		{"Backup", func(ctx context.Context) ([]unstructured.Unstructured, error) {
-			return c.listLabelled(ctx, kube.VeleroBackups, ns)
-		}},
-		{"Restore", func(ctx context.Context) ([]unstructured.Unstructured, error) {
-			return c.listLabelled(ctx, kube.VeleroRestores, ns)
-		}},
-	} {
-		items, err := k.list(ctx)
+		gvr  schema.GroupVersionResource
+	}{{"Backup", kube.VeleroBackups}, {"Restore", kube.VeleroRestores}} {
+		items, err := c.listLabelled(ctx, k.gvr, ns)
 		if err != nil {
 			return err
 		}
