@@ -37,6 +37,9 @@ const (
 // DVMFinalizer is the finalizer MTC 1.8 puts on DirectVolumeMigrations; only a running controller removes it.
 const DVMFinalizer = "migration.openshift.io/directvolumemigrationfinalizer"
 
+// crdRequeueEvery paces the requests that make the API server retry a stalled CRD finalizer.
+const crdRequeueEvery = 3 * time.Second
+
 // Cleanup is the cleanup action.
 type Cleanup struct {
 	Kube      kubernetes.Interface
@@ -463,7 +466,11 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 	if err := c.deleteTargets(ctx, targets); err != nil {
 		return err
 	}
+	requeued := map[string]time.Time{}
 	return c.waitGone(ctx, what, targets, func(left []target) error {
+		if err := c.requeueStalledCRDs(ctx, left, requeued, crdRequeueEvery); err != nil {
+			return err
+		}
 		var held []target
 		for _, t := range left {
 			if slices.Contains(t.Finalizers, DVMFinalizer) {

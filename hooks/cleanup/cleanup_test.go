@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -853,5 +854,61 @@ func TestCleanupLeavesAnMTCTheReleaseDidNotInstall(t *testing.T) {
 	rep, err := c.Run(context.Background())
 	if err != nil || rep.Foreign != "" || fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
 		t.Fatalf("the release's own MTC: foreign %q, err %v", rep.Foreign, err)
+	}
+}
+
+// A deleted CRD whose finalizer failed and waits in the API server's backoff gets an annotation that
+// makes the server retry at once; one whose finalizer is still at work is left alone.
+func TestCleanupRequeuesAStalledCRDFinalizer(t *testing.T) {
+	t.Parallel()
+	stalled := crd(kube.VeleroGroup, "backupstoragelocations")
+	busy := crd(kube.MigrationGroup, "migplans")
+	for u, reason := range map[*unstructured.Unstructured]string{stalled: "InstanceDeletionFailed", busy: "InstanceDeletionInProgress"} {
+		u.SetFinalizers([]string{"customresourcecleanup.apiextensions.k8s.io"})
+		_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Terminating", "status": "True", "reason": reason,
+			"message": "could not list instances: storage is (re)initializing"}}, "status", "conditions")
+	}
+	fc := newFakeCluster(false, stalled, busy)
+	var patched []string
+	var mu sync.Mutex
+	tr := fc.dyn.Tracker()
+	// The API server's finalizer: it ends the stalled CRD only when asked to retry; the busy one ends by
+	// itself once the stalled one is gone.
+	fc.dyn.PrependReactor("patch", "customresourcedefinitions", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pa := a.(k8stesting.PatchAction)
+		if !strings.Contains(string(pa.GetPatch()), finalizerRequeueAnnotation) {
+			return false, nil, nil
+		}
+		mu.Lock()
+		patched = append(patched, pa.GetName())
+		mu.Unlock()
+		for _, n := range []string{pa.GetName(), busy.GetName()} {
+			if err := tr.Delete(kube.CRDs, "", n); err != nil {
+				return true, nil, err
+			}
+		}
+		return true, nil, nil
+	})
+	c := fc.cleanup()
+	targets := []target{targetOf(kube.CRDs, "CustomResourceDefinition", stalled), targetOf(kube.CRDs, "CustomResourceDefinition", busy)}
+	if err := c.deleteAndWait(context.Background(), ns, &Step{}, "the CRDs", targets); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(patched, []string{stalled.GetName()}) {
+		t.Fatalf("want only the stalled CRD asked to retry, got %v", patched)
+	}
+}
+
+func TestFinalizerStalled(t *testing.T) {
+	t.Parallel()
+	u := crd(kube.VeleroGroup, "backups")
+	_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Terminating", "status": "True", "reason": "InstanceDeletionCheck", "message": "x"}}, "status", "conditions")
+	if got := finalizerStalled(u); got != "" {
+		t.Fatalf("a CRD not being deleted is not stalled, got %q", got)
+	}
+	now := metav1.Now()
+	u.SetDeletionTimestamp(&now)
+	if got := finalizerStalled(u); got != "InstanceDeletionCheck: x" {
+		t.Fatalf("got %q", got)
 	}
 }

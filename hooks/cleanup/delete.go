@@ -32,6 +32,9 @@ type target struct {
 	// ByName makes waits read the object with get instead of listing its kind: for the single objects the
 	// hook may only get by name (its RBAC lists resourceNames).
 	ByName bool
+	// Stalled is, for a CRD being deleted, why the API server's CRD finalizer last failed to remove its
+	// instances (its Terminating condition), or "" while it makes progress.
+	Stalled string
 }
 
 func (t target) String() string {
@@ -238,6 +241,9 @@ func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, erro
 		for _, t := range ts {
 			if it, ok := have[t.Name]; ok {
 				t.Finalizers = it.GetFinalizers()
+				if t.GVR.GroupResource() == kube.CRDs.GroupResource() {
+					t.Stalled = finalizerStalled(&it)
+				}
 				left = append(left, t)
 			}
 		}
@@ -293,4 +299,51 @@ func names(ts []target) []string {
 		out[i] = t.String()
 	}
 	return out
+}
+
+// finalizerStalled returns the message of a deleted CRD's Terminating condition when the API server's CRD
+// finalizer failed its last attempt to remove the instances, and "" otherwise.
+func finalizerStalled(u *unstructured.Unstructured) string {
+	if u.GetDeletionTimestamp() == nil {
+		return ""
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != "Terminating" || m["status"] != "True" {
+			continue
+		}
+		if r, _ := m["reason"].(string); r == "InstanceDeletionFailed" || r == "InstanceDeletionCheck" {
+			msg, _ := m["message"].(string)
+			return r + ": " + msg
+		}
+	}
+	return ""
+}
+
+// finalizerRequeueAnnotation is set on a CRD whose finalizer stalled, to make the API server retry now.
+const finalizerRequeueAnnotation = "mtc-helm.io/finalizer-requeued"
+
+// requeueStalledCRDs touches the CRDs whose finalizer stalled, at most once per interval each. The API
+// server's CRD finalizer retries a failed attempt (for example "storage is (re)initializing" while the
+// storage of a CRD OLM has just updated is rebuilt) with an exponential backoff that reaches minutes,
+// and any metadata change of the CRD puts it back at the head of its queue.
+func (c *Cleanup) requeueStalledCRDs(ctx context.Context, left []target, last map[string]time.Time, every time.Duration) error {
+	var stalled []target
+	now := time.Now()
+	for _, t := range left {
+		if t.Stalled != "" && now.Sub(last[t.Name]) >= every {
+			last[t.Name] = now
+			stalled = append(stalled, t)
+		}
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, finalizerRequeueAnnotation, now.UTC().Format(time.RFC3339Nano))
+	return parallel(ctx, stalled, func(ctx context.Context, t target) error {
+		_, err := c.Dynamic.Resource(t.GVR).Patch(ctx, t.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			c.log().Info("asked the API server to retry removing the instances of a deleted CRD", "object", t.String(), "stalled", t.Stalled)
+			return nil
+		}
+		return kube.Explain(err, "annotate "+t.String()+" to retry its finalizer", c.Host)
+	})
 }
