@@ -12,8 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -120,9 +124,94 @@ func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...stri
 		l.indent(out)
 	}
 	if err != nil {
+		if name == "helm" {
+			l.indent(l.podReport(ctx, e, namespaceArg(args)))
+		}
 		return out, fmt.Errorf("%s failed: %w", name, err)
 	}
 	return out, nil
+}
+
+// namespaceArg is the value of -n or --namespace in args, or "default".
+func namespaceArg(args []string) string {
+	for i, a := range args {
+		if (a == "-n" || a == "--namespace") && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, "--namespace="); ok {
+			return v
+		}
+	}
+	return "default"
+}
+
+// podReport describes the Jobs, pods and warning events of ns after a failed helm command, so that a
+// hook that never ran or ran out of time says why in the test output.
+func (l *Lab) podReport(ctx context.Context, e *testenv.Env, ns string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	fmt.Fprintf(&b, "state of namespace %s after the failure:\n", ns)
+	jobs, err := e.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return b.String() + "  jobs: " + err.Error() + "\n"
+	}
+	for _, j := range jobs.Items {
+		var conds []string
+		for _, c := range j.Status.Conditions {
+			if c.Status == corev1.ConditionTrue {
+				conds = append(conds, string(c.Type)+"/"+c.Reason)
+			}
+		}
+		start := "not started"
+		if j.Status.StartTime != nil {
+			start = "started " + j.Status.StartTime.UTC().Format(time.TimeOnly)
+		}
+		fmt.Fprintf(&b, "  job %s: created %s, %s, active %d, failed %d, succeeded %d %v\n", j.Name,
+			j.CreationTimestamp.UTC().Format(time.TimeOnly), start, j.Status.Active, j.Status.Failed, j.Status.Succeeded, conds)
+	}
+	pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return b.String() + "  pods: " + err.Error() + "\n"
+	}
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "  pod %s: created %s, node %q, phase %s", p.Name, p.CreationTimestamp.UTC().Format(time.TimeOnly), p.Spec.NodeName, p.Status.Phase)
+		if p.DeletionTimestamp != nil {
+			b.WriteString(", deleting")
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			switch {
+			case c.State.Waiting != nil:
+				fmt.Fprintf(&b, ", %s waiting %s %s", c.Name, c.State.Waiting.Reason, c.State.Waiting.Message)
+			case c.State.Running != nil:
+				fmt.Fprintf(&b, ", %s running since %s", c.Name, c.State.Running.StartedAt.UTC().Format(time.TimeOnly))
+			case c.State.Terminated != nil:
+				fmt.Fprintf(&b, ", %s exited %d (%s) at %s", c.Name, c.State.Terminated.ExitCode, c.State.Terminated.Reason,
+					c.State.Terminated.FinishedAt.UTC().Format(time.TimeOnly))
+			}
+		}
+		b.WriteString("\n")
+	}
+	events, err := e.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return b.String() + "  events: " + err.Error() + "\n"
+	}
+	items := events.Items
+	when := func(ev corev1.Event) time.Time {
+		if !ev.LastTimestamp.IsZero() {
+			return ev.LastTimestamp.Time
+		}
+		return ev.EventTime.Time
+	}
+	slices.SortStableFunc(items, func(a, b corev1.Event) int { return when(a).Compare(when(b)) })
+	if len(items) > 30 {
+		items = items[len(items)-30:]
+	}
+	for _, ev := range items {
+		fmt.Fprintf(&b, "  event %s %s %s/%s: %s (x%d)\n", when(ev).UTC().Format(time.TimeOnly), ev.Type, ev.InvolvedObject.Kind,
+			ev.InvolvedObject.Name, ev.Reason+" "+ev.Message, max(ev.Count, 1))
+	}
+	return b.String()
 }
 
 // Show prints the lines of out that contain any of the markers (all lines when none given).
