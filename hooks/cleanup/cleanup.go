@@ -471,6 +471,9 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 		if err := c.requeueStalledCRDs(ctx, left, requeued, crdRequeueEvery); err != nil {
 			return err
 		}
+		if err := c.redeleteRecreated(ctx, left); err != nil {
+			return err
+		}
 		var held []target
 		for _, t := range left {
 			if slices.Contains(t.Finalizers, DVMFinalizer) {

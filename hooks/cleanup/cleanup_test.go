@@ -912,3 +912,56 @@ func TestFinalizerStalled(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// OLM's catalog operator may still apply an InstallPlan after its Subscription and the InstallPlan are
+// gone, and makes again a CRD or an OLM-labelled ClusterRole the cleanup has just deleted: those are
+// deleted again. A ClusterRole that someone else makes again is not the cleanup's: the wait names it.
+func TestCleanupDeletesAgainWhatOLMMadeAgain(t *testing.T) {
+	t.Parallel()
+	crdObj := crd(kube.MigrationGroup, "migplans")
+	crdObj.SetUID("crd-1")
+	olmRole := newObj(kube.ClusterRoles, "ClusterRole", "", "mtc-operator.v1.8.11-abc").build()
+	olmRole.SetUID("role-1")
+	olmRole.SetLabels(map[string]string{"olm.owner": "mtc-operator.v1.8.11"})
+	userRole := newObj(kube.ClusterRoles, "ClusterRole", "", "users-migration-viewer").build()
+	userRole.SetUID("role-2")
+	fc := newFakeCluster(true, crdObj, olmRole, userRole)
+	tr := fc.dyn.Tracker()
+	made := map[string]bool{}
+	var mu sync.Mutex
+	// the installer makes each object again, once, right after its first delete
+	fc.dyn.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		da := a.(k8stesting.DeleteAction)
+		o, err := tr.Get(da.GetResource(), "", da.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		if err := tr.Delete(da.GetResource(), "", da.GetName()); err != nil {
+			return true, nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !made[da.GetName()] {
+			made[da.GetName()] = true
+			again := o.(*unstructured.Unstructured).DeepCopy()
+			again.SetUID(again.GetUID() + "-again")
+			return true, nil, tr.Create(da.GetResource(), again, "")
+		}
+		return true, nil, nil
+	})
+	c := fc.cleanup()
+	targets := []target{targetOf(kube.CRDs, "CustomResourceDefinition", crdObj), targetOf(kube.ClusterRoles, "ClusterRole", olmRole)}
+	if err := c.deleteAndWait(context.Background(), ns, &Step{}, "the CRDs", targets); err != nil {
+		t.Fatal(err)
+	}
+	if fc.exists(t, kube.CRDs, "", crdObj.GetName()) || fc.exists(t, kube.ClusterRoles, "", olmRole.GetName()) {
+		t.Fatal("what OLM made again is still there")
+	}
+	err := c.deleteAndWait(context.Background(), ns, &Step{}, "the cluster roles", []target{targetOf(kube.ClusterRoles, "ClusterRole", userRole)})
+	if err == nil || !strings.Contains(err.Error(), "ClusterRole users-migration-viewer (made again after the delete)") {
+		t.Fatalf("want the wait to name the ClusterRole made again by someone else, got %v", err)
+	}
+	if !fc.exists(t, kube.ClusterRoles, "", userRole.GetName()) {
+		t.Fatal("the cleanup deleted again a ClusterRole that OLM did not make")
+	}
+}

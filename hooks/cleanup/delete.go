@@ -35,6 +35,11 @@ type target struct {
 	// Stalled is, for a CRD being deleted, why the API server's CRD finalizer last failed to remove its
 	// instances (its Terminating condition), or "" while it makes progress.
 	Stalled string
+	// Recreated says that the object of that name now present is another one than the one deleted (its
+	// UID differs) and is not being deleted: something made it again after the delete.
+	Recreated bool
+	// Labels of the object present.
+	Labels map[string]string
 }
 
 func (t target) String() string {
@@ -222,7 +227,7 @@ func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, erro
 				if err != nil {
 					return nil, kube.Explain(err, "get "+t.String(), c.Host)
 				}
-				t.Finalizers = u.GetFinalizers()
+				t.observe(u)
 				left = append(left, t)
 			}
 			continue
@@ -240,16 +245,23 @@ func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, erro
 		}
 		for _, t := range ts {
 			if it, ok := have[t.Name]; ok {
-				t.Finalizers = it.GetFinalizers()
-				if t.GVR.GroupResource() == kube.CRDs.GroupResource() {
-					t.Stalled = finalizerStalled(&it)
-				}
+				t.observe(&it)
 				left = append(left, t)
 			}
 		}
 	}
 	sort.Slice(left, func(i, j int) bool { return left[i].String() < left[j].String() })
 	return left, nil
+}
+
+// observe records the state of the object that still holds the target's name.
+func (t *target) observe(u *unstructured.Unstructured) {
+	t.Finalizers = u.GetFinalizers()
+	t.Labels = u.GetLabels()
+	t.Recreated = t.UID != "" && u.GetUID() != t.UID && u.GetDeletionTimestamp() == nil
+	if t.GVR.GroupResource() == kube.CRDs.GroupResource() {
+		t.Stalled = finalizerStalled(u)
+	}
 }
 
 // waitGone waits until none of the targets exists. onStuck, when not nil, is asked on every poll whether
@@ -283,6 +295,12 @@ func (c *Cleanup) waitGone(ctx context.Context, what string, targets []target, o
 				n := t.String()
 				if len(t.Finalizers) > 0 {
 					n += " (finalizers " + strings.Join(t.Finalizers, ",") + ")"
+				}
+				if t.Stalled != "" {
+					n += " (" + t.Stalled + ")"
+				}
+				if t.Recreated {
+					n += " (made again after the delete)"
 				}
 				names = append(names, n)
 			}
@@ -346,4 +364,25 @@ func (c *Cleanup) requeueStalledCRDs(ctx context.Context, left []target, last ma
 		}
 		return kube.Explain(err, "annotate "+t.String()+" to retry its finalizer", c.Host)
 	})
+}
+
+// redeleteRecreated deletes again the CRDs and OLM-made objects that came back after their delete. OLM's
+// catalog operator goes on executing an InstallPlan for up to half a minute after the InstallPlan itself
+// was garbage-collected with its Subscription (its client is rate-limited), and makes again the CRDs and
+// RBAC of the bundle it is applying. Only objects an installer makes are deleted again: anything else that
+// comes back was made by someone else and stays, named by the wait.
+func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
+	var again []target
+	for _, t := range left {
+		if !t.Recreated {
+			continue
+		}
+		_, olm := t.Labels["olm.owner"]
+		if t.GVR.GroupResource() != kube.CRDs.GroupResource() && !olm {
+			continue
+		}
+		c.log().Info("deleting again what an installer still at work made again", "object", t.String())
+		again = append(again, t)
+	}
+	return c.deleteTargets(ctx, again)
 }
