@@ -57,6 +57,10 @@ build: check-go ## build the mtc-hooks binary (static) into bin/
 charts: ## vendor the library chart into the versioned charts
 	@if [ -x ci/charts.sh ]; then ci/charts.sh deps; fi
 
+.PHONY: image
+image: check-go ## build the mtc-hooks image for amd64, arm64, ppc64le and s390x as an OCI layout in bin/image/mtc-hooks
+	@go run ./cmd/mtc-image --out $(BIN)/image/mtc-hooks
+
 .PHONY: test
 test: tools build charts ## run every unit, chart and integration test (the CI command)
 	go test -timeout $(TEST_TIMEOUT) -count=1 ./...
