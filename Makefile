@@ -61,6 +61,10 @@ charts: ## vendor the library chart into the versioned charts
 image: check-go ## build the mtc-hooks image for amd64, arm64, ppc64le and s390x as an OCI layout in bin/image/mtc-hooks
 	@go run ./cmd/mtc-image --out $(BIN)/image/mtc-hooks
 
+.PHONY: package
+package: tools image ## package the charts into dist/ (KEYRING=secring.gpg KEY=name to sign; PUSH=oci://host/charts USERNAME=u with MTC_REGISTRY_PASSWORD to push)
+	@go run ./cmd/mtc-package --out dist $(if $(KEYRING),--keyring "$(KEYRING)" --key "$(KEY)") $(if $(PUSH),--push "$(PUSH)" --username "$(USERNAME)")
+
 .PHONY: test
 test: tools build charts ## run every unit, chart and integration test (the CI command)
 	go test -timeout $(TEST_TIMEOUT) -count=1 ./...

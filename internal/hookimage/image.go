@@ -246,3 +246,23 @@ func archs() []string {
 	}
 	return out
 }
+
+// LayoutDigest reads the digest of the image index that Write put in the layout at dir.
+func LayoutDigest(dir string) (v1.Hash, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("no image layout at %s (make image writes it): %w", dir, err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	m, err := top.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if len(m.Manifests) == 0 {
+		return v1.Hash{}, fmt.Errorf("the image layout at %s is empty", dir)
+	}
+	return m.Manifests[0].Digest, nil
+}
