@@ -140,7 +140,7 @@ func listKinds() map[schema.GroupVersionResource]string {
 		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
 		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
 		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
-		kube.Operators: "Operator", kube.InstallPlans: "InstallPlan",
+		kube.Operators: "Operator", kube.InstallPlans: "InstallPlan", kube.OperatorGroups: "OperatorGroup",
 	} {
 		m[gvr] = kind + "List"
 	}
@@ -963,5 +963,56 @@ func TestCleanupDeletesAgainWhatOLMMadeAgain(t *testing.T) {
 	}
 	if !fc.exists(t, kube.ClusterRoles, "", userRole.GetName()) {
 		t.Fatal("the cleanup deleted again a ClusterRole that OLM did not make")
+	}
+}
+
+// Removing an MTC installed by hand (no --release) takes its OperatorGroup too once nothing in the
+// namespace uses it, so that helm install can make its own; a Helm release's OperatorGroup, one that
+// still serves another operator, and any OperatorGroup when the chart's hook runs, stay.
+func TestCleanupOperatorGroupOfAHandInstall(t *testing.T) {
+	t.Parallel()
+	og := func(name string, helm bool) *unstructured.Unstructured {
+		b := newObj(kube.OperatorGroups, "OperatorGroup", ns, name)
+		if helm {
+			b = b.annotations(kube.HelmReleaseNameKey, "other")
+		}
+		return b.build()
+	}
+	for _, tc := range []struct {
+		name     string
+		release  string
+		extra    []runtime.Object
+		wantGone bool
+		wantKept string
+	}{
+		{name: "hand install", wantGone: true},
+		{name: "chart hook", release: "mtc"},
+		{name: "another operator", extra: []runtime.Object{newObj(kube.Subscriptions, "Subscription", ns, "cert-utils").field("cert-utils-operator", "spec", "name").build()},
+			wantKept: "OperatorGroup openshift-migration/openshift-migration: it still serves Subscription cert-utils"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := append(populated(), og("openshift-migration", false), og("helm-made", true))
+			fc := newFakeCluster(true, append(objs, tc.extra...)...)
+			c := fc.cleanup()
+			c.Release = tc.release
+			rep, err := c.Run(context.Background())
+			if err != nil && tc.release == "" {
+				t.Fatal(err)
+			}
+			if gone := !fc.exists(t, kube.OperatorGroups, ns, "openshift-migration"); gone != tc.wantGone {
+				t.Fatalf("hand-made OperatorGroup gone=%v, want %v", gone, tc.wantGone)
+			}
+			if !fc.exists(t, kube.OperatorGroups, ns, "helm-made") {
+				t.Fatal("the cleanup deleted a Helm release's OperatorGroup")
+			}
+			var kept []string
+			for _, st := range rep.Steps {
+				kept = append(kept, st.Kept...)
+			}
+			if tc.wantKept != "" && !slices.Contains(kept, tc.wantKept) {
+				t.Fatalf("want the report to keep %q, got %q", tc.wantKept, kept)
+			}
+		})
 	}
 }

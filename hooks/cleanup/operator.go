@@ -137,7 +137,56 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 	if err := c.deleteDependents(ctx, ns, s, csvUIDs); err != nil {
 		return s, err
 	}
-	return s, c.deleteOLMLeftovers(ctx, ns, s, leftovers)
+	if err := c.deleteOLMLeftovers(ctx, ns, s, leftovers); err != nil {
+		return s, err
+	}
+	return s, c.deleteOperatorGroups(ctx, ns, s)
+}
+
+// deleteOperatorGroups removes, when the cleanup runs on its own (no --release: an MTC installed by hand
+// being removed before helm install takes over), the OperatorGroup the manual install made, once no
+// Subscription or CSV is left in the namespace for it to serve. Left in place it would stop the chart's
+// own OperatorGroup (OLM allows one per namespace, Helm refuses to adopt one it did not make). A Helm
+// release's OperatorGroup is its own to delete; one that still serves an operator stays, named.
+func (c *Cleanup) deleteOperatorGroups(ctx context.Context, ns string, s *Step) error {
+	if c.Release != "" {
+		return nil
+	}
+	ogs, err := c.list(ctx, kube.OperatorGroups, ns)
+	if err != nil || len(ogs) == 0 {
+		return err
+	}
+	var own []target
+	for i := range ogs {
+		if !helmOwned(&ogs[i]) {
+			own = append(own, targetOf(kube.OperatorGroups, "OperatorGroup", &ogs[i]))
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	var users []string
+	for _, k := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+	}{{kube.Subscriptions, "Subscription"}, {kube.CSVs, "ClusterServiceVersion"}} {
+		items, err := c.list(ctx, k.gvr, ns)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			if items[i].GetDeletionTimestamp() == nil {
+				users = append(users, k.kind+" "+items[i].GetName())
+			}
+		}
+	}
+	if len(users) > 0 {
+		for _, t := range own {
+			s.Kept = append(s.Kept, t.String()+": it still serves "+strings.Join(users, ", "))
+		}
+		return nil
+	}
+	return c.deleteAndWait(ctx, ns, s, "the OperatorGroup", own)
 }
 
 // waitInstallPlans waits until no InstallPlan of the namespace is being planned or executed before

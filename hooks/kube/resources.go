@@ -88,6 +88,8 @@ func MTCCRDs() []string {
 var (
 	Subscriptions = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "subscriptions"}
 	InstallPlans  = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "installplans"}
+	// OperatorGroups is OLM's operators.coreos.com/v1 OperatorGroup.
+	OperatorGroups = schema.GroupVersionResource{Group: OLMGroup, Version: "v1", Resource: "operatorgroups"}
 	// Operators are OLM's cluster-scoped Operator objects, named <package>.<namespace>.
 	Operators           = schema.GroupVersionResource{Group: OLMGroup, Version: "v1", Resource: "operators"}
 	CSVs                = schema.GroupVersionResource{Group: OLMGroup, Version: "v1alpha1", Resource: "clusterserviceversions"}

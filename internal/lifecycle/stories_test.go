@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -400,7 +401,8 @@ func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
 // user's, MigrationController and a plan), helm install is refused by version-check, and the helm
 // uninstall that frees the failed release's name leaves that MTC exactly as it was: no export,
 // nothing deleted, compared object by object. (A hand-made Subscription named mtc-operator, as the
-// chart's, makes Helm itself refuse before any hook runs and record no release.)
+// chart's, makes Helm itself refuse before any hook runs and record no release.) The documented
+// takeover then works: mtc-hooks cleanup, helm install, mtc-hooks restore brings the plan back.
 func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
@@ -429,5 +431,32 @@ func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
 	}
 	if err := l.SettleAndCompare(ctx, e, before, lifecycle.RefusedInstallLeftovers, 20*time.Second); err != nil {
 		t.Fatal(err)
+	}
+
+	// The documented takeover: remove the hand-made MTC with mtc-hooks cleanup (it exports the plan),
+	// install the chart, and bring the plan back with mtc-hooks restore.
+	if out, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "4m"); err != nil {
+		t.Fatalf("mtc-hooks cleanup of the hand-made MTC: %v\n%s", err, out)
+	}
+	if _, err := lifecycle.ExportedRecords(ctx, e, "hand-made"); err != nil {
+		t.Fatal(err)
+	}
+	cms, err := e.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "mtc-helm.io/export-complete=true"})
+	if err != nil || len(cms.Items) == 0 {
+		t.Fatalf("no complete export after the cleanup: %v", err)
+	}
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
+		t.Fatalf("helm install after mtc-hooks cleanup removed the hand-made MTC: %v", err)
+	}
+	if out, err := l.Run(ctx, e, "mtc-hooks", "restore", "--export", cms.Items[0].Labels["mtc-helm.io/export"]); err != nil {
+		t.Fatalf("mtc-hooks restore: %v\n%s", err, out)
+	}
+	migplans := schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migplans"}
+	plan, err := e.Dynamic.Resource(migplans).Namespace(ns).Get(ctx, "hand-made", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the hand-made plan after the takeover: %v", err)
+	}
+	if got := plan.Object["spec"].(map[string]any)["namespaces"]; !reflect.DeepEqual(got, []any{"shop"}) {
+		t.Errorf("the plan came back with namespaces %v, want [shop]", got)
 	}
 }
