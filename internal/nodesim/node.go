@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,9 +51,15 @@ type Options struct {
 	// Server is the apiserver URL and CA written into the kubeconfig of hook processes.
 	Server string
 	CAData []byte
-	// Binaries maps an image repository path suffix (such as "mtc-helm/mtc-hooks") to the local
-	// binary that plays that image.
+	// Binaries maps an image repository path suffix to a local binary that plays that image.
 	Binaries map[string]string
+	// RunImages are repository path suffixes (such as "mtc-helm/mtc-hooks") of images the node runs
+	// for real: pulled through the registry like any image, the manifest of the node's platform
+	// picked from the index, the user checked against runAsNonRoot, and the entrypoint run from the
+	// unpacked layers.
+	RunImages []string
+	// Arch is the node's architecture (default: this machine's).
+	Arch string
 	// Components maps an image repository path suffix (such as
 	// "rhmtc/openshift-migration-rhel8-operator") to the command of the double that plays the
 	// component that image holds. Such an image is pulled like any other (so a missing image or
@@ -82,6 +89,8 @@ type Puller interface {
 	// Pull resolves image with the docker config JSON documents of the pod's pull secrets and
 	// returns the digest, or an error carrying the registry's message.
 	Pull(ctx context.Context, image string, dockerConfigs [][]byte) (string, error)
+	// Get resolves image the same way and returns the registry's descriptor (manifest or index).
+	Get(ctx context.Context, image string, dockerConfigs [][]byte) (*remote.Descriptor, error)
 }
 
 // Node is a running simulated node.
@@ -97,6 +106,10 @@ type Node struct {
 	mu   sync.Mutex
 	pods map[types.UID]*podRunner
 	ips  int
+
+	// runImages holds Options.RunImages; unpackMu serialises unpacking into the image cache.
+	runImages map[string]bool
+	unpackMu  sync.Mutex
 }
 
 // Start registers the Node, starts its kubelet endpoint and begins running pods.
@@ -120,7 +133,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, cs: cs, log: opts.Log.With("node", opts.Name), pods: map[types.UID]*podRunner{}, done: make(chan struct{})}
+	n := &Node{opts: opts, cs: cs, log: opts.Log.With("node", opts.Name), pods: map[types.UID]*podRunner{}, done: make(chan struct{}),
+		runImages: map[string]bool{}}
+	for _, img := range opts.RunImages {
+		n.runImages[img] = true
+	}
 	if err := n.serve(); err != nil {
 		return nil, err
 	}
@@ -219,7 +236,7 @@ func (n *Node) nodeStatus() corev1.NodeStatus {
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}, {Type: corev1.NodeHostName, Address: n.opts.Name}},
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(n.port)}},
 		NodeInfo: corev1.NodeSystemInfo{
-			OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2-sim",
+			OperatingSystem: "linux", Architecture: n.arch(), KubeletVersion: "v1.37.2-sim",
 			ContainerRuntimeVersion: "sim://1.0", OSImage: "node simulator", KernelVersion: "sim",
 			MachineID: "sim", SystemUUID: "sim", BootID: "sim",
 		},

@@ -3,10 +3,15 @@ package nodesim_test
 import (
 	"context"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -17,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/mtc-helm/mtc-helm/internal/hookimage"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -24,7 +30,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-const hookImage = "quay.io/mtc-helm/mtc-hooks:test"
+const hookImage = "quay.io/mtc-helm/mtc-hooks:latest"
 
 // restrictedNamespace creates a namespace that enforces PodSecurity "restricted".
 func restrictedNamespace(t *testing.T, cs kubernetes.Interface, name string) {
@@ -276,5 +282,94 @@ func TestIntegrationActiveDeadline(t *testing.T) {
 	}
 	if n := len(e.Node.Pids()); n != 0 {
 		t.Errorf("%d container processes still run after the deadline", n)
+	}
+}
+
+// The hook image runs as a kubelet runs an image: pulled by the chart's reference through the mirror,
+// the manifest of the node's platform picked from the index, the user checked against runAsNonRoot,
+// the entrypoint taken from the image's layer. An index without the node's platform, an entrypoint
+// the image lacks and an image that would run as root fail with the kubelet's reason and message.
+func TestIntegrationHookImageRunsFromItsLayers(t *testing.T) {
+	e := testenv.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
+	ctx := context.Background()
+	ns := "hook-image"
+	restrictedNamespace(t, e.Client, ns)
+	serviceAccount(t, e.Client, ns, "reader", readEverything)
+	versions, err := hookimage.ChartVersions(e.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := "quay.io/" + testenv.HookImage + ":" + versions[0]
+
+	job, logs := runJob(t, e, ns, "good", restrictedPod("reader", hook, "version-check", "--help"))
+	if job.Status.Succeeded != 1 || !strings.Contains(logs, "version-check") {
+		t.Fatalf("the hook image did not run its entrypoint: %+v\n%s", job.Status, logs)
+	}
+	pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=good"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("pods of job good: %v %v", pods, err)
+	}
+	if id := pods.Items[0].Status.ContainerStatuses[0].ImageID; !strings.HasPrefix(id, "quay.io/"+testenv.HookImage+"@sha256:") {
+		t.Errorf("imageID %q is not the platform manifest's digest", id)
+	}
+
+	// Variants of the image, each pushed under a tag of its own.
+	bin, err := testenv.HookBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := hookimage.Build(hookimage.Options{Binaries: map[string]string{runtime.GOARCH: bin}, Version: "t", Revision: "t", Created: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := base.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := base.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(tag, arch string, edit func(*v1.Config)) string {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Architecture = arch
+		edit(&cf.Config)
+		changed, err := mutate.ConfigFile(img, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+			mutate.IndexAddendum{Add: changed, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		if err := e.Registry.PushIndex(ctx, testenv.HookImage+":"+tag, idx); err != nil {
+			t.Fatal(err)
+		}
+		return "quay.io/" + testenv.HookImage + ":" + tag
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	for _, tc := range []struct {
+		name, image, reason, message string
+	}{
+		{"no-platform", variant("other-arch", other, func(*v1.Config) {}), "ErrImagePull",
+			`no image found in image index for architecture "` + runtime.GOARCH + `"`},
+		{"bad-entrypoint", variant("bad-entrypoint", runtime.GOARCH, func(c *v1.Config) { c.Entrypoint = []string{"/usr/local/bin/mtc-hookz"} }),
+			"CreateContainerError", `exec: "/usr/local/bin/mtc-hookz": stat /usr/local/bin/mtc-hookz: no such file or directory`},
+		{"root-user", variant("root", runtime.GOARCH, func(c *v1.Config) { c.User = "" }),
+			"CreateContainerConfigError", "container has runAsNonRoot and image will run as root"},
+	} {
+		spec := restrictedPod("reader", tc.image, "version-check")
+		if _, err := e.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: tc.name}, Spec: spec}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitPod(t, e.Client, ns, tc.name, "reported "+tc.reason, func(p *corev1.Pod) bool { r, _ := waitingReason(p); return r == tc.reason })
+		if _, msg := waitingReason(p); !strings.Contains(msg, tc.message) {
+			t.Errorf("%s: %s message %q, want it to say %q", tc.name, tc.reason, msg, tc.message)
+		}
 	}
 }

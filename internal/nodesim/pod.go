@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -477,6 +478,9 @@ func (r *podRunner) sleepOrStop(d time.Duration) bool {
 // container cannot start (image pull or configuration errors) and returns an error.
 func (r *podRunner) prepare(ctx context.Context, c corev1.Container, init bool) ([]string, []string, string, error) {
 	st := r.getContainer(init, c.Name)
+	if r.n.runsImage(c.Image) {
+		return r.prepareImage(ctx, c, init, st)
+	}
 	bin, isBinary := r.n.binaryFor(c.Image)
 	var argv []string
 	imageID := ""
@@ -545,6 +549,56 @@ func (r *podRunner) prepare(ctx context.Context, c corev1.Container, init bool) 
 		}
 	}
 	return argv, env, imageID, nil
+}
+
+// prepareImage readies a container whose image the node runs for real: pulled for the node's
+// platform, its user checked against runAsNonRoot, its entrypoint taken from the unpacked layers. A
+// failure leaves the container waiting with the kubelet's reason and message.
+func (r *podRunner) prepareImage(ctx context.Context, c corev1.Container, init bool, st corev1.ContainerStatus) ([]string, []string, string, error) {
+	fail := func(err error) ([]string, []string, string, error) {
+		reason := "CreateContainerError"
+		var ie *imageError
+		if errors.As(err, &ie) {
+			reason = ie.reason
+		}
+		msg := err.Error()
+		if reason == "ErrImagePull" {
+			msg = fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
+		}
+		st.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+		r.setContainer(init, st)
+		r.n.event(r.pod, corev1.EventTypeWarning, "Failed", "Error: "+msg)
+		return nil, nil, "", err
+	}
+	r.n.event(r.pod, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	img, err := r.unpack(ctx, c.Image)
+	if err != nil {
+		return fail(err)
+	}
+	r.n.event(r.pod, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q", c.Image))
+	if err := img.checkUser(r.pod, c); err != nil {
+		return fail(err)
+	}
+	argv, err := img.argv(c)
+	if err != nil {
+		return fail(err)
+	}
+	env, err := r.env(ctx, c)
+	if err != nil {
+		return fail(&imageError{"CreateContainerConfigError", err})
+	}
+	env = append(img.env(), env...)
+	for i := range argv[1:] {
+		argv[i+1] = expand(argv[i+1], env)
+	}
+	kc, err := r.credentials(ctx)
+	if err != nil {
+		return fail(&imageError{"CreateContainerConfigError", err})
+	}
+	if kc != "" {
+		env = append(env, "KUBECONFIG="+kc)
+	}
+	return argv, env, img.id, nil
 }
 
 // qosClass is the pod's QoS class: what the apiserver already recorded (newer apiservers set it
@@ -659,11 +713,39 @@ func (r *podRunner) legacyToken(ctx context.Context, saName string) (string, err
 	}
 }
 
+// fetch resolves an image with the pod's pull secrets, then the node's, and returns the registry's
+// descriptor.
+func (r *podRunner) fetch(ctx context.Context, image string) (*remote.Descriptor, error) {
+	if r.n.opts.Registry == nil {
+		return nil, fmt.Errorf("dial tcp: lookup %s: no such host", strings.SplitN(image, "/", 2)[0])
+	}
+	desc, err := r.n.opts.Registry.Get(ctx, image, r.pullSecrets(ctx))
+	if err != nil && len(r.n.opts.NodeDockerConfig) > 0 {
+		if d, err2 := r.n.opts.Registry.Get(ctx, image, [][]byte{r.n.opts.NodeDockerConfig}); err2 == nil {
+			return d, nil
+		}
+	}
+	return desc, err
+}
+
 // pull resolves an image with the pod's pull secrets.
 func (r *podRunner) pull(ctx context.Context, image string) (string, error) {
 	if r.n.opts.Registry == nil {
 		return "", fmt.Errorf("dial tcp: lookup %s: no such host", strings.SplitN(image, "/", 2)[0])
 	}
+	configs := r.pullSecrets(ctx)
+	digest, err := r.n.opts.Registry.Pull(ctx, image, configs)
+	if err != nil && len(r.n.opts.NodeDockerConfig) > 0 {
+		// the kubelet's keyring holds the node's credentials too and tries them as well
+		if d, err2 := r.n.opts.Registry.Pull(ctx, image, [][]byte{r.n.opts.NodeDockerConfig}); err2 == nil {
+			return d, nil
+		}
+	}
+	return digest, err
+}
+
+// pullSecrets are the docker configs of the pod's image pull secrets.
+func (r *podRunner) pullSecrets(ctx context.Context) [][]byte {
 	var configs [][]byte
 	for _, ref := range r.pod.Spec.ImagePullSecrets {
 		s, err := r.n.cs.CoreV1().Secrets(r.pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -683,14 +765,7 @@ func (r *podRunner) pull(ctx context.Context, image string) (string, error) {
 			}
 		}
 	}
-	digest, err := r.n.opts.Registry.Pull(ctx, image, configs)
-	if err != nil && len(r.n.opts.NodeDockerConfig) > 0 {
-		// the kubelet's keyring holds the node's credentials too and tries them as well
-		if d, err2 := r.n.opts.Registry.Pull(ctx, image, [][]byte{r.n.opts.NodeDockerConfig}); err2 == nil {
-			return d, nil
-		}
-	}
-	return digest, err
+	return configs
 }
 
 // env resolves the container's environment as a kubelet does.

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	Username, Password string
 	// Images are pushed at start, by repository path and tag as "ubi9/ubi-minimal:latest".
 	Images []string
+	// Public are repository path prefixes anyone may pull from without credentials, as a public
+	// repository on quay.io (default: "mtc-helm/", where the hook image lives). Pushes always need them.
+	Public []string
 	// Mirrors maps a source registry host (such as registry.redhat.io) to this registry, as an
 	// ImageContentSourcePolicy / ImageDigestMirrorSet does on a disconnected cluster. The zero
 	// value mirrors registry.redhat.io, quay.io and registry.access.redhat.com.
@@ -41,6 +45,7 @@ type Registry struct {
 	Host               string
 	Username, Password string
 	mirrors            map[string]bool
+	public             []string
 	srv                *http.Server
 }
 
@@ -49,6 +54,9 @@ func Start(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Username == "" {
 		opts.Username, opts.Password = "mtc", "mtc-secret"
 	}
+	if opts.Public == nil {
+		opts.Public = []string{"mtc-helm/"}
+	}
 	if opts.Mirrors == nil {
 		opts.Mirrors = []string{"registry.redhat.io", "quay.io", "registry.access.redhat.com"}
 	}
@@ -56,7 +64,7 @@ func Start(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open a port for the registry: %w", err)
 	}
-	r := &Registry{Host: l.Addr().String(), Username: opts.Username, Password: opts.Password, mirrors: map[string]bool{}}
+	r := &Registry{Host: l.Addr().String(), Username: opts.Username, Password: opts.Password, mirrors: map[string]bool{}, public: opts.Public}
 	for _, m := range opts.Mirrors {
 		r.mirrors[m] = true
 	}
@@ -77,6 +85,10 @@ func (r *Registry) Stop() { _ = r.srv.Close() }
 
 func (r *Registry) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if (req.Method == http.MethodGet || req.Method == http.MethodHead) && r.isPublic(req.URL.Path) {
+			next.ServeHTTP(w, req)
+			return
+		}
 		u, p, ok := req.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(r.Username)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(r.Password)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Basic realm="mtc-helm local registry"`)
@@ -87,6 +99,20 @@ func (r *Registry) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+// isPublic says whether a /v2/ path reads a public repository.
+func (r *Registry) isPublic(path string) bool {
+	repo, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return false
+	}
+	for _, p := range r.public {
+		if strings.HasPrefix(repo, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Push writes a small random image under repo:tag.
@@ -130,20 +156,31 @@ func DockerConfigJSON(host, user, password string) []byte {
 // this registry, and credentials are looked up, in order, for the original host and the mirror
 // host in the docker configs. It returns the manifest digest or the registry's error.
 func (r *Registry) Pull(ctx context.Context, image string, dockerConfigs [][]byte) (string, error) {
+	desc, err := r.Get(ctx, image, dockerConfigs)
+	if err != nil {
+		return "", err
+	}
+	ref, _ := name.ParseReference(image)
+	return ref.Context().Name() + "@" + desc.Digest.String(), nil
+}
+
+// Get resolves image as Pull does and returns the registry's descriptor, from which the image or the
+// image index can be read with the same mirror and credentials.
+func (r *Registry) Get(ctx context.Context, image string, dockerConfigs [][]byte) (*remote.Descriptor, error) {
 	ref, err := name.ParseReference(image)
 	if err != nil {
-		return "", fmt.Errorf("invalid image reference %q: %w", image, err)
+		return nil, fmt.Errorf("invalid image reference %q: %w", image, err)
 	}
 	origHost := ref.Context().RegistryStr()
 	target := image
 	if r.mirrors[origHost] {
 		target = r.Host + "/" + strings.TrimPrefix(ref.Name(), origHost+"/")
 	} else if origHost != r.Host {
-		return "", fmt.Errorf("dial tcp: lookup %s: no such host (this cluster reaches only its mirror registry)", origHost)
+		return nil, fmt.Errorf("dial tcp: lookup %s: no such host (this cluster reaches only its mirror registry)", origHost)
 	}
 	mref, err := name.ParseReference(target, name.Insecure)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	auth := authn.Anonymous
 	for _, host := range []string{origHost, r.Host} {
@@ -152,11 +189,19 @@ func (r *Registry) Pull(ctx context.Context, image string, dockerConfigs [][]byt
 			break
 		}
 	}
-	desc, err := remote.Get(mref, remote.WithContext(ctx), remote.WithAuth(auth))
+	return remote.Get(mref, remote.WithContext(ctx), remote.WithAuth(auth))
+}
+
+// PushIndex writes an image index under repo:tag, as a release pushes a multi-platform image.
+func (r *Registry) PushIndex(ctx context.Context, repoTag string, idx v1.ImageIndex) error {
+	ref, err := name.ParseReference(r.Host+"/"+repoTag, name.Insecure)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("image %q is not a valid reference: %w", repoTag, err)
 	}
-	return ref.Context().Name() + "@" + desc.Digest.String(), nil
+	if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: r.Username, Password: r.Password})); err != nil {
+		return fmt.Errorf("failed to push %s: %w", ref, err)
+	}
+	return nil
 }
 
 func lookup(configs [][]byte, host string) authn.Authenticator {

@@ -1,6 +1,7 @@
 // Package testenv brings up what the tests and the demo run against: a local control plane of
 // one flavour, a loopback OCI registry with the images our charts pull, and a simulated node
-// that runs pods (the hook image as the freshly built mtc-hooks binary).
+// that runs pods (the hook image, built from the freshly built mtc-hooks binary and pushed to the registry,
+// runs from its own layer).
 package testenv
 
 import (
@@ -11,15 +12,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
+	"github.com/mtc-helm/mtc-helm/internal/hookimage"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/nodesim"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
@@ -114,6 +118,10 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pushHookImage(ctx, e.Registry, root, opts.HookBinary); err != nil {
+		e.Stop()
+		return nil, err
+	}
 	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log, OnStart: Track})
 	if err != nil {
 		e.Stop()
@@ -138,7 +146,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		Config:     e.Cluster.Config,
 		Server:     e.Cluster.URL,
 		CAData:     e.Cluster.Config.CAData,
-		Binaries:   map[string]string{HookImage: opts.HookBinary},
+		RunImages:  []string{HookImage},
 		Components: components,
 		Registry:   e.Registry,
 		NodeDockerConfig: func() []byte {
@@ -323,4 +331,35 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// hookIndex is the hook image index built from the binary under test, once per process.
+var hookIndex struct {
+	once sync.Once
+	idx  v1.ImageIndex
+	err  error
+}
+
+// pushHookImage pushes the hook image, built as make image builds it but for this machine's
+// architecture only and from the binary under test, under every chart version's tag and latest, where the
+// charts' hook Jobs pull it from (quay.io/mtc-helm/mtc-hooks, mirrored to this registry).
+func pushHookImage(ctx context.Context, reg *registry.Registry, root, binary string) error {
+	hookIndex.once.Do(func() {
+		hookIndex.idx, hookIndex.err = hookimage.Build(hookimage.Options{
+			Binaries: map[string]string{runtime.GOARCH: binary}, Version: "lab", Revision: "lab",
+			Created: time.Unix(0, 0).UTC()})
+	})
+	if hookIndex.err != nil {
+		return fmt.Errorf("the lab's hook image: %w", hookIndex.err)
+	}
+	tags, err := hookimage.ChartVersions(root)
+	if err != nil {
+		return err
+	}
+	for _, t := range append(tags, "latest") {
+		if err := reg.PushIndex(ctx, HookImage+":"+t, hookIndex.idx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
