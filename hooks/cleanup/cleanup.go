@@ -231,6 +231,14 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 		c.log().Info("exported the MTC objects", "objects", len(objs), "configMaps", strings.Join(names, ","), "file", c.ExportFile)
 	}
 
+	if phase == PhasePreDelete {
+		// Helm deletes the Subscription (and garbage collection its InstallPlan) between the two
+		// phases; an InstallPlan still executing then goes on making objects after the cleanup looked.
+		// Its Subscription still exists here, so this is where to wait for it.
+		if err := c.waitInstallPlans(ctx, ns, []target{{Kind: "Subscription"}}); err != nil {
+			return rep, err
+		}
+	}
 	steps := []func(context.Context, string) (*Step, error){
 		c.closePlans, c.deleteRecords, c.deletePlans, c.deleteController,
 	}
