@@ -65,6 +65,10 @@ image: check-go ## build the mtc-hooks image for amd64, arm64, ppc64le and s390x
 package: tools image ## package the charts into dist/ (KEYRING=secring.gpg KEY=name to sign; PUSH=oci://host/charts USERNAME=u with MTC_REGISTRY_PASSWORD to push)
 	@go run ./cmd/mtc-package --out dist $(if $(KEYRING),--keyring "$(KEYRING)" --key "$(KEY)") $(if $(PUSH),--push "$(PUSH)" --username "$(USERNAME)")
 
+.PHONY: bump
+bump: tools ## move a chart to a new MTC z-stream: CHART=mtc-1.8 VERSION=1.8.12 NOTE="what changed"
+	@go run ./cmd/mtc-bump --chart "$(CHART)" --version "$(VERSION)" --note "$(NOTE)"
+
 .PHONY: test
 test: tools build charts ## run every unit, chart and integration test (the CI command)
 	go test -timeout $(TEST_TIMEOUT) -count=1 ./...
