@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
 func main() {
@@ -25,7 +26,9 @@ func main() {
 		os.Exit(1)
 	}
 	lab.Verbose = *verbose
-	if err := lab.Demo(ctx); err != nil {
+	err = lab.Demo(ctx)
+	testenv.Cleanup()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}

@@ -310,3 +310,29 @@ func TestContainerfileDescribesTheSameImage(t *testing.T) {
 		t.Errorf("Containerfile labels %v\nthe built image's %v", labels, want)
 	}
 }
+
+// BenchmarkMake builds the image for the four platforms (cross-compiling each binary) and reports the
+// build time, and the binary and layer sizes per platform; the binary must stay under 40 MiB.
+//
+//	go test -run '^$' -bench Make -benchtime 1x ./internal/hookimage
+func BenchmarkMake(b *testing.B) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		r, err := Make{Root: root, Out: filepath.Join(b.TempDir(), "mtc-hooks")}.Run(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range r.Platforms {
+			arch := strings.TrimPrefix(p.Platform, "linux/")
+			b.ReportMetric(p.Build.Seconds(), "s-build-"+arch)
+			b.ReportMetric(float64(p.Binary)/(1<<20), "MiB-binary-"+arch)
+			b.ReportMetric(float64(p.Compressed)/(1<<20), "MiB-layer-"+arch)
+			if p.Binary >= 40<<20 {
+				b.Errorf("the %s binary is %.1f MiB, over the 40 MiB bound", arch, float64(p.Binary)/(1<<20))
+			}
+		}
+	}
+}

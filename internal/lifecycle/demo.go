@@ -59,7 +59,7 @@ func (l *Lab) Demo(ctx context.Context) error {
 			l.Say("%d objects", len(before))
 			return err
 		}},
-		{"helm install mtc charts/mtc-1.8 -f values/control.yaml, then helm test mtc", func() error {
+		{"helm install mtc oci://<registry>/charts/mtc --version 1.8.z --verify -f values/control.yaml (the signed chart, pushed to the cluster's registry), then helm test mtc", func() error {
 			if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), local); err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ func (l *Lab) Demo(ctx context.Context) error {
 			l.Say("$ oc patch migrationcontroller migration-controller --type merge -p '{\"spec\":{%q:[\"fast\"]}}'", handEdited)
 			return EditByHand(ctx, e, handEdited, []any{"fast"})
 		}},
-		{"helm upgrade mtc charts/mtc-1.8 -f values/control.yaml -f values/dvm-proxy.yaml", func() error {
+		{"helm upgrade mtc oci://<registry>/charts/mtc --version 1.8.z --verify -f values/control.yaml -f values/dvm-proxy.yaml", func() error {
 			out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", Namespace, "--timeout", "4m",
 				"-f", l.Values("control.yaml"), "-f", l.Values("dvm-proxy.yaml"), "-f", local)
 			if err != nil {

@@ -96,6 +96,12 @@ func (l *Lab) Say(format string, args ...any) {
 // Run runs a command against env's cluster and returns its combined output. The command line
 // is printed; the output too when verbose or when the command fails.
 func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...string) (string, error) {
+	if name == "helm" {
+		var err error
+		if args, err = l.chartArgs(ctx, e, args); err != nil {
+			return "", err
+		}
+	}
 	bin := name
 	switch name {
 	case "helm":
@@ -107,15 +113,7 @@ func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...stri
 	}
 	shown := append([]string{name}, args...)
 	fmt.Fprintf(l.Out, "    $ %s\n", strings.Join(shown, " "))
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "HELM_CACHE_HOME="+filepath.Join(e.Cluster.Dir, "helm-cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(e.Cluster.Dir, "helm-config"), "HELM_DATA_HOME="+filepath.Join(e.Cluster.Dir, "helm-data"))
-	if e.Cluster.Flavour.Kind == localcluster.OCP3 {
-		// Kubernetes 1.11 ignores the streaming watch-list request that client-go 0.35 and
-		// later (Helm 3.22, Helm 4) send by default, so Helm would wait forever for a hook Job.
-		cmd.Env = append(cmd.Env, "KUBE_FEATURE_WatchListClient=false")
-	}
-	cmd.Dir = l.Root
+	cmd := l.command(ctx, e, bin, args...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -130,6 +128,29 @@ func (l *Lab) Run(ctx context.Context, e *testenv.Env, name string, args ...stri
 		return out, fmt.Errorf("%s failed: %w", name, err)
 	}
 	return out, nil
+}
+
+// command is a command run against the cluster of e, with Helm's homes in the cluster's directory.
+func (l *Lab) command(ctx context.Context, e *testenv.Env, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "HELM_CACHE_HOME="+filepath.Join(e.Cluster.Dir, "helm-cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(e.Cluster.Dir, "helm-config"), "HELM_DATA_HOME="+filepath.Join(e.Cluster.Dir, "helm-data"))
+	if e.Cluster.Flavour.Kind == localcluster.OCP3 {
+		// Kubernetes 1.11 ignores the streaming watch-list request that client-go 0.35 and
+		// later (Helm 3.22, Helm 4) send by default, so Helm would wait forever for a hook Job.
+		cmd.Env = append(cmd.Env, "KUBE_FEATURE_WatchListClient=false")
+	}
+	cmd.Dir = l.Root
+	return cmd
+}
+
+// helmQuiet runs the lab's Helm CLI without narration (setup the story does not tell).
+func (l *Lab) helmQuiet(ctx context.Context, e *testenv.Env, args ...string) (string, error) {
+	out, err := l.command(ctx, e, l.Helm, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("helm %s failed: %w\n%s", args[0], err, out)
+	}
+	return string(out), nil
 }
 
 // namespaceArg is the value of -n or --namespace in args, or "default".
@@ -210,6 +231,21 @@ func (l *Lab) podReport(ctx context.Context, e *testenv.Env, ns string) string {
 	for _, ev := range items {
 		fmt.Fprintf(&b, "  event %s %s %s/%s: %s (x%d)\n", when(ev).UTC().Format(time.TimeOnly), ev.Type, ev.InvolvedObject.Kind,
 			ev.InvolvedObject.Name, ev.Reason+" "+ev.Message, max(ev.Count, 1))
+	}
+	// The node's warnings (status writes that failed, binds), the last of them.
+	if raw, err := os.ReadFile(filepath.Join(e.Cluster.Dir, "node.log")); err == nil {
+		var warns []string
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.Contains(line, "level=WARN") {
+				warns = append(warns, line)
+			}
+		}
+		if len(warns) > 20 {
+			warns = warns[len(warns)-20:]
+		}
+		for _, w := range warns {
+			fmt.Fprintf(&b, "  node: %s\n", w)
+		}
 	}
 	return b.String()
 }

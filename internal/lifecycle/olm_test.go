@@ -263,7 +263,7 @@ func (s *syncBuffer) String() string {
 func TestIntegrationLegacyClusterRoleMissingRule(t *testing.T) {
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
-	chart := narrowedLegacyChart(t, l.Chart("mtc-1.7"), "  - nonResourceURLs: [\"*\"]\n    verbs: [\"*\"]\n")
+	chart := narrowedLegacyChart(t, l.ChartDir("mtc-1.7"), "  - nonResourceURLs: [\"*\"]\n    verbs: [\"*\"]\n")
 	e := cluster(t, l, localcluster.Flavour{Kind: localcluster.OCP3})
 	if err := lifecycle.CreateNamespaces(ctx, e, "legacy-shop"); err != nil {
 		t.Fatal(err)

@@ -32,9 +32,6 @@ var (
 	migmigrations        = schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migmigrations"}
 )
 
-// Chart is the path of a versioned chart, "mtc-1.8" or "mtc-1.7".
-func (l *Lab) Chart(name string) string { return filepath.Join(l.Root, "charts", name) }
-
 // Values is the path of a ready override under values/.
 func (l *Lab) Values(name string) string { return filepath.Join(l.Root, "values", name) }
 
@@ -49,11 +46,16 @@ func (l *Lab) LocalValues(e *testenv.Env, name string, values map[string]any) (s
 	return p, os.WriteFile(p, b, 0o600)
 }
 
-// Install runs helm install of chart with the values files and checks what a user expects
+// Install runs helm install of chart (a chart name, installed from the cluster's OCI registry, or a
+// chart directory) with the values files and checks what a user expects
 // to see: the operator subscribed and Succeeded, the MigrationController applied, the
 // replication repository Ready, the NetworkPolicies in place, NOTES and hook output printed.
 func (l *Lab) Install(ctx context.Context, e *testenv.Env, chart string, values ...string) (string, error) {
-	args := []string{"install", "mtc", l.Chart(chart), "-n", Namespace, "--create-namespace", "--timeout", "4m"}
+	ref := chart
+	if !strings.Contains(chart, "/") {
+		ref = l.Chart(chart) // a chart name: the signed OCI artifact
+	}
+	args := []string{"install", "mtc", ref, "-n", Namespace, "--create-namespace", "--timeout", "4m"}
 	for _, v := range values {
 		args = append(args, "-f", v)
 	}

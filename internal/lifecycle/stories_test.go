@@ -47,8 +47,8 @@ func noRemotes(t *testing.T, l *lifecycle.Lab, e *testenv.Env) string {
 	return p
 }
 
-// On OpenShift 3.11 the 1.7 chart installs the legacy operator, which reconciles the
-// MigrationController; on plain Kubernetes both charts refuse before creating anything.
+// On OpenShift 3.11 the 1.7 chart, from the source tree, installs the legacy operator, which
+// reconciles the MigrationController; on plain Kubernetes both charts refuse before creating anything.
 func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
@@ -57,7 +57,9 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 		if err := lifecycle.CreateNamespaces(ctx, e, "legacy-shop"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.Install(ctx, e, "mtc-1.7", l.Values("ocp3-remote.yaml")); err != nil {
+		// This story installs from the source tree, as a contributor does; the others install the
+		// signed OCI artifacts.
+		if _, err := l.Install(ctx, e, l.ChartDir("mtc-1.7"), l.Values("ocp3-remote.yaml")); err != nil {
 			t.Fatal(err)
 		}
 		dep, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "migration-operator", metav1.GetOptions{})

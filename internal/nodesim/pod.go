@@ -40,6 +40,8 @@ type podRunner struct {
 	stopAll    chan struct{} // closed when containers must stop for good
 	stopOnce   sync.Once
 	dirty      chan struct{}
+	// gen counts the changes of status; the writer records which one it wrote last.
+	gen int
 	finished   chan struct{} // closed when every container has ended for good
 	kubeconfig string
 }
@@ -82,6 +84,7 @@ func (r *podRunner) pids() []int {
 func (r *podRunner) update(f func(s *corev1.PodStatus)) {
 	r.mu.Lock()
 	f(&r.status)
+	r.gen++
 	r.mu.Unlock()
 	select {
 	case r.dirty <- struct{}{}:
@@ -120,21 +123,32 @@ func (r *podRunner) getContainer(init bool, name string) corev1.ContainerStatus 
 	return corev1.ContainerStatus{Name: name}
 }
 
-// writer pushes the desired status to the apiserver, coalescing bursts, until ctx ends and the
-// last change is written.
+// writer pushes the desired status to the apiserver, coalescing bursts. When ctx ends it still writes
+// the last change (a pod's terminal phase among them) before it returns: each write runs on a context
+// of its own, so that ending the writer never cuts the final write short.
 func (r *podRunner) writer(ctx context.Context) {
 	pods := r.n.cs.CoreV1().Pods(r.pod.Namespace)
+	written := 0
 	for {
+		stopping := false
 		select {
 		case <-r.dirty:
 		case <-ctx.Done():
-			return
+			stopping = true
 		}
 		r.mu.Lock()
+		gen := r.gen
 		want := *r.status.DeepCopy()
 		r.mu.Unlock()
+		if gen == written {
+			if stopping {
+				return
+			}
+			continue
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := retry.OnError(retry.DefaultBackoff, func(err error) bool { return apierrors.IsConflict(err) || isTransient(err) }, func() error {
-			cur, err := pods.Get(ctx, r.pod.Name, metav1.GetOptions{})
+			cur, err := pods.Get(wctx, r.pod.Name, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
@@ -143,17 +157,28 @@ func (r *podRunner) writer(ctx context.Context) {
 			}
 			// Keep conditions that other controllers own (DisruptionTarget, readiness gates).
 			mine := map[corev1.PodConditionType]bool{corev1.PodScheduled: true, corev1.PodInitialized: true, corev1.ContainersReady: true, corev1.PodReady: true}
+			st := *want.DeepCopy()
 			for _, c := range cur.Status.Conditions {
 				if !mine[c.Type] {
-					want.Conditions = append(want.Conditions, c)
+					st.Conditions = append(st.Conditions, c)
 				}
 			}
-			cur.Status = want
-			_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			cur.Status = st
+			_, err = pods.UpdateStatus(wctx, cur, metav1.UpdateOptions{})
 			return err
 		})
-		if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		cancel()
+		switch {
+		case err == nil:
+			written = gen
+			r.n.log.Info("status written", "pod", r.pod.Namespace+"/"+r.pod.Name, "phase", want.Phase)
+		case apierrors.IsNotFound(err):
+			return // the pod is gone: nothing more to report
+		default:
 			r.n.log.Warn("status update failed", "pod", r.pod.Namespace+"/"+r.pod.Name, "err", err)
+			if stopping {
+				return
+			}
 			// try again on the next change or in a moment
 			go func() {
 				time.Sleep(time.Second)
@@ -162,6 +187,19 @@ func (r *podRunner) writer(ctx context.Context) {
 				default:
 				}
 			}()
+		}
+		if stopping {
+			// one more round for a change made during this write
+			r.mu.Lock()
+			more := r.gen != written
+			r.mu.Unlock()
+			if !more {
+				return
+			}
+			select {
+			case r.dirty <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -196,11 +234,7 @@ func (r *podRunner) run(ctx context.Context) {
 	writerDone := make(chan struct{})
 	go func() { r.writer(wctx); close(writerDone) }()
 	defer func() {
-		// let the last status reach the apiserver
-		time.Sleep(200 * time.Millisecond)
-		for i := 0; i < 50 && len(r.dirty) > 0; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		// the writer writes the last status before it ends
 		stopWriter()
 		<-writerDone
 	}()

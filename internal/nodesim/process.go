@@ -62,12 +62,14 @@ func (r *podRunner) exec(c corev1.Container, init bool, argv, env []string, imag
 	st.Started, st.Ready = &t, !init
 	r.setContainer(init, st)
 	r.n.event(r.pod, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
+	r.n.log.Info("container started", "pod", r.pod.Namespace+"/"+r.pod.Name, "container", c.Name, "pid", cmd.Process.Pid)
 	if !init {
 		r.afterStart()
 	}
 
 	_ = cmd.Wait()
 	finished := metav1.Now()
+	r.n.log.Info("container exited", "pod", r.pod.Namespace+"/"+r.pod.Name, "container", c.Name, "code", exitCode(cmd.ProcessState))
 	lw.flush()
 	r.mu.Lock()
 	delete(r.procs, c.Name)

@@ -92,6 +92,8 @@ type Env struct {
 	HookBinary string
 	// Root is the repository root; Bin its bin/ directory (kubectl, helm, helm4).
 	Root, Bin string
+
+	nodeLog *os.File
 }
 
 // Start brings the environment up; Stop takes it down.
@@ -142,6 +144,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 			components[image] = []string{double, role}
 		}
 	}
+	// The node's own log (failed status writes, pulls) goes to node.log in the cluster directory, kept
+	// with the other components' logs under MTC_KEEP_CLUSTER_DIRS, and to opts.Log.
+	nodeLog, err := os.Create(filepath.Join(e.Cluster.Dir, "node.log"))
+	if err != nil {
+		e.Stop()
+		return nil, err
+	}
+	e.nodeLog = nodeLog
 	e.Node, err = nodesim.Start(ctx, nodesim.Options{
 		Config:     e.Cluster.Config,
 		Server:     e.Cluster.URL,
@@ -157,7 +167,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}(),
 		Dir:          filepath.Join(e.Cluster.Dir, "node"),
 		LegacyTokens: opts.Flavour.Kind == localcluster.OCP3,
-		Log:          slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Log:          slog.New(slog.NewTextHandler(io.MultiWriter(opts.Log, nodeLog), &slog.HandlerOptions{Level: slog.LevelInfo})),
 		OnStart:      func(pid int) { Track("container", pid) },
 	})
 	if err != nil {
@@ -175,6 +185,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 func (e *Env) Stop() {
 	if e.Node != nil {
 		e.Node.Stop()
+	}
+	if e.nodeLog != nil {
+		_ = e.nodeLog.Close()
 	}
 	if e.Cluster != nil {
 		_ = e.Cluster.Stop()
@@ -325,12 +338,36 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
+	Cleanup()
+	os.Exit(code)
+}
+
+var atExit struct {
+	mu   sync.Mutex
+	dirs []string
+}
+
+// RemoveAtExit registers a temporary directory of the process for Cleanup.
+func RemoveAtExit(dir string) {
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	atExit.dirs = append(atExit.dirs, dir)
+}
+
+// Cleanup removes the process's temporary builds and the directories given to RemoveAtExit. Main
+// calls it; a command that starts environments (the demo) calls it before it exits.
+func Cleanup() {
 	for _, b := range []*goBuild{hooksBuild, doubleBuild} {
 		if b.path != "" {
 			os.RemoveAll(filepath.Dir(b.path))
 		}
 	}
-	os.Exit(code)
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	for _, d := range atExit.dirs {
+		os.RemoveAll(d)
+	}
+	atExit.dirs = nil
 }
 
 // hookIndex is the hook image index built from the binary under test, once per process.
