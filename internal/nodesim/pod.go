@@ -31,17 +31,17 @@ type podRunner struct {
 	ip  string
 	dir string
 
-	mu         sync.Mutex
-	status     corev1.PodStatus
-	procs      map[string]*exec.Cmd // running processes by container name
-	running    map[string]bool
-	deleting   bool
-	grace      time.Duration
-	stopAll    chan struct{} // closed when containers must stop for good
-	stopOnce   sync.Once
-	dirty      chan struct{}
+	mu       sync.Mutex
+	status   corev1.PodStatus
+	procs    map[string]*exec.Cmd // running processes by container name
+	running  map[string]bool
+	deleting bool
+	grace    time.Duration
+	stopAll  chan struct{} // closed when containers must stop for good
+	stopOnce sync.Once
+	dirty    chan struct{}
 	// gen counts the changes of status; the writer records which one it wrote last.
-	gen int
+	gen        int
 	finished   chan struct{} // closed when every container has ended for good
 	kubeconfig string
 }
