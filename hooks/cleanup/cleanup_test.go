@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1014,5 +1015,26 @@ func TestCleanupOperatorGroupOfAHandInstall(t *testing.T) {
 				t.Fatalf("want the report to keep %q, got %q", tc.wantKept, kept)
 			}
 		})
+	}
+}
+
+// An identity that may not list OperatorGroups (the chart's hook ServiceAccount, run without
+// --release) finishes the cleanup and is told to delete a hand-made OperatorGroup itself.
+func TestCleanupOperatorGroupsForbidden(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	fc.dyn.PrependReactor("list", "operatorgroups", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "operators.coreos.com", Resource: "operatorgroups"}, "", errors.New("no rule"))
+	})
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, st := range rep.Steps {
+		kept = append(kept, st.Kept...)
+	}
+	if !slices.ContainsFunc(kept, func(k string) bool { return strings.Contains(k, "may not list them; delete a hand-made one yourself") }) {
+		t.Fatalf("want a note about the OperatorGroups, got %q", kept)
 	}
 }
