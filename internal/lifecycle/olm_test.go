@@ -10,11 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -382,4 +386,46 @@ func TestIntegrationManualApproval(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A hook image whose entrypoint is not in it (a broken release of the image): the hook Job's pod
+// never starts, the kubelet reports CreateContainerError with the runtime's message, and the Job ends
+// at its deadline, which fails the install.
+func TestIntegrationHookImageWithAWrongEntrypoint(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	if _, err := testenv.PushHookVariant(ctx, e.Registry, "broken", runtime.GOARCH, func(c *v1.Config) {
+		c.Entrypoint = []string{"/usr/local/bin/mtc-hookz"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--create-namespace", "--timeout", "2m",
+		"--set", "hooks.image.tag=broken", "--set", "hooks.versionCheck.timeoutSeconds=10", "-f", noRemotes(t, l, e))
+	if err == nil {
+		t.Fatalf("the install went through with a hook image that cannot start:\n%s", out)
+	}
+	job, err := e.Client.BatchV1().Jobs(ns).Get(ctx, "mtc-hook-version-check", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := false
+	for _, c := range job.Status.Conditions {
+		deadline = deadline || (c.Type == batchv1.JobFailed && c.Reason == "DeadlineExceeded")
+	}
+	if !deadline {
+		t.Errorf("the version-check Job did not end at its deadline: %+v", job.Status.Conditions)
+	}
+	events, err := e.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `container create failed: exec: "/usr/local/bin/mtc-hookz": stat /usr/local/bin/mtc-hookz: no such file or directory`
+	found := false
+	for _, ev := range events.Items {
+		found = found || (ev.Type == corev1.EventTypeWarning && ev.InvolvedObject.Kind == "Pod" && strings.Contains(ev.Message, want))
+	}
+	if !found {
+		t.Errorf("no warning event of the hook pod says %q", want)
+	}
 }

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -314,40 +311,12 @@ func TestIntegrationHookImageRunsFromItsLayers(t *testing.T) {
 	}
 
 	// Variants of the image, each pushed under a tag of its own.
-	bin, err := testenv.HookBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := hookimage.Build(hookimage.Options{Binaries: map[string]string{runtime.GOARCH: bin}, Version: "t", Revision: "t", Created: time.Unix(0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := base.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := base.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	variant := func(tag, arch string, edit func(*v1.Config)) string {
-		cf, err := img.ConfigFile()
+		ref, err := testenv.PushHookVariant(ctx, e.Registry, tag, arch, edit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cf = cf.DeepCopy()
-		cf.Architecture = arch
-		edit(&cf.Config)
-		changed, err := mutate.ConfigFile(img, cf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
-			mutate.IndexAddendum{Add: changed, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-		if err := e.Registry.PushIndex(ctx, testenv.HookImage+":"+tag, idx); err != nil {
-			t.Fatal(err)
-		}
-		return "quay.io/" + testenv.HookImage + ":" + tag
+		return ref
 	}
 	other := "arm64"
 	if runtime.GOARCH == "arm64" {

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -399,4 +402,43 @@ func pushHookImage(ctx context.Context, reg *registry.Registry, root, binary str
 		}
 	}
 	return nil
+}
+
+// PushHookVariant pushes, under HookImage:tag in reg, the lab's hook image for one architecture with its
+// config changed by edit (a wrong entrypoint, a root user, another architecture), as a broken release
+// would publish it. It returns the reference the charts would render for that tag.
+func PushHookVariant(ctx context.Context, reg *registry.Registry, tag, arch string, edit func(*v1.Config)) (string, error) {
+	bin, err := HookBinary()
+	if err != nil {
+		return "", err
+	}
+	base, err := hookimage.Build(hookimage.Options{Binaries: map[string]string{runtime.GOARCH: bin}, Version: "lab", Revision: "lab", Created: time.Unix(0, 0).UTC()})
+	if err != nil {
+		return "", err
+	}
+	im, err := base.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	img, err := base.Image(im.Manifests[0].Digest)
+	if err != nil {
+		return "", err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = arch
+	edit(&cf.Config)
+	changed, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		return "", err
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: changed, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	if err := reg.PushIndex(ctx, HookImage+":"+tag, idx); err != nil {
+		return "", err
+	}
+	return "quay.io/" + HookImage + ":" + tag, nil
 }
