@@ -1038,3 +1038,36 @@ func TestCleanupOperatorGroupsForbidden(t *testing.T) {
 		t.Fatalf("want a note about the OperatorGroups, got %q", kept)
 	}
 }
+
+// A Velero Backup of the user's in MTC's namespace (no mig-controller label) keeps the velero.io CRDs,
+// which deleting would delete it with; MTC's own Backups there do not.
+func TestCleanupKeepsVeleroForTheUsersBackupInMTCsNamespace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		keep   bool
+	}{
+		{"the user's", nil, true},
+		{"MTC's", map[string]string{"migration.openshift.io/migrated-by-migplan": "uid-1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := newObj(kube.VeleroBackups, "Backup", ns, "nightly").field("Completed", "status", "phase").build()
+			b.SetLabels(tc.labels)
+			fc := newFakeCluster(true, append(populated(), b)...)
+			rep, err := fc.cleanup().Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := fc.exists(t, kube.CRDs, "", "backups.velero.io"); kept != tc.keep {
+				t.Fatalf("velero CRDs kept=%v, want %v", kept, tc.keep)
+			}
+			var text strings.Builder
+			_ = rep.WriteText(&text)
+			if tc.keep && !strings.Contains(text.String(), "1 Velero Backups in openshift-migration that MTC did not make") {
+				t.Errorf("the report does not name the user's Backup:\n%s", text.String())
+			}
+		})
+	}
+}

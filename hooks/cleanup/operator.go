@@ -479,17 +479,34 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 		return nil, err
 	}
 	for j, items := range lists {
-		n := 0
+		outside, theirs := 0, 0
 		for i := range items {
-			if items[i].GetNamespace() != ns {
-				n++
+			switch {
+			case items[i].GetNamespace() != ns:
+				outside++
+			case !madeByMTC(&items[i]):
+				theirs++ // a Velero object of the user's in MTC's namespace: its CRD must stay too
 			}
 		}
-		if n > 0 {
-			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", n, kinds[j], ns))
+		if outside > 0 {
+			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", outside, kinds[j], ns))
+		}
+		if theirs > 0 {
+			users = append(users, fmt.Sprintf("%d Velero %ss in %s that MTC did not make", theirs, kinds[j], ns))
 		}
 	}
 	return users, nil
+}
+
+// madeByMTC says whether mig-controller made a Velero object for a migration: it labels them under
+// migration.openshift.io/ (migrated-by-migplan and the plan's name among them).
+func madeByMTC(u *unstructured.Unstructured) bool {
+	for k := range u.GetLabels() {
+		if strings.HasPrefix(k, kube.MigrationGroup+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // 6. The CRDs: migration.openshift.io always; velero.io and OADP's own oadp.openshift.io only when
