@@ -117,7 +117,7 @@ type env struct {
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 	kc := fake.NewClientset(e.typed...)
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList"}, e.dyn...)
+	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList", kube.InstallPlans: "InstallPlanList"}, e.dyn...)
 	dc.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchAction)
 		if pa.GetPatchType() != types.ApplyPatchType {
@@ -277,6 +277,12 @@ func TestConfigure(t *testing.T) {
 			csv("mtc-operator.v1.8.8", "Succeeded"),
 			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde", map[string]any{"status": map[string]any{"phase": "Installing"}})}},
 			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-abcde still Installing)"},
+		{name: "csv succeeded, the dependency's installplan still executing", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
+			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "installPlanRef": map[string]any{"name": "install-abcde"}}),
+			csv("mtc-operator.v1.8.8", "Succeeded"),
+			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde", map[string]any{"status": map[string]any{"phase": "Complete"}}),
+			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-oadp1", map[string]any{"status": map[string]any{"phase": "Installing"}})}},
+			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-oadp1 still Installing)"},
 		{name: "csv upgrade pending", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.7", "currentCSV": "mtc-operator.v1.8.8", "state": "UpgradePending"}),
 			csv("mtc-operator.v1.8.7", "Succeeded")}},

@@ -166,17 +166,16 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	case "Succeeded":
 		delete(w.failedAt, target)
 		// OLM can report the CSV Succeeded while the catalog operator still executes the rest of
-		// the InstallPlan (the bundles' RBAC, ServiceAccount owners, the dependency's objects): the
-		// install is done when the InstallPlan is too, so that nothing of it lands after Helm ends.
-		if ipName != "" {
-			ip, err := dyn.Resource(kube.InstallPlans).Namespace(ns).Get(ctx, ipName, metav1.GetOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return false, "", "", kube.Explain(err, "get InstallPlan "+ns+"/"+ipName, w.c.Host)
-			}
-			if err == nil {
-				if p, _, _ := unstructured.NestedString(ip.Object, "status", "phase"); p == "" || p == "Planning" || p == "Installing" {
-					return false, "CSV " + target + " Succeeded, InstallPlan " + ipName + " still " + orUnknown(p), "", nil
-				}
+		// an InstallPlan (the bundles' RBAC, ServiceAccount owners, the dependency's objects, which
+		// may come in a plan of the dependency's Subscription): the install is done when every
+		// InstallPlan of the namespace is, so that nothing of it lands after Helm ends.
+		plans, err := dyn.Resource(kube.InstallPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", "", kube.Explain(err, "list InstallPlans in "+ns, w.c.Host)
+		}
+		for i := range plans.Items {
+			if p, _, _ := unstructured.NestedString(plans.Items[i].Object, "status", "phase"); p == "" || p == "Planning" || p == "Installing" {
+				return false, "CSV " + target + " Succeeded, InstallPlan " + plans.Items[i].GetName() + " still " + orUnknown(p), "", nil
 			}
 		}
 		return true, "CSV " + target + " Succeeded", target, nil

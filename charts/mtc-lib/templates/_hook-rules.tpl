@@ -70,7 +70,7 @@ object. Code: hooks/configure. */}}
   resources: ["subscriptions", "installplans", "clusterserviceversions"]
   verbs: ["get"]
 - apiGroups: ["operators.coreos.com"]
-  resources: ["subscriptions"]
+  resources: ["subscriptions", "installplans"]
   verbs: ["list"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
