@@ -121,12 +121,18 @@ func TestIntegrationPackageSignPushVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cli := range []string{"helm", "helm4"} {
-		out, err := exec.Command(filepath.Join(root, "bin", cli), append([]string{"pull", badRef + "/" + a.Chart, "--version", a.Version,
-			"--verify", "--keyring", keys.Public, "--destination", t.TempDir()}, auth...)...).CombinedOutput()
-		if err == nil {
-			t.Errorf("%s pull --verify accepted an archive changed after signing:\n%s", cli, out)
-		} else if !strings.Contains(strings.ToLower(string(out)), "sha256") {
-			t.Errorf("%s pull --verify failed, but not on the archive's checksum:\n%s", cli, out)
+		// pull, and template, which reads the chart as install does before it renders anything
+		for _, cmd := range [][]string{
+			{"pull", badRef + "/" + a.Chart, "--destination", t.TempDir()},
+			{"template", "mtc", badRef + "/" + a.Chart, "-n", "openshift-migration"},
+		} {
+			args := append(append(cmd, "--version", a.Version, "--verify", "--keyring", keys.Public), auth...)
+			out, err := exec.Command(filepath.Join(root, "bin", cli), args...).CombinedOutput()
+			if err == nil {
+				t.Errorf("%s %s --verify accepted an archive changed after signing:\n%s", cli, cmd[0], out)
+			} else if !strings.Contains(strings.ToLower(string(out)), "sha256") {
+				t.Errorf("%s %s --verify failed, but not on the archive's checksum:\n%s", cli, cmd[0], out)
+			}
 		}
 	}
 }
