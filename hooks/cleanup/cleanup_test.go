@@ -1071,3 +1071,30 @@ func TestCleanupKeepsVeleroForTheUsersBackupInMTCsNamespace(t *testing.T) {
 		})
 	}
 }
+
+// An InstallPlan OLM has just completed may still get a last pass from a catalog operator sync that
+// started on a stale cache: the operator stays until the settle time after the completion has passed.
+func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
+	t.Parallel()
+	completed := func(ago time.Duration) *unstructured.Unstructured {
+		ip := newObj(kube.InstallPlans, "InstallPlan", ns, "install-abcde").field("Complete", "status", "phase").build()
+		_ = unstructured.SetNestedSlice(ip.Object, []any{map[string]any{"type": "Installed", "status": "True",
+			"lastTransitionTime": time.Now().Add(-ago).UTC().Format(time.RFC3339)}}, "status", "conditions")
+		return ip
+	}
+	fc := newFakeCluster(true, append(populated(), completed(0))...)
+	c := fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
+		t.Fatalf("want a wait for OLM's last pass, got %v", err)
+	}
+	if !fc.exists(t, kube.Subscriptions, ns, "mtc-operator") {
+		t.Fatal("the operator was removed right after OLM completed its InstallPlan")
+	}
+	fc = newFakeCluster(true, append(populated(), completed(2*time.Hour))...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatalf("an InstallPlan completed long ago: %v", err)
+	}
+}

@@ -204,6 +204,10 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 	if c.DryRun || !slices.ContainsFunc(targets, func(t target) bool { return t.Kind == "Subscription" || t.Kind == "ClusterServiceVersion" }) {
 		return nil
 	}
+	settle := c.OLMSettle
+	if settle == 0 {
+		settle = DefaultOLMSettle
+	}
 	return c.Waiter.Until(ctx, "OLM to finish the InstallPlans in "+ns,
 		"look at the InstallPlans' status (oc get installplans -n "+ns+" -o yaml) and at the catalog operator's log in openshift-operator-lifecycle-manager",
 		func(ctx context.Context) (bool, string, error) {
@@ -212,14 +216,64 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 				return false, "", err
 			}
 			var busy []string
+			var last time.Time // when OLM last finished something here
 			for i := range plans {
 				phase, _, _ := unstructured.NestedString(plans[i].Object, "status", "phase")
 				if (phase == "" || phase == "Planning" || phase == "Installing") && plans[i].GetDeletionTimestamp() == nil {
 					busy = append(busy, "InstallPlan "+plans[i].GetName()+" is "+cmp.Or(phase, "new"))
 				}
+				if phase == "Complete" {
+					last = later(last, conditionTime(&plans[i], "Installed"))
+				}
+			}
+			csvs, err := c.list(ctx, kube.CSVs, ns)
+			if err != nil {
+				return false, "", err
+			}
+			for i := range csvs {
+				if t, _, _ := unstructured.NestedString(csvs[i].Object, "status", "lastTransitionTime"); t != "" {
+					if p, err := time.Parse(time.RFC3339, t); err == nil {
+						last = later(last, p)
+					}
+				}
+			}
+			if len(busy) == 0 && !last.IsZero() && time.Since(last) < settle {
+				// A sync of the catalog operator that started from a stale cache runs a whole pass of
+				// the plan again, making its objects after they were deleted; such a pass ends within
+				// the settle time after OLM finished.
+				busy = append(busy, fmt.Sprintf("OLM finished %s ago; its catalog operator may still run a last pass of the plan for up to %s",
+					time.Since(last).Round(time.Second), settle))
 			}
 			return len(busy) == 0, strings.Join(busy, ", "), nil
 		})
+}
+
+// DefaultOLMSettle bounds the last pass OLM's catalog operator may run over an InstallPlan it has
+// finished: about 20 s for the MTC and OADP bundles with OLM's client limited to 5 requests a second.
+const DefaultOLMSettle = 30 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// conditionTime is the lastTransitionTime of the condition of that type, or the zero time.
+func conditionTime(u *unstructured.Unstructured, typ string) time.Time {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != typ {
+			continue
+		}
+		s, _ := m["lastTransitionTime"].(string)
+		t, err := time.Parse(time.RFC3339, s)
+		if err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // olmCluster are the cluster-scoped objects OLM created for the removed CSVs that its csv-cleanup
