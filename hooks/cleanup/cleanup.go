@@ -71,7 +71,7 @@ type Cleanup struct {
 	// OLMSettle is how long after OLM finished an InstallPlan or CSV here the cleanup waits before
 	// removing the operator; zero means DefaultOLMSettle.
 	OLMSettle time.Duration
-	Log    *slog.Logger
+	Log       *slog.Logger
 	// GCGrace is how long garbage collection gets to remove the Deployments and ServiceAccounts of deleted
 	// owners before the cleanup deletes them itself; zero means 10 seconds.
 	GCGrace time.Duration
