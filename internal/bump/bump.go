@@ -71,7 +71,10 @@ func (b Bump) chartPath() string { return filepath.Join(b.Root, "charts", b.Char
 // check refuses what must not be bumped to: no release note, not a version, not the chart's line,
 // not newer, or a bundle the catalogs do not have.
 func (b Bump) check() error {
-	if len(b.Notes) == 0 {
+	if b.Chart == "" || b.Version == "" {
+		return fmt.Errorf("say which chart and which version: CHART=mtc-1.8 VERSION=1.8.12")
+	}
+	if len(b.Notes) == 0 || (len(b.Notes) == 1 && strings.TrimSpace(b.Notes[0]) == "") {
 		return fmt.Errorf("say what changed: a bump needs at least one release note entry")
 	}
 	raw, err := os.ReadFile(b.chartPath())

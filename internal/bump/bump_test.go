@@ -84,7 +84,9 @@ func TestBumpRefuses(t *testing.T) {
 		notes          []string
 		want           string
 	}{
+		{"", "1.8.12", []string{"x"}, "say which chart and which version"},
 		{"mtc-1.8", "1.8.11", nil, "at least one release note"},
+		{"mtc-1.8", "1.8.11", []string{" "}, "at least one release note"},
 		{"mtc-1.8", "1.8", []string{"x"}, "not x.y.z"},
 		{"mtc-1.8", "1.9.0", []string{"x"}, "another line"},
 		{"mtc-1.8", "1.8.9", []string{"x"}, "not newer"},

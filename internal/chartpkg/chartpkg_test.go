@@ -16,6 +16,7 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/chartpkg"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
 // The charts as users get them: packaged with the library inside, signed, pushed to an OCI registry
@@ -23,9 +24,7 @@ import (
 // show chart carries the Artifact Hub annotations, pull --verify passes, and fails on an archive
 // changed after signing.
 func TestIntegrationPackageSignPushVerify(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the Helm CLIs against a registry; run without -short")
-	}
+	testenv.SkipIfShort(t)
 	root, err := localcluster.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,6 @@ func Build(o Options) (v1.ImageIndex, error) {
 		if err != nil {
 			return nil, fmt.Errorf("failed to build the %s/%s image: %w", p.OS, p.Architecture, err)
 		}
-		p := p
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
 	}
 	if len(adds) == 0 {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,33 +18,32 @@ import (
 // that a hook Job whose container exited 0 kept a Running pod until its deadline.
 func TestWriterWritesTheLastChangeWhenStopped(t *testing.T) {
 	t.Parallel()
-	for i := 0; i < 20; i++ {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "ns", UID: "u1"}}
-		cs := fake.NewClientset(pod)
-		started := make(chan struct{}, 10)
-		cs.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if a.GetSubresource() == "status" {
-				started <- struct{}{}
-				time.Sleep(20 * time.Millisecond) // a server under load
-			}
-			return false, nil, nil
-		})
-		n := &Node{cs: cs, log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: Options{Dir: t.TempDir()}}
-		r := newPodRunner(n, pod, "10.0.0.2")
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { r.writer(ctx); close(done) }()
-		r.update(func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
-		<-started // the Running write is under way
-		r.update(func(s *corev1.PodStatus) { s.Phase = corev1.PodSucceeded })
-		stop()
-		<-done
-		got, err := cs.CoreV1().Pods("ns").Get(context.Background(), "hook", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "ns", UID: "u1"}}
+	cs := fake.NewClientset(pod)
+	started, release := make(chan struct{}, 10), make(chan struct{})
+	cs.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" {
+			started <- struct{}{}
+			<-release // a slow server: the write ends only once the pod has ended and the writer is stopped
 		}
-		if got.Status.Phase != corev1.PodSucceeded {
-			t.Fatalf("round %d: the pod's last written phase is %q, want Succeeded", i, got.Status.Phase)
-		}
+		return false, nil, nil
+	})
+	n := &Node{cs: cs, log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: Options{Dir: t.TempDir()}}
+	r := newPodRunner(n, pod, "10.0.0.2")
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.writer(ctx); close(done) }()
+	r.update(func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
+	<-started // the Running write is under way
+	r.update(func(s *corev1.PodStatus) { s.Phase = corev1.PodSucceeded })
+	stop()
+	close(release)
+	<-done
+	got, err := cs.CoreV1().Pods("ns").Get(context.Background(), "hook", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("the pod's last written phase is %q, want Succeeded", got.Status.Phase)
 	}
 }

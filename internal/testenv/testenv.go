@@ -380,24 +380,33 @@ var hookIndex struct {
 	err  error
 }
 
-// pushHookImage pushes the hook image, built as make image builds it but for this machine's
-// architecture only and from the binary under test, under every chart version's tag and latest, where the
-// charts' hook Jobs pull it from (quay.io/mtc-helm/mtc-hooks, mirrored to this registry).
-func pushHookImage(ctx context.Context, reg *registry.Registry, root, binary string) error {
+// labHookIndex builds the hook image index of this machine's architecture from binary, once per process.
+func labHookIndex(binary string) (v1.ImageIndex, error) {
 	hookIndex.once.Do(func() {
 		hookIndex.idx, hookIndex.err = hookimage.Build(hookimage.Options{
 			Binaries: map[string]string{runtime.GOARCH: binary}, Version: "lab", Revision: "lab",
 			Created: time.Unix(0, 0).UTC()})
 	})
 	if hookIndex.err != nil {
-		return fmt.Errorf("the lab's hook image: %w", hookIndex.err)
+		return nil, fmt.Errorf("the lab's hook image: %w", hookIndex.err)
+	}
+	return hookIndex.idx, nil
+}
+
+// pushHookImage pushes the hook image, built as make image builds it but for this machine's
+// architecture only and from the binary under test, under every chart version's tag and latest, where the
+// charts' hook Jobs pull it from (quay.io/mtc-helm/mtc-hooks, mirrored to this registry).
+func pushHookImage(ctx context.Context, reg *registry.Registry, root, binary string) error {
+	idx, err := labHookIndex(binary)
+	if err != nil {
+		return err
 	}
 	tags, err := hookimage.ChartVersions(root)
 	if err != nil {
 		return err
 	}
 	for _, t := range append(tags, "latest") {
-		if err := reg.PushIndex(ctx, HookImage+":"+t, hookIndex.idx); err != nil {
+		if err := reg.PushIndex(ctx, HookImage+":"+t, idx); err != nil {
 			return err
 		}
 	}
@@ -412,7 +421,7 @@ func PushHookVariant(ctx context.Context, reg *registry.Registry, tag, arch stri
 	if err != nil {
 		return "", err
 	}
-	base, err := hookimage.Build(hookimage.Options{Binaries: map[string]string{runtime.GOARCH: bin}, Version: "lab", Revision: "lab", Created: time.Unix(0, 0).UTC()})
+	base, err := labHookIndex(bin)
 	if err != nil {
 		return "", err
 	}
