@@ -85,6 +85,11 @@ func TestIntegrationPackageSignPushVerify(t *testing.T) {
 			if c := show("chart"); !strings.Contains(c, "artifacthub.io/images") || !strings.Contains(c, hook) || !strings.Contains(c, "version: "+a.Version) {
 				t.Errorf("%s show chart %s lacks the images annotation with %s:\n%s", cli, a.Version, hook, c)
 			}
+			for _, ann := range []string{"artifacthub.io/license: Apache-2.0", "artifacthub.io/links", "artifacthub.io/changes"} {
+				if c := show("chart"); !strings.Contains(c, ann) {
+					t.Errorf("%s show chart %s lacks %s", cli, a.Version, ann)
+				}
+			}
 			pull := exec.Command(filepath.Join(root, "bin", cli), append([]string{"pull", ref + "/" + a.Chart, "--version", a.Version,
 				"--verify", "--keyring", keys.Public, "--destination", t.TempDir()}, auth...)...)
 			if out, err := pull.CombinedOutput(); err != nil {
