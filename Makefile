@@ -27,8 +27,10 @@ check-go:
 .PHONY: tools
 OLM_BINS := $(BIN)/olm $(BIN)/catalog $(BIN)/opm
 OLM_MOD := tools/olm/go.mod tools/olm/go.sum
+STORAGE_BINS := $(BIN)/versitygw $(BIN)/fake-gcs-server
+AZURITE := $(BIN)/azurite/node_modules/.bin/azurite-blob
 
-tools: check-go $(KUBE_BINS) $(BIN)/helm $(BIN)/helm4 $(K111_BINS) $(OLM_BINS) $(BIN)/crds/.done ## build the control planes, OLM, kubectl and both Helm CLIs into bin/ (incremental)
+tools: check-go $(KUBE_BINS) $(BIN)/helm $(BIN)/helm4 $(K111_BINS) $(OLM_BINS) $(BIN)/crds/.done $(STORAGE_BINS) $(AZURITE) ## build the control planes, OLM, kubectl, both Helm CLIs and the lab's object storage into bin/ (incremental)
 
 $(KUBE_BINS) &: $(TOOLS_MOD) tools/cmd/etcd/main.go ci/tools.sh
 	@ci/tools.sh kube
@@ -44,6 +46,12 @@ $(K111_BINS) &: $(K111_BUILD)
 
 $(OLM_BINS) &: $(OLM_MOD) ci/tools.sh
 	@ci/tools.sh olm
+
+$(STORAGE_BINS) &: tools/storage/go.mod tools/storage/go.sum ci/tools.sh
+	@ci/tools.sh storage
+
+$(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json ci/tools.sh
+	@ci/tools.sh azurite
 
 $(BIN)/crds/.done: tools/crds/go.mod tools/crds/go.sum $(OLM_MOD) ci/tools.sh
 	@ci/tools.sh crds

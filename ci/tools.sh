@@ -7,6 +7,8 @@
 #   ci/tools.sh k111    bin/k8s-1.11/{kube-apiserver,kube-controller-manager} (OpenShift 3.11's Kubernetes)
 #   ci/tools.sh crds    bin/crds: the OpenShift CRD manifests (openshift/api) and OLM's own CRDs (tools/olm)
 #   ci/tools.sh olm     bin/olm, bin/catalog (OLM) and bin/opm (operator-registry), from tools/olm
+#   ci/tools.sh storage bin/versitygw (S3) and bin/fake-gcs-server (GCS), from tools/storage
+#   ci/tools.sh azurite bin/azurite: Azurite (Azure Blob) from npm, as tools/azurite's lockfile pins it
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
@@ -75,6 +77,21 @@ olm)
   go build -trimpath -tags json1 -ldflags "-X github.com/operator-framework/operator-lifecycle-manager/pkg/version.OLMVersion=${v#v} -X github.com/operator-framework/operator-lifecycle-manager/pkg/version.GitCommit=$v" -o "$bin/" github.com/operator-framework/operator-lifecycle-manager/cmd/olm github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
   go build -trimpath -tags json1,containers_image_openpgp -ldflags "-X github.com/operator-framework/operator-registry/cmd/opm/version.gitCommit=$rv -X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$rv" -o "$bin/opm" github.com/operator-framework/operator-registry/cmd/opm
   ;;
+storage)
+  cd "$root/tools/storage"
+  log "building versitygw $(go list -m -f '{{.Version}}' github.com/versity/versitygw) and fake-gcs-server $(go list -m -f '{{.Version}}' github.com/fsouza/fake-gcs-server) (about 3 minutes cold on 2 cores)"
+  CGO_ENABLED=0 go build -trimpath -o "$bin/" github.com/versity/versitygw/cmd/versitygw github.com/fsouza/fake-gcs-server
+  ;;
+azurite)
+  command -v npm >/dev/null || { echo "npm is missing: install Node.js (20 or later) with npm to run the lab's Azure Blob endpoint." >&2; exit 1; }
+  out=$bin/azurite
+  rm -rf "$out.tmp"; mkdir -p "$out.tmp"
+  cp "$root/tools/azurite/package.json" "$root/tools/azurite/package-lock.json" "$out.tmp/"
+  log "installing Azurite $(sed -n 's/.*"azurite": "\(.*\)".*/\1/p' "$root/tools/azurite/package.json" | head -1) from npm into $out"
+  (cd "$out.tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  touch "$out/node_modules/.bin/azurite-blob"
+  ;;
 *)
-  echo "usage: ci/tools.sh kube|helm3|helm4|k111|crds|olm" >&2; exit 2 ;;
+  echo "usage: ci/tools.sh kube|helm3|helm4|k111|crds|olm|storage|azurite" >&2; exit 2 ;;
 esac

@@ -130,9 +130,9 @@ func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mtc-hooks",
 		Short: "Checks and steps of the MTC Helm charts' hooks, also usable from a workstation",
-		Long: `mtc-hooks runs what the MTC charts' hook Jobs run: version-check and pull-test before an install or
-upgrade, configure after it, cleanup around an uninstall. preflight runs the checks against several
-clusters from a workstation.
+		Long: `mtc-hooks runs what the MTC charts' hook Jobs run: version-check, storage-check and pull-test before
+an install or upgrade, configure after it, cleanup around an uninstall, verify for helm test. preflight
+runs the checks against several clusters from a workstation; restore brings back a cleanup's export.
 
 Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 		SilenceUsage:  true,
@@ -154,7 +154,7 @@ Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("no action given; pick one of version-check, pull-test, configure, cleanup, preflight")
+			return usagef("no action given; pick one of version-check, pull-test, storage-check, configure, cleanup, restore, preflight, verify")
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -168,7 +168,7 @@ Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log more on stderr")
 
-	root.AddCommand(newVersionCheck(g), newPullTest(g), newConfigure(g), newCleanup(g), newRestore(g), newPreflight(g), newVerify(g))
+	root.AddCommand(newVersionCheck(g), newPullTest(g), newConfigure(g), newCleanup(g), newRestore(g), newPreflight(g), newVerify(g), newStorageCheck(g))
 	return root
 }
 

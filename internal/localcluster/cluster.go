@@ -51,6 +51,8 @@ type Options struct {
 	ExtraAPIServerArgs []string
 	// OnStart, when set, learns the pid of every process the cluster starts.
 	OnStart func(name string, pid int)
+	// Storage starts the lab's object storage (S3, GCS, Azure Blob) with the cluster; see Storage.
+	Storage bool
 }
 
 // Cluster is a running control plane.
@@ -65,6 +67,8 @@ type Cluster struct {
 	Flavour Flavour
 	// URL is the apiserver's https address.
 	URL string
+	// Storage is the lab's object storage when Options.Storage asked for it, else nil.
+	Storage *Storage
 
 	opts      Options
 	ownDir    bool
@@ -245,6 +249,11 @@ func (c *Cluster) start(ctx context.Context) error {
 		}
 		if err := c.startOLM(ctx, dyn); err != nil {
 			return err
+		}
+	}
+	if c.opts.Storage {
+		if err := c.startStorage(ctx); err != nil {
+			return fmt.Errorf("failed to start the lab's object storage: %w", err)
 		}
 	}
 	return c.waitDefaultServiceAccount(ctx, cs)
@@ -429,7 +438,8 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	procs := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
-	for _, name := range []string{"olm-operator", "olm-catalog", "opm", "kube-controller-manager", "kube-apiserver", "etcd"} {
+	c.Storage.close()
+	for _, name := range append(storageNames, "olm-operator", "olm-catalog", "opm", "kube-controller-manager", "kube-apiserver", "etcd") {
 		for _, p := range procs {
 			if p.name == name {
 				stopProc(p, 10*time.Second)

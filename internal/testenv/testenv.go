@@ -335,19 +335,28 @@ func alive(pid int) bool {
 // Use it as `func TestMain(m *testing.M) { testenv.Main(m) }`.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
 	if leaked := Leaked(); len(leaked) > 0 {
 		fmt.Fprintf(os.Stderr, "processes started by the tests still run after them: %v\n", leaked)
 		if code == 0 {
 			code = 1
 		}
 	}
-	Cleanup()
 	os.Exit(code)
 }
 
 var atExit struct {
-	mu   sync.Mutex
-	dirs []string
+	mu    sync.Mutex
+	dirs  []string
+	funcs []func()
+}
+
+// AtExit registers a function for Cleanup to run first, such as stopping a cluster that the tests
+// of a package share.
+func AtExit(f func()) {
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	atExit.funcs = append(atExit.funcs, f)
 }
 
 // RemoveAtExit registers a temporary directory of the process for Cleanup.
@@ -360,6 +369,13 @@ func RemoveAtExit(dir string) {
 // Cleanup removes the process's temporary builds and the directories given to RemoveAtExit. Main
 // calls it; a command that starts environments (the demo) calls it before it exits.
 func Cleanup() {
+	atExit.mu.Lock()
+	funcs := atExit.funcs
+	atExit.funcs = nil
+	atExit.mu.Unlock()
+	for _, f := range funcs {
+		f()
+	}
 	for _, b := range []*goBuild{hooksBuild, doubleBuild} {
 		if b.path != "" {
 			os.RemoveAll(filepath.Dir(b.path))

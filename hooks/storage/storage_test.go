@@ -1,0 +1,352 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/storage"
+	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	labOnce sync.Once
+	lab     *localcluster.Cluster
+	labErr  error
+)
+
+// labCluster is one plain Kubernetes control plane with the lab's object storage, shared by the
+// tests of this package (each uses its own probe object and Secrets of its own names).
+func labCluster(t *testing.T) *localcluster.Cluster {
+	t.Helper()
+	testenv.SkipIfShort(t)
+	labOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		lab, labErr = localcluster.Start(ctx, localcluster.Options{Flavour: localcluster.Flavour{Kind: localcluster.Kubernetes}, Storage: true, OnStart: testenv.Track})
+		if labErr == nil {
+			testenv.AtExit(func() { _ = lab.Stop() })
+		}
+	})
+	if labErr != nil {
+		t.Fatal(labErr)
+	}
+	return lab
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// secret writes the credentials into a Secret of the namespace and returns its name.
+func secret(t *testing.T, c *localcluster.Cluster, name string, data map[string][]byte, labels map[string]string) string {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	ctx := ctxFor(t)
+	_, _ = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kube.Namespace}}, metav1.CreateOptions{})
+	_, err := cs.CoreV1().Secrets(kube.Namespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Data: data}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func s3Creds(c *localcluster.Cluster) map[string][]byte {
+	return map[string][]byte{storage.KeyAccessKeyID: []byte(c.Storage.S3.AccessKeyID), storage.KeySecretAccessKey: []byte(c.Storage.S3.SecretAccessKey)}
+}
+
+func azureCreds(a *localcluster.AzureEndpoint, secret string) map[string][]byte {
+	return map[string][]byte{storage.KeyAzure: []byte("AZURE_SUBSCRIPTION_ID=" + a.SubscriptionID + "\nAZURE_TENANT_ID=" + a.TenantID +
+		"\nAZURE_CLIENT_ID=" + a.ClientID + "\nAZURE_CLIENT_SECRET=" + secret + "\nAZURE_RESOURCE_GROUP=" + a.ResourceGroup + "\nAZURE_CLOUD_NAME=AzurePublicCloud\n")}
+}
+
+// check builds the action for a provider of the lab, with the credentials in a new Secret.
+func check(t *testing.T, c *localcluster.Cluster, provider string, creds map[string][]byte) *storage.Check {
+	t.Helper()
+	s := c.Storage
+	name := "creds-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	name = strings.Trim(strings.ReplaceAll(name, "_", "-"), "-")
+	a := &storage.Check{Kube: kubernetes.NewForConfigOrDie(c.Config), Host: c.URL, Namespace: kube.Namespace, Provider: provider,
+		CABundle: s.CA, CredentialsSecret: secret(t, c, name, creds, nil)}
+	switch provider {
+	case "aws", "s3", "mcg":
+		a.Bucket, a.Endpoint, a.Region, a.ForcePathStyle = s.S3.Bucket, s.S3.URL, s.S3.Region, true
+	case "gcp":
+		a.Bucket, a.Endpoint = s.GCS.Bucket, s.GCS.URL
+	case "azure":
+		a.Endpoint = s.Azure.BlobURL
+		a.Azure = storage.Azure{ResourceGroup: s.Azure.ResourceGroup, StorageAccount: s.Azure.StorageAccount, Container: s.Azure.Container}
+		a.AzureCloud = storage.AzureCloud{AuthorityHost: s.Azure.AuthorityHost, ResourceManager: s.Azure.ResourceManager}
+	}
+	// The environment's proxy must not decide these tests.
+	a.Proxy = storage.Proxy{NoProxy: "*"}
+	return a
+}
+
+func goodCreds(c *localcluster.Cluster, provider string) map[string][]byte {
+	switch provider {
+	case "gcp":
+		return map[string][]byte{storage.KeyGCP: c.Storage.GCS.ServiceAccountKey}
+	case "azure":
+		return azureCreds(&c.Storage.Azure, c.Storage.Azure.ClientSecret)
+	}
+	return s3Creds(c)
+}
+
+// For each provider the check writes, reads, lists and deletes its probe, and leaves nothing.
+func TestIntegrationGoodCredentialsPass(t *testing.T) {
+	c := labCluster(t)
+	for _, p := range storage.Providers {
+		t.Run(p, func(t *testing.T) {
+			a := check(t, c, p, goodCreds(c, p))
+			rep, err := a.Run(ctxFor(t))
+			if err != nil {
+				t.Fatalf("refused with good credentials: %v", err)
+			}
+			if rep.Result != "ok" || strings.Join(rep.Steps, ",") != "write,read,list,delete" || !strings.HasPrefix(rep.Object, storage.ProbePrefix) {
+				t.Fatalf("report %+v", rep)
+			}
+			// A second check of the same bucket lists no leftover: the first one deleted its probe.
+			again, err := a.Run(ctxFor(t))
+			if err != nil || again.Object == rep.Object {
+				t.Fatalf("second run: %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+// Each wrong setting is refused with the provider's own error code, in one sentence.
+func TestIntegrationWrongSettingsRefused(t *testing.T) {
+	c := labCluster(t)
+	s := c.Storage
+	cases := []struct {
+		name, provider string
+		edit           func(a *storage.Check)
+		creds          map[string][]byte
+		want           []string
+	}{
+		{name: "s3 wrong secret key", provider: "s3", creds: map[string][]byte{storage.KeyAccessKeyID: []byte(s.S3.AccessKeyID), storage.KeySecretAccessKey: []byte("wrong" + s.S3.SecretAccessKey)},
+			want: []string{"SignatureDoesNotMatch", "writing a probe object to s3 bucket " + s.S3.Bucket, "secretAccessKey"}},
+		{name: "mcg unknown access key", provider: "mcg", creds: map[string][]byte{storage.KeyAccessKeyID: []byte("NOSUCHKEY"), storage.KeySecretAccessKey: []byte(s.S3.SecretAccessKey)},
+			want: []string{"mcg bucket", "accessKeyId"}},
+		{name: "aws missing bucket", provider: "aws", edit: func(a *storage.Check) { a.Bucket = "no-such-bucket" },
+			want: []string{"NoSuchBucket", "aws bucket no-such-bucket", "replicationRepository.bucket"}},
+		{name: "s3 wrong region", provider: "s3", edit: func(a *storage.Check) { a.Region = "us-west-2" },
+			want: []string{"AuthorizationHeaderMalformed", "signed for region us-west-2", "replicationRepository.region", s.S3.Region}},
+		{name: "s3 untrusted certificate", provider: "s3", edit: func(a *storage.Check) { a.CABundle = nil },
+			want: []string{"a TLS error", "caBundle"}},
+		{name: "gcp key the account never had", provider: "gcp", creds: map[string][]byte{storage.KeyGCP: s.GCS.OtherKey},
+			want: []string{"invalid_grant", "Invalid JWT Signature", "gcp bucket", "gcpServiceAccountKey"}},
+		{name: "gcp missing bucket", provider: "gcp", edit: func(a *storage.Check) { a.Bucket = "no-such-bucket" },
+			want: []string{"notFound", "gcp bucket no-such-bucket"}},
+		{name: "azure wrong client secret", provider: "azure", creds: azureCreds(&s.Azure, "wrong"),
+			want: []string{"invalid_client", "AADSTS7000215", "AZURE_CLIENT_SECRET"}},
+		{name: "azure missing container", provider: "azure", edit: func(a *storage.Check) { a.Azure.Container = "no-such-container" },
+			want: []string{"ContainerNotFound", "azure container " + s.Azure.StorageAccount + "/no-such-container"}},
+		{name: "azure wrong resource group", provider: "azure", edit: func(a *storage.Check) { a.Azure.ResourceGroup = "other-group" },
+			want: []string{"ResourceGroupNotFound", "resource group other-group"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := tc.creds
+			if creds == nil {
+				creds = goodCreds(c, tc.provider)
+			}
+			a := check(t, c, tc.provider, creds)
+			if tc.edit != nil {
+				tc.edit(a)
+			}
+			rep, err := a.Run(ctxFor(t))
+			if err == nil {
+				t.Fatalf("passed: %+v", rep)
+			}
+			if !kube.IsRefusal(err) {
+				t.Fatalf("not a refusal: %v", err)
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("refusal lacks %q:\n%s", w, msg)
+				}
+			}
+			if strings.Count(msg, "\n") > 0 || !strings.HasPrefix(msg, "storage-check: ") {
+				t.Errorf("not one sentence: %q", msg)
+			}
+			for _, v := range creds {
+				for _, line := range strings.Split(string(v), "\n") {
+					if _, val, ok := strings.Cut(line, "="); ok {
+						line = val
+					}
+					if len(line) > 6 && strings.Contains(msg, line) {
+						t.Errorf("the refusal holds a credential: %s", msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The chart's copy of the credentials is deleted once read; the user's own Secret is not.
+func TestIntegrationHookSecretIsDeletedOnceRead(t *testing.T) {
+	c := labCluster(t)
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	a := check(t, c, "s3", s3Creds(c))
+	user := a.CredentialsSecret
+	a.CredentialsSecret = secret(t, c, "hook-copy", s3Creds(c), map[string]string{"app.kubernetes.io/component": storage.HookComponent})
+	a.Bucket = "no-such-bucket" // deleted even when the check refuses
+	if _, err := a.Run(ctxFor(t)); err == nil {
+		t.Fatal("passed with a missing bucket")
+	}
+	if _, err := cs.CoreV1().Secrets(kube.Namespace).Get(ctxFor(t), "hook-copy", metav1.GetOptions{}); err == nil {
+		t.Fatal("the hook's copy of the credentials is still there")
+	}
+	a.CredentialsSecret, a.Bucket = user, c.Storage.S3.Bucket
+	if _, err := a.Run(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(kube.Namespace).Get(ctxFor(t), user, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the user's Secret is gone: %v", err)
+	}
+}
+
+// connectProxy is an HTTP CONNECT proxy that alone knows where localcluster.StorageHost is.
+type connectProxy struct {
+	tunnels atomic.Int32
+	mu      sync.Mutex
+	targets []string
+}
+
+func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodConnect {
+		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+		return
+	}
+	p.mu.Lock()
+	p.targets = append(p.targets, r.Host)
+	p.mu.Unlock()
+	host, port, _ := net.SplitHostPort(r.Host)
+	if host == localcluster.StorageHost || strings.HasSuffix(host, "."+localcluster.StorageHost) {
+		host = "127.0.0.1"
+	}
+	up, err := net.Dial("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	p.tunnels.Add(1)
+	w.WriteHeader(http.StatusOK)
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		up.Close()
+		return
+	}
+	go func() {
+		defer up.Close()
+		defer conn.Close()
+		if n := buf.Reader.Buffered(); n > 0 {
+			b, _ := buf.Peek(n)
+			_, _ = up.Write(b)
+		}
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(up, conn); close(done) }()
+		_, _ = io.Copy(conn, up)
+		<-done
+	}()
+}
+
+// Through a proxy the check reaches the bucket by a name only the proxy resolves: without the
+// proxy the same check fails on DNS.
+func TestIntegrationProxyIsTheOnlyWay(t *testing.T) {
+	c := labCluster(t)
+	p := &connectProxy{}
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, provider := range []string{"s3", "gcp", "azure"} {
+		t.Run(provider, func(t *testing.T) {
+			a := check(t, c, provider, goodCreds(c, provider))
+			viaName := func(u string) string { return strings.Replace(u, "127.0.0.1", localcluster.StorageHost, 1) }
+			a.Endpoint = viaName(a.Endpoint)
+			if provider == "azure" {
+				// Azure's own form: the account in the host name.
+				a.Endpoint = strings.Replace(strings.TrimSuffix(a.Endpoint, "/"+a.Azure.StorageAccount), "://", "://"+a.Azure.StorageAccount+".", 1)
+				a.AzureCloud = storage.AzureCloud{AuthorityHost: viaName(a.AzureCloud.AuthorityHost), ResourceManager: viaName(a.AzureCloud.ResourceManager)}
+			}
+			if _, err := a.Run(ctxFor(t)); err == nil || !strings.Contains(err.Error(), "DNS") {
+				t.Fatalf("without the proxy: want a DNS error, got %v", err)
+			}
+			before := p.tunnels.Load()
+			a.Proxy = storage.Proxy{HTTPSProxy: "http://" + l.Addr().String()}
+			rep, err := a.Run(ctxFor(t))
+			if err != nil {
+				t.Fatalf("through the proxy: %v", err)
+			}
+			if p.tunnels.Load() == before || !strings.Contains(rep.Proxy, l.Addr().String()) {
+				t.Fatalf("the proxy carried no tunnel (report %+v)", rep)
+			}
+		})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, target := range p.targets {
+		if host, _, _ := net.SplitHostPort(target); host != localcluster.StorageHost && !strings.HasSuffix(host, "."+localcluster.StorageHost) {
+			t.Errorf("the proxy was asked for %s", target)
+		}
+	}
+}
+
+// A credentials file (the CLI's other source) works like the Secret; a file that is not a map is
+// refused without echoing its content.
+func TestIntegrationCredentialsFile(t *testing.T) {
+	c := labCluster(t)
+	a := check(t, c, "s3", s3Creds(c))
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte(storage.KeyAccessKeyID+": "+c.Storage.S3.AccessKeyID+"\n"+storage.KeySecretAccessKey+": "+c.Storage.S3.SecretAccessKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.CredentialsSecret, a.CredentialsFile, a.Kube = "", good, nil
+	if _, err := a.Run(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("- "+c.Storage.S3.SecretAccessKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.CredentialsFile = bad
+	_, err := a.Run(ctxFor(t))
+	if err == nil || !strings.Contains(err.Error(), "not a YAML map") || strings.Contains(err.Error(), c.Storage.S3.SecretAccessKey) {
+		t.Fatalf("want a refusal without the file's content, got %v", err)
+	}
+	var buf bytes.Buffer
+	_ = (&storage.Report{Provider: "s3", Bucket: "b", Result: "refused"}).WriteText(&buf)
+	if !strings.Contains(buf.String(), "storage:  s3 bucket b") {
+		t.Fatalf("report text: %s", buf.String())
+	}
+}
