@@ -11,6 +11,7 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/preflight"
 	"github.com/mtc-helm/mtc-helm/hooks/pulltest"
+	"github.com/mtc-helm/mtc-helm/hooks/storage"
 	"github.com/mtc-helm/mtc-helm/hooks/verify"
 	"github.com/mtc-helm/mtc-helm/hooks/version"
 )
@@ -223,13 +224,14 @@ type preflightOptions struct {
 	images           []string
 	pullSecrets      []string
 	allowUnsupported bool
+	storage          storageCheckOptions
 }
 
 func newPreflight(g *globals) *cobra.Command {
 	o := &preflightOptions{}
 	cmd := &cobra.Command{
-		Use:   "preflight --mtc-version X.Y[.Z] [--context NAME...] [--image IMAGE...]",
-		Short: "Run version-check and pull-test against one or more kubeconfig contexts, a table per cluster",
+		Use:   "preflight --mtc-version X.Y[.Z] [--cluster CONTEXT...] [--image IMAGE...] [--provider P --bucket B ...]",
+		Short: "Run version-check, storage-check (with --provider) and pull-test against one or more kubeconfig contexts, a table per cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.mtcVersion == "" {
@@ -239,13 +241,21 @@ func newPreflight(g *globals) *cobra.Command {
 			if len(contexts) == 0 && g.context != "" {
 				contexts = []string{g.context}
 			}
+			var sc *storage.Check
+			if o.storage.check.Provider != "" {
+				var err error
+				if sc, err = o.storage.validated(); err != nil {
+					return err
+				}
+				sc.Namespace = g.namespace
+			}
 			a := &preflight.Preflight{
 				Contexts: contexts,
 				Clients: func(kc string) (*kube.Clients, error) {
 					return kube.Load(kube.ConfigOptions{Kubeconfig: g.kubeconfig, Context: kc})
 				},
 				Namespace: g.namespace, MTCVersion: o.mtcVersion, AllowUnsupported: o.allowUnsupported,
-				Images: o.images, PullSecrets: o.pullSecrets, Waiter: boundedBy(g), Log: g.log,
+				Images: o.images, PullSecrets: o.pullSecrets, Storage: sc, Waiter: boundedBy(g), Log: g.log,
 			}
 			return run(cmd, g, func(ctx context.Context) (*preflight.Report, error) { return a.Run(ctx) })
 		},
@@ -256,6 +266,8 @@ func newPreflight(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.images, "image", nil, "image the pull test pulls (repeatable; none skips the pull test)")
 	f.StringArrayVar(&o.pullSecrets, "pull-secret", nil, "image pull Secret in --namespace (repeatable)")
 	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform into a warning")
+	// The storage check's flags; --provider turns it on.
+	o.storage.addFlags(f)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mtc-helm/mtc-helm/hooks/storage"
 )
@@ -22,19 +23,9 @@ func newStorageCheck(g *globals) *cobra.Command {
 		Short: "Write, read, list and delete a probe object in the replication repository with the MigStorage's credentials",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a := &o.check
-			if !slices.Contains(storage.Providers, a.Provider) {
-				return usagef("--provider %q is not one of %s", a.Provider, strings.Join(storage.Providers, ", "))
-			}
-			if (a.CredentialsSecret == "") == (a.CredentialsFile == "") {
-				return usagef("give the credentials as exactly one of --credentials-secret NAME or --credentials-file FILE")
-			}
-			if o.caBundleFile != "" {
-				ca, err := os.ReadFile(o.caBundleFile)
-				if err != nil {
-					return usagef("--ca-bundle: %v", err)
-				}
-				a.CABundle = ca
+			a, err := o.validated()
+			if err != nil {
+				return err
 			}
 			a.Namespace, a.Log = g.namespace, g.log
 			// A credentials file needs no cluster; the cluster, when there is one, gives the
@@ -51,7 +42,30 @@ func newStorageCheck(g *globals) *cobra.Command {
 			return run(cmd, g, a.Run)
 		},
 	}
-	f := cmd.Flags()
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// validated checks the flags and reads --ca-bundle.
+func (o *storageCheckOptions) validated() (*storage.Check, error) {
+	a := &o.check
+	if !slices.Contains(storage.Providers, a.Provider) {
+		return nil, usagef("--provider %q is not one of %s", a.Provider, strings.Join(storage.Providers, ", "))
+	}
+	if (a.CredentialsSecret == "") == (a.CredentialsFile == "") {
+		return nil, usagef("give the credentials as exactly one of --credentials-secret NAME or --credentials-file FILE")
+	}
+	if o.caBundleFile != "" {
+		ca, err := os.ReadFile(o.caBundleFile)
+		if err != nil {
+			return nil, usagef("--ca-bundle: %v", err)
+		}
+		a.CABundle = ca
+	}
+	return a, nil
+}
+
+func (o *storageCheckOptions) addFlags(f *pflag.FlagSet) {
 	a := &o.check
 	f.StringVar(&a.Provider, "provider", "", "replicationRepository.provider: "+strings.Join(storage.Providers, ", "))
 	f.StringVar(&a.Bucket, "bucket", "", "bucket name (aws, s3, mcg, gcp)")
@@ -71,5 +85,4 @@ func newStorageCheck(g *globals) *cobra.Command {
 	f.StringVar(&a.Azure.Container, "azure-container", "", "Blob container (azure)")
 	f.StringVar(&a.AzureCloud.AuthorityHost, "azure-authority-host", "", "where the service principal logs in (default: AZURE_CLOUD_NAME's)")
 	f.StringVar(&a.AzureCloud.ResourceManager, "azure-resource-manager", "", "Azure Resource Manager URL (default: AZURE_CLOUD_NAME's)")
-	return cmd
 }

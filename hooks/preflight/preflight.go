@@ -1,6 +1,6 @@
-// Package preflight implements the preflight command: the version check and the pull test against one or
-// more clusters (kubeconfig contexts), reported as one table per cluster. It changes nothing it does not
-// undo: the pull test deletes its pod.
+// Package preflight implements the preflight command: the version check, the storage check and the pull
+// test against one or more clusters (kubeconfig contexts), reported as one table per cluster. It changes
+// nothing it does not undo: the pull test deletes its pod, the storage check its probe object.
 package preflight
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/pulltest"
+	"github.com/mtc-helm/mtc-helm/hooks/storage"
 	"github.com/mtc-helm/mtc-helm/hooks/version"
 )
 
@@ -30,8 +31,12 @@ type Preflight struct {
 	// Images are pulled by the pull test; empty skips it.
 	Images      []string
 	PullSecrets []string
-	Waiter      kube.Waiter
-	Log         *slog.Logger
+	// Storage, when set, is the replication repository to check with each cluster's proxy and (with
+	// --credentials-secret) that cluster's Secret: the source and target clusters' Velero use the
+	// bucket as much as the control cluster.
+	Storage *storage.Check
+	Waiter  kube.Waiter
+	Log     *slog.Logger
 }
 
 // Cluster is the outcome for one context.
@@ -42,6 +47,8 @@ type Cluster struct {
 	VersionError string           `json:"versionCheckError,omitempty"`
 	Pull         *pulltest.Report `json:"pullTest,omitempty"`
 	PullError    string           `json:"pullTestError,omitempty"`
+	Storage      *storage.Report  `json:"storageCheck,omitempty"`
+	StorageError string           `json:"storageCheckError,omitempty"`
 	OK           bool             `json:"ok"`
 	err          error
 }
@@ -79,6 +86,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if v := c.Version; v != nil && v.Installed != nil {
 			fmt.Fprintf(tw, "installed\t-\t%s\n", v.Installed)
+		}
+		switch {
+		case c.StorageError != "":
+			fmt.Fprintf(tw, "storage-check\trefused\t%s\n", c.StorageError)
+		case c.Storage != nil:
+			fmt.Fprintf(tw, "storage-check\t%s\t%s bucket %s: %s in %s\n", c.Storage.Result, c.Storage.Provider, c.Storage.Bucket, strings.Join(c.Storage.Steps, ", "), c.Storage.Duration)
 		}
 		switch {
 		case c.PullError != "":
@@ -149,6 +162,17 @@ func (p *Preflight) one(ctx context.Context, kubeContext string) *Cluster {
 	c.Version, err = check.Run(ctx)
 	if err != nil {
 		c.VersionError, c.err = err.Error(), err
+	}
+	if p.Storage != nil {
+		sc := *p.Storage
+		sc.Kube, sc.Dynamic, sc.Host, sc.Log = cl.Kube, cl.Dynamic, cl.Host, log
+		c.Storage, err = sc.Run(ctx)
+		if err != nil {
+			c.StorageError = err.Error()
+			if c.err == nil {
+				c.err = err
+			}
+		}
 	}
 	if len(p.Images) > 0 {
 		pt := &pulltest.PullTest{Kube: cl.Kube, Host: cl.Host, Namespace: p.Namespace, Images: p.Images,

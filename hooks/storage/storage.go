@@ -150,11 +150,7 @@ func (c *Check) Run(ctx context.Context) (rep *Report, err error) {
 	if err := c.validate(); err != nil {
 		return rep, err
 	}
-	creds, err := c.credentials(ctx)
-	if err != nil {
-		return rep, err
-	}
-	ca, err := c.caBundle(ctx)
+	creds, ca, err := c.inputs(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -264,39 +260,47 @@ func (c *Check) namespace() string {
 	return c.Namespace
 }
 
-// credentials reads the Secret or the file; a Secret the chart made for this hook alone is deleted
-// once read.
-func (c *Check) credentials(ctx context.Context) (map[string][]byte, error) {
-	var data map[string][]byte
-	if c.CredentialsFile != "" {
-		raw, err := os.ReadFile(c.CredentialsFile)
-		if err != nil {
-			return nil, kube.Refusef("storage-check: cannot read the credentials file: %v", err)
-		}
-		var m map[string]string
-		if err := yaml.Unmarshal(raw, &m); err != nil {
-			return nil, kube.Refusef("storage-check: the credentials file %s is not a YAML map of strings (keys %s, %s, %s or %s): %v",
-				c.CredentialsFile, KeyAccessKeyID, KeySecretAccessKey, KeyGCP, KeyAzure, yamlErrorWithoutValues(err))
-		}
-		data = map[string][]byte{}
-		for k, v := range m {
-			data[k] = []byte(v)
-		}
-	} else {
-		ns := c.namespace()
-		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, c.CredentialsSecret, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, kube.Refusef("storage-check: the credentials Secret %s/%s does not exist; create it or fix replicationRepository.existingSecret", ns, c.CredentialsSecret)
-		}
-		if err != nil {
-			return nil, kube.Explain(err, "read Secret "+ns+"/"+c.CredentialsSecret, c.Host)
-		}
-		data = s.Data
-		if s.Labels["app.kubernetes.io/component"] == HookComponent {
-			if err := c.Kube.CoreV1().Secrets(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return nil, kube.Explain(err, "delete the hook's copy of the credentials, Secret "+ns+"/"+s.Name, c.Host)
+// inputs reads the credentials and the CA bundle. A Secret the chart made for this hook alone is
+// deleted once read, whatever comes next, so that no copy of the credentials outlives the check.
+func (c *Check) inputs(ctx context.Context) (creds map[string][]byte, ca []byte, err error) {
+	hookSecrets := map[string]bool{}
+	defer func() {
+		for name := range hookSecrets {
+			derr := c.Kube.CoreV1().Secrets(c.namespace()).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
+			if derr != nil && !apierrors.IsNotFound(derr) && err == nil {
+				err = kube.Explain(derr, "delete the hook's copy of the credentials, Secret "+c.namespace()+"/"+name, c.Host)
 			}
 		}
+	}()
+	read := func(name, purpose string) (map[string][]byte, error) {
+		ns := c.namespace()
+		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, kube.Refusef("storage-check: the %s Secret %s/%s does not exist; create it or fix replicationRepository.existingSecret", purpose, ns, name)
+		}
+		if err != nil {
+			return nil, kube.Explain(err, "read Secret "+ns+"/"+name, c.Host)
+		}
+		if s.Labels["app.kubernetes.io/component"] == HookComponent {
+			hookSecrets[name] = true
+		}
+		return s.Data, nil
+	}
+	ca = slices.Clone(c.CABundle)
+	if c.CABundleSecret != "" {
+		data, err := read(c.CABundleSecret, "CA bundle")
+		if err != nil {
+			return nil, nil, err
+		}
+		ca = append(ca, data[KeyCABundle]...)
+	}
+	if c.CredentialsFile != "" {
+		creds, err = c.credentialsFile()
+	} else {
+		creds, err = read(c.CredentialsSecret, "credentials")
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	var need []string
 	switch c.Provider {
@@ -308,10 +312,28 @@ func (c *Check) credentials(ctx context.Context) (map[string][]byte, error) {
 		need = []string{KeyAccessKeyID, KeySecretAccessKey}
 	}
 	for _, k := range need {
-		if len(bytes.TrimSpace(data[k])) == 0 {
-			return nil, kube.Refusef("storage-check: the credentials (%s) lack key %s, which provider %s needs; put it in the Secret or set the matching replicationRepository.credentials value",
+		if len(bytes.TrimSpace(creds[k])) == 0 {
+			return nil, nil, kube.Refusef("storage-check: the credentials (%s) lack key %s, which provider %s needs; put it in the Secret or set the matching replicationRepository.credentials value",
 				c.credentialsSource(), k, c.Provider)
 		}
+	}
+	return creds, ca, nil
+}
+
+// credentialsFile reads --credentials-file, a YAML map of the Secret's keys.
+func (c *Check) credentialsFile() (map[string][]byte, error) {
+	raw, err := os.ReadFile(c.CredentialsFile)
+	if err != nil {
+		return nil, kube.Refusef("storage-check: cannot read the credentials file: %v", err)
+	}
+	var m map[string]string
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		return nil, kube.Refusef("storage-check: the credentials file %s is not a YAML map of strings (keys %s, %s, %s or %s): %s",
+			c.CredentialsFile, KeyAccessKeyID, KeySecretAccessKey, KeyGCP, KeyAzure, yamlErrorWithoutValues(err))
+	}
+	data := map[string][]byte{}
+	for k, v := range m {
+		data[k] = []byte(v)
 	}
 	return data, nil
 }
@@ -321,20 +343,6 @@ func (c *Check) credentialsSource() string {
 		return "file " + c.CredentialsFile
 	}
 	return "Secret " + c.namespace() + "/" + c.CredentialsSecret
-}
-
-// caBundle joins --ca-bundle and the ca-bundle.pem of CABundleSecret.
-func (c *Check) caBundle(ctx context.Context) ([]byte, error) {
-	ca := slices.Clone(c.CABundle)
-	if c.CABundleSecret != "" {
-		ns := c.namespace()
-		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, c.CABundleSecret, metav1.GetOptions{})
-		if err != nil {
-			return nil, kube.Explain(err, "read the CA bundle from Secret "+ns+"/"+c.CABundleSecret, c.Host)
-		}
-		ca = append(ca, s.Data[KeyCABundle]...)
-	}
-	return ca, nil
 }
 
 func probeKey() (string, error) {

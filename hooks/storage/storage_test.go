@@ -208,24 +208,44 @@ func TestIntegrationWrongSettingsRefused(t *testing.T) {
 	}
 }
 
-// The chart's copy of the credentials is deleted once read; the user's own Secret is not.
+// The chart's copy of the credentials (with the CA bundle in it) is deleted once read, whether the
+// check passes or refuses; the user's own Secret is not.
 func TestIntegrationHookSecretIsDeletedOnceRead(t *testing.T) {
 	c := labCluster(t)
 	cs := kubernetes.NewForConfigOrDie(c.Config)
 	a := check(t, c, "s3", s3Creds(c))
 	user := a.CredentialsSecret
-	a.CredentialsSecret = secret(t, c, "hook-copy", s3Creds(c), map[string]string{"app.kubernetes.io/component": storage.HookComponent})
-	a.Bucket = "no-such-bucket" // deleted even when the check refuses
-	if _, err := a.Run(ctxFor(t)); err == nil {
-		t.Fatal("passed with a missing bucket")
+	hookCopy := func(name string) string {
+		data := s3Creds(c)
+		data[storage.KeyCABundle] = c.Storage.CA
+		return secret(t, c, name, data, map[string]string{"app.kubernetes.io/component": storage.HookComponent})
 	}
-	if _, err := cs.CoreV1().Secrets(kube.Namespace).Get(ctxFor(t), "hook-copy", metav1.GetOptions{}); err == nil {
-		t.Fatal("the hook's copy of the credentials is still there")
+	gone := func(name string) {
+		t.Helper()
+		if _, err := cs.CoreV1().Secrets(kube.Namespace).Get(ctxFor(t), name, metav1.GetOptions{}); err == nil {
+			t.Fatalf("the hook's copy %s is still there", name)
+		}
 	}
-	a.CredentialsSecret, a.Bucket = user, c.Storage.S3.Bucket
+	a.CABundle = nil
+	a.CredentialsSecret = hookCopy("hook-copy-1")
+	a.CABundleSecret = a.CredentialsSecret
+	a.Bucket = "no-such-bucket"
+	if _, err := a.Run(ctxFor(t)); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
+		t.Fatalf("want NoSuchBucket, got %v", err)
+	}
+	gone("hook-copy-1")
+	a.CredentialsSecret = hookCopy("hook-copy-2")
+	a.CABundleSecret, a.Bucket = a.CredentialsSecret, c.Storage.S3.Bucket
 	if _, err := a.Run(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
+	gone("hook-copy-2")
+	// existingSecret with the CA in the hook's copy: only the copy goes.
+	a.CredentialsSecret, a.CABundleSecret = user, hookCopy("hook-copy-3")
+	if _, err := a.Run(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	gone("hook-copy-3")
 	if _, err := cs.CoreV1().Secrets(kube.Namespace).Get(ctxFor(t), user, metav1.GetOptions{}); err != nil {
 		t.Fatalf("the user's Secret is gone: %v", err)
 	}

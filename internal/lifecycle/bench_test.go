@@ -5,6 +5,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +218,60 @@ func BenchmarkInstallAgainstManual(b *testing.B) {
 	b.ReportMetric(manualOLM.Seconds()/n, "s-manual-olm-done")
 	b.ReportMetric(helm.Seconds()/manualOLM.Seconds(), "helm/manual-olm-done")
 	b.ReportMetric(helm.Seconds()/manual.Seconds(), "helm/manual")
+}
+
+// BenchmarkStorageCheck measures what the storage check adds to a helm install, per provider, on one
+// local OpenShift 4.17 cluster with MTC installed: helm upgrade with only the storage check's hook
+// against the same upgrade with it off (the other hooks off in both, so that only the check differs).
+// The metric check-s/op is the difference of the two means.
+//
+//	go test -run '^$' -bench StorageCheck -benchtime 3x ./internal/lifecycle
+func BenchmarkStorageCheck(b *testing.B) {
+	testenv.SkipIfShort(b)
+	l, err := lifecycle.NewLab(io.Discard, "helm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	e, err := l.Cluster(ctx, ocp417)
+	if err != nil {
+		b.Fatal(err)
+	}
+	local, err := l.LocalValues(e, "local.yaml", map[string]any{"remoteClusters": nil})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", lifecycle.Namespace, "--create-namespace", "--timeout", "4m",
+		"-f", l.Values("control.yaml"), "-f", local); err != nil {
+		b.Fatalf("install: %v\n%s", err, out)
+	}
+	upgrade := func(values string, check bool) time.Duration {
+		start := time.Now()
+		out, err := l.Run(ctx, e, "helm", "upgrade", "mtc", l.Chart("mtc-1.8"), "-n", lifecycle.Namespace, "--timeout", "4m",
+			"-f", l.Values("control.yaml"), "-f", values, "--set", "hooks.versionCheck.enabled=false,hooks.pullTest.enabled=false,hooks.configure.enabled=false",
+			"--set", "hooks.storageCheck.enabled="+strconv.FormatBool(check))
+		if err != nil {
+			b.Fatalf("upgrade: %v\n%s", err, out)
+		}
+		return time.Since(start)
+	}
+	for _, p := range []string{"aws", "s3", "mcg", "gcp", "azure"} {
+		v := lifecycle.StorageOverride(e, p)
+		v["remoteClusters"] = nil
+		values, err := l.LocalValues(e, "bench-"+p+".yaml", v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		upgrade(values, false) // the provider's Secret and MigStorage in place before timing
+		b.Run(p, func(b *testing.B) {
+			var with, without time.Duration
+			for i := 0; i < b.N; i++ {
+				with += upgrade(values, true)
+				without += upgrade(values, false)
+			}
+			b.ReportMetric((with-without).Seconds()/float64(b.N), "check-s/op")
+			b.ReportMetric(with.Seconds()/float64(b.N), "upgrade-with-check-s/op")
+		})
+	}
 }

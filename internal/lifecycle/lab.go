@@ -55,10 +55,11 @@ func NewLab(out io.Writer, helm string) (*Lab, error) {
 }
 
 // Cluster starts a local cluster (real OLM on OpenShift 4), the MTC operator and mig-controller
-// doubles as the pods of their images, and the cluster-wide
-// pull secret, as an OpenShift cluster with access to registry.redhat.io.
+// doubles as the pods of their images, the cluster-wide pull secret, as an OpenShift cluster with
+// access to registry.redhat.io, and object storage (S3, GCS, Azure Blob) for its replication repository.
 func (l *Lab) Cluster(ctx context.Context, f localcluster.Flavour) (*testenv.Env, error) {
-	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, NodePullSecret: f.Kind != localcluster.Kubernetes, Doubles: f.Kind != localcluster.Kubernetes})
+	openshift := f.Kind != localcluster.Kubernetes
+	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, NodePullSecret: openshift, Doubles: openshift, Storage: openshift})
 	if err != nil {
 		return nil, err
 	}

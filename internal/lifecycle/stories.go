@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,14 +37,60 @@ var (
 func (l *Lab) Values(name string) string { return filepath.Join(l.Root, "values", name) }
 
 // LocalValues writes an override that points the chart at what the local cluster has: no
-// remote cluster unless given. It returns its path.
+// remote cluster unless given, and the cluster's S3 endpoint as the replication repository unless
+// values set one (values/ keep their real-world buckets, which the storage check cannot reach here).
+// It returns its path.
 func (l *Lab) LocalValues(e *testenv.Env, name string, values map[string]any) (string, error) {
+	if _, set := values["replicationRepository"]; !set && e.Cluster.Storage != nil {
+		values = maps.Clone(values)
+		values["replicationRepository"] = StorageValues(e, "s3")
+	}
 	b, err := json.MarshalIndent(values, "", "  ")
 	if err != nil {
 		return "", err
 	}
 	p := filepath.Join(e.Cluster.Dir, name)
 	return p, os.WriteFile(p, b, 0o600)
+}
+
+// StorageValues is replicationRepository for the cluster's endpoint of a provider (aws, s3 and mcg
+// use its S3 endpoint).
+func StorageValues(e *testenv.Env, provider string) map[string]any {
+	s := e.Cluster.Storage
+	r := map[string]any{"enabled": true, "provider": provider, "caBundle": string(s.CA), "existingSecret": ""}
+	switch provider {
+	case "gcp":
+		r["bucket"] = s.GCS.Bucket
+		r["credentials"] = map[string]any{"gcpServiceAccountKey": string(s.GCS.ServiceAccountKey)}
+	case "azure":
+		r["azure"] = map[string]any{"resourceGroup": s.Azure.ResourceGroup, "storageAccount": s.Azure.StorageAccount, "storageContainer": s.Azure.Container}
+		r["credentials"] = map[string]any{"azure": map[string]any{"tenantId": s.Azure.TenantID, "subscriptionId": s.Azure.SubscriptionID,
+			"clientId": s.Azure.ClientID, "clientSecret": s.Azure.ClientSecret, "cloudName": "AzurePublicCloud"}}
+	default:
+		r["bucket"], r["region"], r["forcePathStyle"] = s.S3.Bucket, s.S3.Region, true
+		if provider != "aws" {
+			r["endpoint"] = s.S3.URL
+		}
+		r["credentials"] = map[string]any{"accessKeyId": s.S3.AccessKeyID, "secretAccessKey": s.S3.SecretAccessKey}
+	}
+	return r
+}
+
+// StorageOverride is the whole override of a provider: replicationRepository and, for aws, gcp and
+// azure, the storage check's endpoints (the MigStorage has no field for them).
+func StorageOverride(e *testenv.Env, provider string) map[string]any {
+	s := e.Cluster.Storage
+	v := map[string]any{"replicationRepository": StorageValues(e, provider)}
+	switch provider {
+	case "aws":
+		v["hooks"] = map[string]any{"storageCheck": map[string]any{"endpoints": map[string]any{"s3": s.S3.URL}}}
+	case "gcp":
+		v["hooks"] = map[string]any{"storageCheck": map[string]any{"endpoints": map[string]any{"gcs": s.GCS.URL}}}
+	case "azure":
+		v["hooks"] = map[string]any{"storageCheck": map[string]any{"endpoints": map[string]any{"azureBlob": s.Azure.BlobURL,
+			"azureAuthorityHost": s.Azure.AuthorityHost, "azureResourceManager": s.Azure.ResourceManager}}}
+	}
+	return v
 }
 
 // Install runs helm install of chart (a chart name, installed from the cluster's OCI registry, or a

@@ -75,6 +75,8 @@ type Options struct {
 	// images, each with its pod's ServiceAccount. It implies NodePullSecret: the Deployments OLM
 	// creates carry no pull secrets, as on OpenShift.
 	Doubles bool
+	// Storage starts the lab's object storage with the cluster (localcluster.Storage).
+	Storage bool
 }
 
 // Components are the images whose component a double plays (the role given to mtc-double).
@@ -127,7 +129,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.Stop()
 		return nil, err
 	}
-	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log, OnStart: Track})
+	e.Cluster, err = localcluster.Start(ctx, localcluster.Options{Flavour: opts.Flavour, BinDir: e.Bin, Log: opts.Log, OnStart: Track, Storage: opts.Storage})
 	if err != nil {
 		e.Stop()
 		return nil, err

@@ -38,6 +38,32 @@ Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README
   verbs: ["get"]
 {{- end }}
 
+{{/* storage-check: reads the credentials Secret (existingSecret or the hook's own copy) and the CA bundle,
+deletes the hook's own copy once read, and reads the cluster-wide Proxy. Code: hooks/storage. */}}
+{{- define "mtc.lib.hookRules.storageCheck.cluster" -}}
+- apiGroups: ["config.openshift.io"]
+  resources: ["proxies"]
+  resourceNames: ["cluster"]
+  verbs: ["get"]
+{{- end }}
+
+{{- define "mtc.lib.hookRules.storageCheck.namespace" -}}
+{{- $r := .Values.replicationRepository -}}
+{{- $names := list -}}
+{{- with $r.existingSecret -}}{{- $names = append $names . -}}{{- end -}}
+{{- if include "mtc.lib.storage.hookSecretNeeded" . -}}{{- $names = append $names (include "mtc.lib.storage.hookSecretName" .) -}}{{- end }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: {{ toJson $names }}
+  verbs: ["get"]
+{{- if include "mtc.lib.storage.hookSecretNeeded" . }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: [{{ include "mtc.lib.storage.hookSecretName" . | quote }}]
+  verbs: ["delete"]
+{{- end }}
+{{- end }}
+
 {{/* pull-test: removes test pods a killed run left (list, delete), creates one, polls it, deletes it.
 Code: hooks/pulltest. */}}
 {{- define "mtc.lib.hookRules.pullTest.cluster" -}}

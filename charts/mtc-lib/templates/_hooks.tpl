@@ -12,6 +12,7 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
 {{- define "mtc.lib.hookSpec" -}}
 {{- $hooks := dict
   "versionCheck" (dict "name" "version-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 0)
+  "storageCheck" (dict "name" "storage-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 5)
   "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 10)
   "configure" (dict "name" "configure" "events" "post-install,post-upgrade,post-rollback" "weight" 0)
   "cleanup" (dict "name" "cleanup" "events" "pre-delete,post-delete" "weight" 0)
@@ -25,11 +26,14 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
 {{- end }}
 
 {{/*
-mtc.lib.hookEnabled: "true" when the hook is switched on (hooks.<hook>.enabled; tests.enabled for the test pod).
+mtc.lib.hookEnabled: "true" when the hook is switched on (hooks.<hook>.enabled; tests.enabled for the test pod;
+the storage check only where the chart renders a replication repository).
 */}}
 {{- define "mtc.lib.hookEnabled" -}}
 {{- if eq .hook "test" -}}
 {{- if .context.Values.tests.enabled -}}true{{- end -}}
+{{- else if eq .hook "storageCheck" -}}
+{{- if and .context.Values.hooks.storageCheck.enabled (include "mtc.lib.storage.enabled" .context) -}}true{{- end -}}
 {{- else if (get .context.Values.hooks .hook).enabled -}}
 true
 {{- end -}}
@@ -118,6 +122,8 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $args = concat $args (list "--pull-secret" .) -}}
 {{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.pullTest.timeoutSeconds))) -}}
+{{- else if eq .hook "storageCheck" -}}
+{{- $args = include "mtc.lib.hook.storageCheckArgs" $ctx | fromJsonArray -}}
 {{- else if eq .hook "configure" -}}
 {{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.hooks.configure.timeoutSeconds)) -}}
 {{- else if eq .hook "cleanup" -}}
@@ -128,6 +134,46 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $args = list "verify" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.tests.timeoutSeconds)) -}}
 {{- end -}}
 {{- concat $args (list "--namespace" $ns) | toJson -}}
+{{- end }}
+
+{{/*
+mtc.lib.hook.storageCheckArgs: the storage-check command line: the bucket and the credentials the
+MigStorage will use, the CA bundle and the proxy MTC's components get (values, else the cluster-wide Proxy
+the hook reads itself), and the endpoint overrides of hooks.storageCheck.endpoints.
+*/}}
+{{- define "mtc.lib.hook.storageCheckArgs" -}}
+{{- $v := .Values -}}
+{{- $r := $v.replicationRepository -}}
+{{- $e := $v.hooks.storageCheck.endpoints -}}
+{{- $args := list "storage-check" "--provider" $r.provider -}}
+{{- if eq $r.provider "azure" -}}
+{{- $args = concat $args (list "--azure-resource-group" $r.azure.resourceGroup "--azure-storage-account" $r.azure.storageAccount "--azure-container" $r.azure.storageContainer) -}}
+{{- with $e.azureBlob -}}{{- $args = concat $args (list "--endpoint" .) -}}{{- end -}}
+{{- with $e.azureAuthorityHost -}}{{- $args = concat $args (list "--azure-authority-host" .) -}}{{- end -}}
+{{- with $e.azureResourceManager -}}{{- $args = concat $args (list "--azure-resource-manager" .) -}}{{- end -}}
+{{- else -}}
+{{- $args = concat $args (list "--bucket" $r.bucket) -}}
+{{- if eq $r.provider "gcp" -}}
+{{- with $e.gcs -}}{{- $args = concat $args (list "--endpoint" .) -}}{{- end -}}
+{{- else -}}
+{{- with $r.region -}}{{- $args = concat $args (list "--region" .) -}}{{- end -}}
+{{- $endpoint := ternary $e.s3 $r.endpoint (eq $r.provider "aws") -}}
+{{- if $endpoint -}}
+{{- $args = concat $args (list "--endpoint" $endpoint) -}}
+{{- if $r.forcePathStyle -}}{{- $args = append $args "--force-path-style" -}}{{- end -}}
+{{- if $r.insecure -}}{{- $args = append $args "--insecure" -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $args = concat $args (list "--credentials-secret" ($r.existingSecret | default (include "mtc.lib.storage.hookSecretName" .))) -}}
+{{- if $r.caBundle -}}{{- $args = concat $args (list "--ca-bundle-secret" (include "mtc.lib.storage.hookSecretName" .)) -}}{{- end -}}
+{{- $p := $v.migrationController.proxy -}}
+{{- if or $p.httpProxy $p.httpsProxy -}}
+{{- with $p.httpProxy -}}{{- $args = concat $args (list "--http-proxy" .) -}}{{- end -}}
+{{- with $p.httpsProxy -}}{{- $args = concat $args (list "--https-proxy" .) -}}{{- end -}}
+{{- with $p.noProxy -}}{{- $args = concat $args (list "--no-proxy" .) -}}{{- end -}}
+{{- end -}}
+{{- concat $args (list "--timeout" (printf "%ds" (int $v.hooks.storageCheck.timeoutSeconds))) | toJson -}}
 {{- end }}
 
 {{/*

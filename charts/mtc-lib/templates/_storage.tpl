@@ -18,31 +18,76 @@ mtc.lib.storage.secretName: the credentials Secret of the MigStorage.
 {{- end }}
 
 {{/*
+mtc.lib.storage.secretData: the data of the credentials Secret, in the keys MTC and Velero read per provider.
+*/}}
+{{- define "mtc.lib.storage.secretData" -}}
+{{- $r := .Values.replicationRepository -}}
+{{- $c := $r.credentials -}}
+{{- if eq $r.provider "gcp" }}
+gcp-credentials: {{ $c.gcpServiceAccountKey | b64enc | quote }}
+{{- else if eq $r.provider "azure" }}
+{{- $lines := list
+  (printf "AZURE_SUBSCRIPTION_ID=%s" $c.azure.subscriptionId)
+  (printf "AZURE_TENANT_ID=%s" $c.azure.tenantId)
+  (printf "AZURE_CLIENT_ID=%s" $c.azure.clientId)
+  (printf "AZURE_CLIENT_SECRET=%s" $c.azure.clientSecret)
+  (printf "AZURE_RESOURCE_GROUP=%s" $r.azure.resourceGroup)
+  (printf "AZURE_CLOUD_NAME=%s" $c.azure.cloudName) }}
+azure-credentials: {{ printf "%s\n" (join "\n" $lines) | b64enc | quote }}
+{{- else }}
+aws-access-key-id: {{ $c.accessKeyId | b64enc | quote }}
+aws-secret-access-key: {{ $c.secretAccessKey | b64enc | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 mtc.lib.storage.secret: the credentials Secret, unless existingSecret names one.
 */}}
 {{- define "mtc.lib.storage.secret" -}}
 {{- $r := .Values.replicationRepository -}}
 {{- if and (include "mtc.lib.storage.enabled" .) (not $r.existingSecret) -}}
-{{- $c := $r.credentials -}}
 apiVersion: v1
 kind: Secret
 {{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.secretName" .) "component" "replication-repository") }}
 type: Opaque
 data:
-{{- if eq $r.provider "gcp" }}
-  gcp-credentials: {{ $c.gcpServiceAccountKey | b64enc | quote }}
-{{- else if eq $r.provider "azure" }}
-  {{- $lines := list
-    (printf "AZURE_SUBSCRIPTION_ID=%s" $c.azure.subscriptionId)
-    (printf "AZURE_TENANT_ID=%s" $c.azure.tenantId)
-    (printf "AZURE_CLIENT_ID=%s" $c.azure.clientId)
-    (printf "AZURE_CLIENT_SECRET=%s" $c.azure.clientSecret)
-    (printf "AZURE_RESOURCE_GROUP=%s" $r.azure.resourceGroup)
-    (printf "AZURE_CLOUD_NAME=%s" $c.azure.cloudName) }}
-  azure-credentials: {{ printf "%s\n" (join "\n" $lines) | b64enc | quote }}
-{{- else }}
-  aws-access-key-id: {{ $c.accessKeyId | b64enc | quote }}
-  aws-secret-access-key: {{ $c.secretAccessKey | b64enc | quote }}
+{{- include "mtc.lib.storage.secretData" . | trim | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+mtc.lib.storage.hookSecretName: the storage-check hook's own Secret: a copy of the credentials (without
+existingSecret, since the release's Secret does not exist before the install) and the CA bundle. The hook
+deletes it as soon as it has read it, whatever the check's outcome.
+*/}}
+{{- define "mtc.lib.storage.hookSecretName" -}}mtc-hook-storage-check{{- end }}
+
+{{/*
+mtc.lib.storage.hookSecretNeeded: "true" when the storage-check hook needs its own Secret.
+*/}}
+{{- define "mtc.lib.storage.hookSecretNeeded" -}}
+{{- $r := .Values.replicationRepository -}}
+{{- if and (include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck")) (or (not $r.existingSecret) $r.caBundle) -}}true{{- end -}}
+{{- end }}
+
+{{/*
+mtc.lib.storage.hookSecret: that Secret, a hook of the storage check's events made before its Job.
+*/}}
+{{- define "mtc.lib.storage.hookSecret" -}}
+{{- $r := .Values.replicationRepository -}}
+{{- if include "mtc.lib.storage.hookSecretNeeded" . -}}
+{{- $spec := include "mtc.lib.hookSpec" (dict "context" . "hook" "storageCheck") | fromJson -}}
+{{- $annotations := fromYaml (include "mtc.lib.hookAnnotations" (dict "spec" $spec "weight" -30 "deletePolicy" "before-hook-creation,hook-succeeded,hook-failed")) -}}
+apiVersion: v1
+kind: Secret
+{{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.hookSecretName" .) "component" "hook-storage-check" "annotations" $annotations) }}
+type: Opaque
+data:
+{{- if not $r.existingSecret }}
+{{- include "mtc.lib.storage.secretData" . | trim | nindent 2 }}
+{{- end }}
+{{- with $r.caBundle }}
+  ca-bundle.pem: {{ b64enc . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
