@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,10 @@ func Main() {
 	stop()
 	os.Exit(code)
 }
+
+// AndSeparator joins actions on one command line: each runs in turn, and the first that does not
+// succeed ends the run with its exit code.
+const AndSeparator = "--and"
 
 // usageError is a mistake on the command line.
 type usageError struct{ err error }
@@ -74,6 +79,14 @@ type report interface {
 
 // Run parses args, runs the action and returns the exit code. Tests call it directly.
 func Run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
+	// "A --and B": run A, then B only when A succeeded, as one process (one hook Job runs several
+	// checks: a Job costs Helm a second or two, a check a fraction of one).
+	if i := slices.Index(args, AndSeparator); i >= 0 {
+		if code := Run(ctx, stdout, stderr, args[:i]); code != ExitOK {
+			return code
+		}
+		return Run(ctx, stdout, stderr, args[i+1:])
+	}
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -133,6 +146,7 @@ func newRoot(g *globals) *cobra.Command {
 		Long: `mtc-hooks runs what the MTC charts' hook Jobs run: version-check, storage-check and pull-test before
 an install or upgrade, configure after it, cleanup around an uninstall, verify for helm test. preflight
 runs the checks against several clusters from a workstation; restore brings back a cleanup's export.
+"mtc-hooks ACTION ... --and ACTION ..." runs the second action only when the first succeeded.
 
 Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 		SilenceUsage:  true,

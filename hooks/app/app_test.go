@@ -76,6 +76,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"missing kubeconfig", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", "/nonexistent/kubeconfig"}, ExitFailed, "cannot read kubeconfig /nonexistent/kubeconfig"},
 		{"unreachable API server", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", kubeconfig(t, closedPort(t))}, ExitFailed, "is unreachable"},
 		{"expired token", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", kubeconfig(t, unauthorized.URL)}, ExitFailed, "rejected the credentials"},
+		{"--and stops at the first failure", []string{"version-check", "--and", "frobnicate"}, ExitUsage, "--mtc-version is required"},
+		{"--and runs the next after a success", []string{"--help", "--and", "frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
+		{"storage-check without credentials", []string{"storage-check", "--provider", "s3", "--bucket", "b"}, ExitUsage, "exactly one of --credentials-secret NAME or --credentials-file FILE"},
+		{"storage-check bad provider", []string{"storage-check", "--provider", "ibm", "--bucket", "b"}, ExitUsage, `--provider "ibm" is not one of aws, s3, mcg, gcp, azure`},
 		{"timeout", []string{"configure", "--timeout", "300ms", "--interval", "50ms", "--kubeconfig", kubeconfig(t, hanging.URL)}, ExitTimeout, "timed out after"},
 	}
 	for _, tc := range tests {

@@ -16,9 +16,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/preflight"
 	"github.com/mtc-helm/mtc-helm/hooks/storage"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -368,5 +371,32 @@ func TestIntegrationCredentialsFile(t *testing.T) {
 	_ = (&storage.Report{Provider: "s3", Bucket: "b", Result: "refused"}).WriteText(&buf)
 	if !strings.Contains(buf.String(), "storage:  s3 bucket b") {
 		t.Fatalf("report text: %s", buf.String())
+	}
+}
+
+// preflight runs the storage check on each cluster it is given, next to the version check.
+func TestIntegrationPreflightRunsTheStorageCheck(t *testing.T) {
+	c := labCluster(t)
+	a := check(t, c, "s3", s3Creds(c))
+	a.Kube = nil
+	p := &preflight.Preflight{
+		Clients: func(string) (*kube.Clients, error) {
+			return &kube.Clients{Kube: kubernetes.NewForConfigOrDie(c.Config), Dynamic: dynamic.NewForConfigOrDie(c.Config),
+				Discovery: discovery.NewDiscoveryClientForConfigOrDie(c.Config), Host: c.URL}, nil
+		},
+		Namespace: kube.Namespace, MTCVersion: "1.8", Storage: a,
+	}
+	rep, _ := p.Run(ctxFor(t))
+	if len(rep.Clusters) != 1 || rep.Clusters[0].Storage == nil || rep.Clusters[0].Storage.Result != "ok" || rep.Clusters[0].StorageError != "" {
+		t.Fatalf("want the storage check's ok in the preflight report, got %+v", rep.Clusters[0])
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "storage-check  ok") {
+		t.Fatalf("table lacks the storage check:\n%s", buf.String())
+	}
+	a.Bucket = "no-such-bucket"
+	rep, err := p.Run(ctxFor(t))
+	if err == nil || !strings.Contains(rep.Clusters[0].StorageError, "NoSuchBucket") {
+		t.Fatalf("want NoSuchBucket in the preflight, got %v / %+v", err, rep.Clusters[0])
 	}
 }

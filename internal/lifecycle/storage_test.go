@@ -129,7 +129,7 @@ func credentialLeaks(ctx context.Context, t *testing.T, e *testenv.Env, secrets 
 	_ = filepath.WalkDir(filepath.Join(e.Cluster.Dir, "node"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".log") {
 			b, _ := os.ReadFile(p)
-			if strings.Contains(p, "storage-check") {
+			if strings.Contains(string(b), "storage:  ") { // the storage check's report
 				logs++
 			}
 			look(p, string(b))
@@ -137,7 +137,7 @@ func credentialLeaks(ctx context.Context, t *testing.T, e *testenv.Env, secrets 
 		return nil
 	})
 	if logs == 0 {
-		t.Fatal("no storage-check pod log under the node's directory: the grep would prove nothing")
+		t.Fatal("no pod log under the node's directory holds a storage check's report: the grep would prove nothing")
 	}
 	events, err := e.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -19,6 +19,9 @@ Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README
 - apiGroups: ["operators.coreos.com"]
   resources: ["subscriptions"]
   verbs: ["list"]
+{{- if include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck") }}
+{{ include "mtc.lib.hookRules.storageCheck.cluster" . | trim }}
+{{- end }}
 {{- end }}
 
 {{- define "mtc.lib.hookRules.versionCheck.namespace" -}}
@@ -36,9 +39,12 @@ Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README
   resourceNames:
     {{- include "mtc.lib.versionCheckSecretNames" . | nindent 4 }}
   verbs: ["get"]
+{{- if include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck") }}
+{{ include "mtc.lib.hookRules.storageCheck.namespace" . | trim }}
+{{- end }}
 {{- end }}
 
-{{/* storage-check: reads the credentials Secret (existingSecret or the hook's own copy) and the CA bundle,
+{{/* storage-check (in the version-check Job, after it): reads the credentials Secret (existingSecret or the hook's own copy) and the CA bundle,
 deletes the hook's own copy once read, and reads the cluster-wide Proxy. Code: hooks/storage. */}}
 {{- define "mtc.lib.hookRules.storageCheck.cluster" -}}
 - apiGroups: ["config.openshift.io"]

@@ -12,7 +12,7 @@ Usage: {{ $spec := include "mtc.lib.hookSpec" (dict "context" $ "hook" "versionC
 {{- define "mtc.lib.hookSpec" -}}
 {{- $hooks := dict
   "versionCheck" (dict "name" "version-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 0)
-  "storageCheck" (dict "name" "storage-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 5)
+  "storageCheck" (dict "name" "storage-check" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 0)
   "pullTest" (dict "name" "pull-test" "events" "pre-install,pre-upgrade,pre-rollback" "weight" 10)
   "configure" (dict "name" "configure" "events" "post-install,post-upgrade,post-rollback" "weight" 0)
   "cleanup" (dict "name" "cleanup" "events" "pre-delete,post-delete" "weight" 0)
@@ -115,6 +115,11 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- end -}}
 {{- if $v.hooks.versionCheck.allowUnsupported -}}{{- $args = append $args "--allow-unsupported" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.versionCheck.timeoutSeconds))) -}}
+{{- /* The storage check runs in the same Job, after the version check: a Job of its own would cost
+       Helm a second or two, the check a fraction of one. */ -}}
+{{- if include "mtc.lib.hookEnabled" (dict "context" $ctx "hook" "storageCheck") -}}
+{{- $args = concat $args (list "--namespace" $ns "--and") (include "mtc.lib.hook.storageCheckArgs" $ctx | fromJsonArray) -}}
+{{- end -}}
 {{- else if eq .hook "pullTest" -}}
 {{- $image := include "mtc.lib.image" (dict "context" $ctx "image" $v.hooks.pullTest.image "defaultTag" "latest") -}}
 {{- $args = list "pull-test" "--image" $image -}}
@@ -122,8 +127,6 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $args = concat $args (list "--pull-secret" .) -}}
 {{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.pullTest.timeoutSeconds))) -}}
-{{- else if eq .hook "storageCheck" -}}
-{{- $args = include "mtc.lib.hook.storageCheckArgs" $ctx | fromJsonArray -}}
 {{- else if eq .hook "configure" -}}
 {{- $args = list "configure" "--configmap" "mtc-configure" "--timeout" (printf "%ds" (int $v.hooks.configure.timeoutSeconds)) -}}
 {{- else if eq .hook "cleanup" -}}
@@ -137,7 +140,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- end }}
 
 {{/*
-mtc.lib.hook.storageCheckArgs: the storage-check command line: the bucket and the credentials the
+mtc.lib.hook.storageCheckArgs: the storage-check command line (run by the version-check Job after "--and"): the bucket and the credentials the
 MigStorage will use, the CA bundle and the proxy MTC's components get (values, else the cluster-wide Proxy
 the hook reads itself), and the endpoint overrides of hooks.storageCheck.endpoints.
 */}}
@@ -182,6 +185,10 @@ mtc.lib.hook.settings: timeoutSeconds and backoffLimit of a hook from values, as
 {{- define "mtc.lib.hook.settings" -}}
 {{- if eq .hook "test" -}}
 {{- dict "timeoutSeconds" .context.Values.tests.timeoutSeconds "backoffLimit" 0 | toJson -}}
+{{- else if and (eq .hook "versionCheck") (include "mtc.lib.hookEnabled" (dict "context" .context "hook" "storageCheck")) -}}
+{{- $s := deepCopy .context.Values.hooks.versionCheck -}}
+{{- $_ := set $s "timeoutSeconds" (add (int $s.timeoutSeconds) (int .context.Values.hooks.storageCheck.timeoutSeconds)) -}}
+{{- toJson $s -}}
 {{- else -}}
 {{- get .context.Values.hooks .hook | toJson -}}
 {{- end -}}
