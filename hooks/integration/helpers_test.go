@@ -123,7 +123,7 @@ func doublesEnv(t testing.TB, flavour string) *testenv.Env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true})
+	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true, Storage: f.Kind != localcluster.Kubernetes})
 	if err != nil {
 		t.Fatalf("local cluster %s with the doubles: %v", f, err)
 	}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
 const configureObjects = `apiVersion: migration.openshift.io/v1alpha1
@@ -33,10 +35,21 @@ metadata:
 spec:
   backupStorageProvider: aws
   backupStorageConfig:
-    awsBucketName: repo
-    awsRegion: eu-west-1
+    awsBucketName: "@bucket@"
+    awsRegion: "@region@"
+    awsS3Url: "@url@"
+    awsS3ForcePathStyle: true
+    s3CustomCABundle: "@ca@"
     credsSecretRef: {name: repo-credentials, namespace: openshift-migration}
 `
+
+// objectsFor points configureObjects' MigStorage at the cluster's S3 bucket, which mig-controller's
+// double writes to before it calls the MigStorage Ready.
+func objectsFor(e *testenv.Env) string {
+	s := e.Cluster.Storage
+	return strings.NewReplacer("@bucket@", s.S3.Bucket, "@region@", s.S3.Region, "@url@", s.S3.URL,
+		"@ca@", base64.StdEncoding.EncodeToString(s.CA)).Replace(configureObjects)
+}
 
 // TestIntegrationConfigureSurvivesAPIServerRestart restarts the API server while configure waits for the
 // real OLM to install the operator; configure keeps waiting and then applies its objects, which the
@@ -51,13 +64,13 @@ func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 	ctx := context.Background()
 	if _, err := kc.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "repo-credentials", Namespace: ns},
-		StringData: map[string]string{"aws-access-key-id": "AKIAEXAMPLE", "aws-secret-access-key": "example"},
+		StringData: map[string]string{"aws-access-key-id": e.Cluster.Storage.S3.AccessKeyID, "aws-secret-access-key": e.Cluster.Storage.S3.SecretAccessKey},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kc.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "mtc-configure", Namespace: ns},
-		Data:       map[string]string{"operator.yaml": "{mode: olm, subscription: mtc-operator, line: \"1.8\"}", "objects.yaml": configureObjects},
+		Data:       map[string]string{"operator.yaml": "{mode: olm, subscription: mtc-operator, line: \"1.8\"}", "objects.yaml": objectsFor(e)},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +115,7 @@ func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 		metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	upgraded := strings.Replace(configureObjects, "  migration_ui: true\n", "  mig_pv_limit: \"300\"\n", 1)
+	upgraded := strings.Replace(objectsFor(e), "  migration_ui: true\n", "  mig_pv_limit: \"300\"\n", 1)
 	cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "mtc-configure", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

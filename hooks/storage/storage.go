@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -163,15 +164,7 @@ func (c *Check) Run(ctx context.Context) (rep *Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	var b bucket
-	switch c.Provider {
-	case "aws", "s3", "mcg":
-		b, err = c.s3(creds, client)
-	case "gcp":
-		b, err = c.gcs(ctx, creds, client)
-	case "azure":
-		b, err = c.azure(ctx, creds, client)
-	}
+	b, err := c.newBucket(ctx, creds, client)
 	if err != nil {
 		return rep, err
 	}
@@ -220,6 +213,51 @@ func (c *Check) Run(ctx context.Context) (rep *Report, err error) {
 	rep.Steps = append(rep.Steps, opDelete)
 	rep.Result = "ok"
 	return rep, nil
+}
+
+func (c *Check) newBucket(ctx context.Context, creds map[string][]byte, client *http.Client) (bucket, error) {
+	switch c.Provider {
+	case "aws", "s3", "mcg":
+		return c.s3(creds, client)
+	case "gcp":
+		return c.gcs(ctx, creds, client)
+	case "azure":
+		return c.azure(ctx, creds, client)
+	}
+	return nil, kube.Refusef("storage-check: provider %q is not one of %s", c.Provider, strings.Join(Providers, ", "))
+}
+
+// ControllerTest is mig-controller's provider test (pkg/cloudprovider: one object of one byte under a
+// random key at the bucket's root, written, read back and deleted), returning the provider's own
+// error, not a refusal: for a double of the controller, which puts that error in the MigStorage's
+// BackupStorageProviderTestFailed condition. creds is the data of the MigStorage's Secret; the
+// proxy is c.Proxy alone.
+func (c *Check) ControllerTest(ctx context.Context, creds map[string][]byte) error {
+	client, err := httpClient(c.CABundle, c.Insecure, c.Proxy)
+	if err != nil {
+		return err
+	}
+	b, err := c.newBucket(ctx, creds, client)
+	if err != nil {
+		return err
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	key := hex.EncodeToString(raw)
+	if err := b.put(ctx, key, []byte{0}); err != nil {
+		return err
+	}
+	defer func() { _ = b.remove(context.WithoutCancel(ctx), key) }()
+	got, err := b.get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if len(got) != 1 {
+		return fmt.Errorf("read %d bytes of the 1-byte test object %s", len(got), key)
+	}
+	return nil
 }
 
 // target is the bucket, or for Azure the storage account and container.

@@ -67,23 +67,18 @@ func StorageValues(e *testenv.Env, provider string) map[string]any {
 		r["credentials"] = map[string]any{"azure": map[string]any{"tenantId": s.Azure.TenantID, "subscriptionId": s.Azure.SubscriptionID,
 			"clientId": s.Azure.ClientID, "clientSecret": s.Azure.ClientSecret, "cloudName": "AzurePublicCloud"}}
 	default:
-		r["bucket"], r["region"], r["forcePathStyle"] = s.S3.Bucket, s.S3.Region, true
-		if provider != "aws" {
-			r["endpoint"] = s.S3.URL
-		}
+		r["bucket"], r["region"], r["endpoint"], r["forcePathStyle"] = s.S3.Bucket, s.S3.Region, s.S3.URL, true
 		r["credentials"] = map[string]any{"accessKeyId": s.S3.AccessKeyID, "secretAccessKey": s.S3.SecretAccessKey}
 	}
 	return r
 }
 
-// StorageOverride is the whole override of a provider: replicationRepository and, for aws, gcp and
-// azure, the storage check's endpoints (the MigStorage has no field for them).
+// StorageOverride is the whole override of a provider: replicationRepository and, for gcp and azure,
+// the storage check's endpoints (the MigStorage has no field for them).
 func StorageOverride(e *testenv.Env, provider string) map[string]any {
 	s := e.Cluster.Storage
 	v := map[string]any{"replicationRepository": StorageValues(e, provider)}
 	switch provider {
-	case "aws":
-		v["hooks"] = map[string]any{"storageCheck": map[string]any{"endpoints": map[string]any{"s3": s.S3.URL}}}
 	case "gcp":
 		v["hooks"] = map[string]any{"storageCheck": map[string]any{"endpoints": map[string]any{"gcs": s.GCS.URL}}}
 	case "azure":

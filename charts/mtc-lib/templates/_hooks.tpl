@@ -160,9 +160,8 @@ the hook reads itself), and the endpoint overrides of hooks.storageCheck.endpoin
 {{- with $e.gcs -}}{{- $args = concat $args (list "--endpoint" .) -}}{{- end -}}
 {{- else -}}
 {{- with $r.region -}}{{- $args = concat $args (list "--region" .) -}}{{- end -}}
-{{- $endpoint := ternary $e.s3 $r.endpoint (eq $r.provider "aws") -}}
-{{- if $endpoint -}}
-{{- $args = concat $args (list "--endpoint" $endpoint) -}}
+{{- if $r.endpoint -}}
+{{- $args = concat $args (list "--endpoint" $r.endpoint) -}}
 {{- if $r.forcePathStyle -}}{{- $args = append $args "--force-path-style" -}}{{- end -}}
 {{- if $r.insecure -}}{{- $args = append $args "--insecure" -}}{{- end -}}
 {{- end -}}

@@ -107,7 +107,7 @@ mtc.lib.storage.migStorage: the MigStorage document of objects.yaml (with its le
 {{- $_ := set $backup "awsBucketName" $r.bucket -}}
 {{- $_ := set $backup "awsRegion" $region -}}
 {{- $_ := set $snapshot "awsRegion" $region -}}
-{{- if ne $r.provider "aws" -}}
+{{- if or (ne $r.provider "aws") $r.endpoint -}}
 {{- $_ := set $backup "awsS3Url" $r.endpoint -}}
 {{- $_ := set $backup "awsS3ForcePathStyle" $r.forcePathStyle -}}
 {{- $_ := set $backup "insecure" $r.insecure -}}

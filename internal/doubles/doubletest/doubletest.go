@@ -32,7 +32,7 @@ func Env(t *testing.T, f localcluster.Flavour) *testenv.Env {
 	testenv.SkipIfShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true, Log: t.Output()})
+	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true, Storage: f.Kind != localcluster.Kubernetes, Log: t.Output()})
 	if err != nil {
 		t.Fatalf("local cluster %s with doubles: %v", f, err)
 	}

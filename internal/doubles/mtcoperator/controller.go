@@ -2,16 +2,19 @@ package mtcoperator
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/mtc-helm/mtc-helm/hooks/storage"
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
 )
 
@@ -90,7 +93,19 @@ var storageKeys = map[string][]string{
 	"azure": {"azure-credentials"},
 }
 
-var storageConds = []string{"InvalidBSProvider", "InvalidBSCredsSecretRef", "InvalidBSCredsSecret", "InvalidBSFields"}
+var storageConds = []string{"InvalidBSProvider", "InvalidBSCredsSecretRef", "InvalidBSCredsSecret", "InvalidBSFields", "BackupStorageProviderTestFailed"}
+
+// StorageRetest is how often mig-controller tests a MigStorage's bucket again (it requeues every 30 s).
+const StorageRetest = 30 * time.Second
+
+// bucketTest is the outcome of one test of a MigStorage's bucket, for the spec generation and Secret
+// version it was made with.
+type bucketTest struct {
+	generation int64
+	secretRV   string
+	at         time.Time
+	err        error
+}
 
 func (d *Double) syncStorages(ctx context.Context, _ string) error {
 	items, err := d.listAll(ctx, MigStorages)
@@ -150,7 +165,49 @@ func (d *Double) checkStorage(ctx context.Context, s *unstructured.Unstructured)
 	if len(missing) > 0 {
 		out = append(out, critical{"InvalidBSCredsSecret", fmt.Sprintf("The Secret %s/%s lacks the %s credentials: %s.", ns, name, provider, strings.Join(missing, ", "))})
 	}
+	if len(out) > 0 || provider != "aws" {
+		// The controller tests gcp and azure against Google's and Azure's own endpoints, which the
+		// lab cannot reach; the double tests the S3 buckets, whose endpoint the MigStorage names.
+		return out
+	}
+	if err := d.testBucket(ctx, s, cfg, sec); err != nil {
+		// The controller's message, with the S3 client's error in the brackets (migstorage/validation.go).
+		out = append(out, critical{"BackupStorageProviderTestFailed",
+			fmt.Sprintf("The `backupStorageConfig` settings [%s] not provided in secret %s/%s not valid.", err, ns, name)})
+	}
 	return out
+}
+
+// testBucket writes, reads and deletes one object in the MigStorage's S3 bucket as mig-controller's
+// AWS provider does: its region (default us-east-1), its s3Url (else publicUrl) with path-style
+// URLs, its CA bundle and insecure flag, the Secret's keys.
+func (d *Double) testBucket(ctx context.Context, s *unstructured.Unstructured, cfg map[string]any, sec *corev1.Secret) error {
+	last, ok := d.tested[s.GetUID()]
+	if ok && last.generation == s.GetGeneration() && last.secretRV == sec.ResourceVersion && time.Since(last.at) < StorageRetest {
+		return last.err
+	}
+	str := func(k string) string { v, _ := cfg[k].(string); return v }
+	c := &storage.Check{Provider: "aws", Bucket: str("awsBucketName"), Region: str("awsRegion"), Endpoint: str("awsS3Url")}
+	if c.Endpoint == "" {
+		c.Endpoint = str("awsPublicUrl")
+	}
+	c.ForcePathStyle = c.Endpoint != ""
+	c.Insecure, _ = cfg["insecure"].(bool)
+	if ca := str("s3CustomCABundle"); ca != "" {
+		pem, err := base64.StdEncoding.DecodeString(ca)
+		if err != nil {
+			return fmt.Errorf("s3CustomCABundle is not base64: %w", err)
+		}
+		c.CABundle = pem
+	}
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := c.ControllerTest(tctx, sec.Data)
+	d.tested[s.GetUID()] = bucketTest{generation: s.GetGeneration(), secretRV: sec.ResourceVersion, at: time.Now(), err: err}
+	if err != nil {
+		d.log.Info("the MigStorage's bucket test failed", "migstorage", s.GetName(), "error", err)
+	}
+	return err
 }
 
 func reasonOf(err error) string {

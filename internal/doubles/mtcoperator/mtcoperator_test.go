@@ -2,8 +2,10 @@ package mtcoperator_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,21 @@ func critical(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, nam
 	})
 }
 
+// testFailed waits for the MigStorage's BackupStorageProviderTestFailed condition, whose message holds
+// the S3 error, as mig-controller's does.
+func testFailed(t *testing.T, e *testenv.Env, name, want string) {
+	t.Helper()
+	dt.Eventually(t, wait, "MigStorage "+name+" BackupStorageProviderTestFailed with "+want, func(ctx context.Context) (bool, string) {
+		u, note := dt.Get(ctx, e, op.MigStorages, ns, name)
+		if u == nil {
+			return false, note
+		}
+		c := conditions.Get(u, "BackupStorageProviderTestFailed")
+		msg, _ := c["message"].(string)
+		return c != nil && strings.Contains(msg, want) && strings.HasPrefix(msg, "The `backupStorageConfig` settings [") && !conditions.IsTrue(u, "Ready"), fmt.Sprint(u.Object["status"])
+	})
+}
+
 func ownedByController(t *testing.T, u *unstructured.Unstructured, mc *unstructured.Unstructured) {
 	t.Helper()
 	if !slices.ContainsFunc(u.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return r.UID == mc.GetUID() }) {
@@ -148,16 +165,28 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 	ready(t, e, op.MigClusters, "host")
 
 	t.Run("MigStorage and remote MigCluster readiness", func(t *testing.T) {
+		s3 := e.Cluster.Storage.S3
+		config := map[string]any{"awsBucketName": s3.Bucket, "awsRegion": s3.Region, "awsS3Url": s3.URL,
+			"s3CustomCABundle": base64.StdEncoding.EncodeToString(e.Cluster.Storage.CA), "credsSecretRef": map[string]any{"name": "repo-creds", "namespace": ns}}
 		dt.Create(t, e, op.MigStorages, migObj("MigStorage", "repo", map[string]any{
-			"backupStorageProvider": "aws", "volumeSnapshotProvider": "aws",
-			"backupStorageConfig": map[string]any{"awsBucketName": "b", "credsSecretRef": map[string]any{"name": "repo-creds", "namespace": ns}},
+			"backupStorageProvider": "aws", "volumeSnapshotProvider": "aws", "backupStorageConfig": config,
 		}))
 		critical(t, e, op.MigStorages, "repo", "InvalidBSCredsSecretRef")
-		secret(t, e, "repo-creds", map[string]string{"aws-access-key-id": "id"})
+		secret(t, e, "repo-creds", map[string]string{"aws-access-key-id": s3.AccessKeyID})
 		critical(t, e, op.MigStorages, "repo", "InvalidBSCredsSecret")
-		if _, err := e.Client.CoreV1().Secrets(ns).Patch(ctx, "repo-creds", types.MergePatchType, []byte(`{"stringData":{"aws-secret-access-key":"key"}}`), metav1.PatchOptions{}); err != nil {
+		// The keys are there but wrong: the controller's write to the bucket fails.
+		if _, err := e.Client.CoreV1().Secrets(ns).Patch(ctx, "repo-creds", types.MergePatchType, []byte(`{"stringData":{"aws-secret-access-key":"wrong"}}`), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		testFailed(t, e, "repo", "The request signature we calculated does not match")
+		if _, err := e.Client.CoreV1().Secrets(ns).Patch(ctx, "repo-creds", types.MergePatchType, []byte(`{"stringData":{"aws-secret-access-key":"`+s3.SecretAccessKey+`"}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready(t, e, op.MigStorages, "repo")
+		// A bucket that does not exist: tested again as soon as the spec changes.
+		patchSpec(t, e, op.MigStorages, "repo", `{"backupStorageConfig":{"awsBucketName":"no-such-bucket"}}`)
+		testFailed(t, e, "repo", "The specified bucket does not exist")
+		patchSpec(t, e, op.MigStorages, "repo", `{"backupStorageConfig":{"awsBucketName":"`+s3.Bucket+`"}}`)
 		ready(t, e, op.MigStorages, "repo")
 
 		dt.Create(t, e, op.MigClusters, migObj("MigCluster", "source", map[string]any{

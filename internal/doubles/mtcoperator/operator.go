@@ -129,6 +129,9 @@ type Double struct {
 	ocp4     *bool
 	seen     map[types.UID]time.Time // MigPlans closed and MigMigrations started, by first sight
 	finished map[types.UID]bool
+	// tested holds the last bucket test of each MigStorage, redone when its spec or Secret changes
+	// or StorageRetest has passed, as mig-controller requeues every 30 s.
+	tested map[types.UID]bucketTest
 }
 
 // Start starts the double; Stop ends it.
@@ -149,7 +152,7 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	cfg.QPS, cfg.Burst = 200, 400
 	cfg.WarningHandler = rest.NoWarnings{}
 	d := &Double{opts: opts, log: opts.Log.With("double", doubleName),
-		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}}
+		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}, tested: map[types.UID]bucketTest{}}
 	var err error
 	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
