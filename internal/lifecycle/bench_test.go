@@ -50,27 +50,41 @@ func manualUninstall(ctx context.Context, b *testing.B, l *lifecycle.Lab, e *tes
 	deleteMatching("clusterrolebindings", "velero")
 }
 
+// benchCluster is a lab with one local OpenShift 4.17 cluster, stopped when the benchmark ends.
+func benchCluster(b *testing.B) (*lifecycle.Lab, *testenv.Env) {
+	b.Helper()
+	testenv.SkipIfShort(b)
+	l, err := lifecycle.NewLab(io.Discard, "helm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(l.Close)
+	e, err := l.Cluster(context.Background(), ocp417)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, e
+}
+
+// benchLocal is the cluster's override: no remote cluster, its own S3 bucket.
+func benchLocal(b *testing.B, l *lifecycle.Lab, e *testenv.Env) string {
+	b.Helper()
+	local, err := l.LocalValues(e, "local.yaml", map[string]any{"remoteClusters": nil})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return local
+}
+
 // BenchmarkLifecycle compares, on one local OpenShift 4.17 cluster, helm install with every
 // hook against helm install --no-hooks, and helm uninstall with the cleanup hooks against
 // helm uninstall --no-hooks followed by the documented manual uninstall as kubectl commands.
 //
 //	go test -run '^$' -bench Lifecycle -benchtime 3x ./internal/lifecycle
 func BenchmarkLifecycle(b *testing.B) {
-	testenv.SkipIfShort(b)
-	l, err := lifecycle.NewLab(io.Discard, "helm")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l, e := benchCluster(b)
 	ctx := context.Background()
-	e, err := l.Cluster(ctx, ocp417)
-	if err != nil {
-		b.Fatal(err)
-	}
-	local, err := l.LocalValues(e, "local.yaml", map[string]any{"remoteClusters": nil})
-	if err != nil {
-		b.Fatal(err)
-	}
+	local := benchLocal(b, l, e)
 	install := func(extra ...string) time.Duration {
 		args := append([]string{"install", "mtc", l.Chart("mtc-1.8"), "-n", lifecycle.Namespace, "--create-namespace", "--timeout", "4m",
 			"-f", l.Values("control.yaml"), "-f", local}, extra...)
@@ -177,17 +191,8 @@ spec: {cluster_name: host, migration_velero: true, migration_controller: true, m
 //
 //	go test -run '^$' -bench InstallAgainstManual -benchtime 3x ./internal/lifecycle
 func BenchmarkInstallAgainstManual(b *testing.B) {
-	testenv.SkipIfShort(b)
-	l, err := lifecycle.NewLab(io.Discard, "helm")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l, e := benchCluster(b)
 	ctx := context.Background()
-	e, err := l.Cluster(ctx, ocp417)
-	if err != nil {
-		b.Fatal(err)
-	}
 	clean := func() {
 		if out, err := l.Run(ctx, e, "mtc-hooks", "cleanup", "--timeout", "3m"); err != nil {
 			b.Fatalf("%v\n%s", err, out)
@@ -228,21 +233,9 @@ func BenchmarkInstallAgainstManual(b *testing.B) {
 //
 //	go test -run '^$' -bench StorageCheck -benchtime 3x ./internal/lifecycle
 func BenchmarkStorageCheck(b *testing.B) {
-	testenv.SkipIfShort(b)
-	l, err := lifecycle.NewLab(io.Discard, "helm")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l, e := benchCluster(b)
 	ctx := context.Background()
-	e, err := l.Cluster(ctx, ocp417)
-	if err != nil {
-		b.Fatal(err)
-	}
-	local, err := l.LocalValues(e, "local.yaml", map[string]any{"remoteClusters": nil})
-	if err != nil {
-		b.Fatal(err)
-	}
+	local := benchLocal(b, l, e)
 	if out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", lifecycle.Namespace, "--create-namespace", "--timeout", "4m",
 		"-f", l.Values("control.yaml"), "-f", local); err != nil {
 		b.Fatalf("install: %v\n%s", err, out)
