@@ -34,7 +34,7 @@ func newStorageCheck(g *globals) *cobra.Command {
 			switch {
 			case err == nil:
 				a.Kube, a.Dynamic, a.Host = cl.Kube, cl.Dynamic, cl.Host
-			case a.CredentialsSecret != "" || a.CABundleSecret != "":
+			case a.CredentialsSecret != "" || a.CABundleSecret != "" || a.MCGDiscover:
 				return err
 			default:
 				g.log.Debug("no cluster to read the cluster-wide proxy from", "error", err)
@@ -52,7 +52,7 @@ func (o *storageCheckOptions) validated() (*storage.Check, error) {
 	if !slices.Contains(storage.Providers, a.Provider) {
 		return nil, usagef("--provider %q is not one of %s", a.Provider, strings.Join(storage.Providers, ", "))
 	}
-	if (a.CredentialsSecret == "") == (a.CredentialsFile == "") {
+	if !a.MCGDiscover && (a.CredentialsSecret == "") == (a.CredentialsFile == "") {
 		return nil, usagef("give the credentials as exactly one of --credentials-secret NAME or --credentials-file FILE")
 	}
 	if o.caBundleFile != "" {
@@ -76,6 +76,7 @@ func (o *storageCheckOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.caBundleFile, "ca-bundle", "", "PEM file of the CA that signed the endpoint's certificate")
 	f.StringVar(&a.CABundleSecret, "ca-bundle-secret", "", "Secret in --namespace whose key "+storage.KeyCABundle+" holds that CA")
 	f.StringVar(&a.CredentialsSecret, "credentials-secret", "", "Secret in --namespace with the chart's credential keys ("+storage.KeyAccessKeyID+" and "+storage.KeySecretAccessKey+"; "+storage.KeyGCP+"; "+storage.KeyAzure+")")
+	f.BoolVar(&a.MCGDiscover, "mcg-discover", false, "provider mcg: read the S3 endpoint (unless --endpoint) and the admin keys from OpenShift Data Foundation's NooBaa, as the MTC procedure tells a person to")
 	f.StringVar(&a.CredentialsFile, "credentials-file", "", "YAML map file with the same keys as the credentials Secret")
 	f.StringVar(&a.Proxy.HTTPProxy, "http-proxy", "", "HTTP proxy (default: the cluster-wide Proxy, else HTTP_PROXY)")
 	f.StringVar(&a.Proxy.HTTPSProxy, "https-proxy", "", "HTTPS proxy (default: the cluster-wide Proxy, else HTTPS_PROXY)")

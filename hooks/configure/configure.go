@@ -2,6 +2,7 @@ package configure
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/storage"
 )
 
 // Configure is the configure action.
@@ -159,6 +161,11 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	// 3. Apply in order, each waited for before the next: the MigStorage and MigClusters need the
 	// controller that the MigrationController brings up.
 	for i, o := range objs {
+		if o.GetKind() == "MigStorage" && o.GetAnnotations()[storage.MCGDiscoverAnnotation] == "true" {
+			if err := c.fillMCG(ctx, o); err != nil {
+				return rep, err
+			}
+		}
 		if err := c.apply(ctx, gvrs[i], o); err != nil {
 			return rep, err
 		}
@@ -176,6 +183,44 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	rep.Result = "ok"
 	return rep, nil
+}
+
+// fillMCG completes a MigStorage of provider mcg whose values hold no credentials from OpenShift Data
+// Foundation, as the storage check found it before the install: the admin keys into the MigStorage's
+// Secret (the release's, rendered without data), the S3 endpoint and the ingress CA into its spec
+// where the values left them empty.
+func (c *Configure) fillMCG(ctx context.Context, o *unstructured.Unstructured) error {
+	m, err := storage.DiscoverMCG(ctx, c.Kube, c.Dynamic, c.Host)
+	if err != nil {
+		return err
+	}
+	cfg, _, _ := unstructured.NestedMap(o.Object, "spec", "backupStorageConfig")
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	name, _, _ := unstructured.NestedString(cfg, "credsSecretRef", "name")
+	ns, _, _ := unstructured.NestedString(cfg, "credsSecretRef", "namespace")
+	if name == "" || ns == "" {
+		return kube.Refusef("MigStorage %s/%s asks for the Multicloud Object Gateway's keys but names no credsSecretRef; fix the chart template that renders it", o.GetNamespace(), o.GetName())
+	}
+	patch, err := json.Marshal(map[string]any{"data": m.Credentials()})
+	if err != nil {
+		return err
+	}
+	what := "write the Multicloud Object Gateway's keys into Secret " + ns + "/" + name
+	if err := kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+		_, err := c.Kube.CoreV1().Secrets(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
+		return err
+	}), what, c.Host); err != nil {
+		return err
+	}
+	if s, _ := cfg["awsS3Url"].(string); s == "" {
+		cfg["awsS3Url"] = m.Endpoint
+	}
+	if s, _ := cfg["s3CustomCABundle"].(string); s == "" && len(m.CA) > 0 {
+		cfg["s3CustomCABundle"] = base64.StdEncoding.EncodeToString(m.CA)
+	}
+	return unstructured.SetNestedMap(o.Object, cfg, "spec", "backupStorageConfig")
 }
 
 // apply server-side applies o with field manager mtc-helm, taking over conflicting fields. API servers

@@ -67,6 +67,9 @@ type Check struct {
 	CABundleSecret string
 	// CredentialsSecret names a Secret in Namespace; CredentialsFile a YAML map with the same keys.
 	CredentialsSecret, CredentialsFile string
+	// MCGDiscover (provider mcg) takes the credentials, and the endpoint when Endpoint is empty, from
+	// OpenShift Data Foundation (DiscoverMCG) instead.
+	MCGDiscover bool
 	// Azure names the storage account and container (and the resource group, for the key lookup).
 	Azure Azure
 	// AzureCloud overrides the endpoints AZURE_CLOUD_NAME selects (Azure Stack Hub, a lab).
@@ -154,6 +157,16 @@ func (c *Check) Run(ctx context.Context) (rep *Report, err error) {
 	creds, ca, err := c.inputs(ctx)
 	if err != nil {
 		return rep, err
+	}
+	if c.MCGDiscover {
+		m, err := DiscoverMCG(ctx, c.Kube, c.Dynamic, c.Host)
+		if err != nil {
+			return rep, err
+		}
+		creds, ca = m.Credentials(), append(ca, m.CA...)
+		if c.Endpoint == "" {
+			c.Endpoint, rep.Endpoint = m.Endpoint, m.Endpoint
+		}
 	}
 	proxy, err := c.proxy(ctx)
 	if err != nil {
@@ -279,6 +292,12 @@ func (c *Check) validate() error {
 	} else if c.Bucket == "" {
 		return kube.Refusef("storage-check: provider %s needs a bucket; set replicationRepository.bucket (--bucket)", c.Provider)
 	}
+	if c.MCGDiscover {
+		if c.Provider != "mcg" || c.CredentialsSecret != "" || c.CredentialsFile != "" {
+			return kube.Refusef("storage-check: --mcg-discover reads the credentials of provider mcg from OpenShift Data Foundation; use it with --provider mcg and without --credentials-secret or --credentials-file")
+		}
+		return nil
+	}
 	if (c.Provider == "s3" || c.Provider == "mcg") && c.Endpoint == "" {
 		return kube.Refusef("storage-check: provider %s needs the S3 endpoint URL; set replicationRepository.endpoint (--endpoint), for example https://s3-openshift-storage.apps.example.com", c.Provider)
 	}
@@ -332,9 +351,12 @@ func (c *Check) inputs(ctx context.Context) (creds map[string][]byte, ca []byte,
 		}
 		ca = append(ca, data[KeyCABundle]...)
 	}
-	if c.CredentialsFile != "" {
+	switch {
+	case c.MCGDiscover:
+		return nil, ca, nil
+	case c.CredentialsFile != "":
 		creds, err = c.credentialsFile()
-	} else {
+	default:
 		creds, err = read(c.CredentialsSecret, "credentials")
 	}
 	if err != nil {

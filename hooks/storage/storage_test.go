@@ -400,3 +400,30 @@ func TestIntegrationPreflightRunsTheStorageCheck(t *testing.T) {
 		t.Fatalf("want NoSuchBucket in the preflight, got %v / %+v", err, rep.Clusters[0])
 	}
 }
+
+// provider mcg without credentials reads the endpoint and the admin keys from OpenShift Data
+// Foundation's NooBaa, and is refused in one sentence where there is none.
+func TestIntegrationMCGFromODF(t *testing.T) {
+	c := labCluster(t)
+	a := &storage.Check{Kube: kubernetes.NewForConfigOrDie(c.Config), Dynamic: dynamic.NewForConfigOrDie(c.Config), Host: c.URL,
+		Namespace: kube.Namespace, Provider: "mcg", Bucket: c.Storage.S3.Bucket, Region: c.Storage.S3.Region, ForcePathStyle: true,
+		MCGDiscover: true, Proxy: storage.Proxy{NoProxy: "*"}}
+	_, err := a.Run(ctxFor(t))
+	if err == nil || !kube.IsRefusal(err) || !strings.Contains(err.Error(), "has no NooBaa openshift-storage/noobaa") || strings.Count(err.Error(), "\n") > 0 {
+		t.Fatalf("want the one-sentence refusal without OpenShift Data Foundation, got %v", err)
+	}
+	if err := c.InstallODF(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Run(ctxFor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Endpoint != c.Storage.S3.URL || rep.Result != "ok" {
+		t.Fatalf("report %+v, want the NooBaa's S3 address %s", rep, c.Storage.S3.URL)
+	}
+	m, err := storage.DiscoverMCG(ctxFor(t), a.Kube, a.Dynamic, c.URL)
+	if err != nil || m.AccessKeyID != c.Storage.S3.AccessKeyID || string(m.CA) != string(c.Storage.CA) {
+		t.Fatalf("discovered %+v, %v", m, err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -48,6 +50,11 @@ func TestIntegrationStorageCheckBeforeInstall(t *testing.T) {
 	creds := func(k string, v any) func(map[string]any) {
 		return func(r map[string]any) { r["credentials"].(map[string]any)[k] = v }
 	}
+	// mcg with nothing but the bucket: the endpoint, keys and CA come from OpenShift Data Foundation.
+	fromODF := func(r map[string]any) {
+		r["endpoint"], r["caBundle"] = "", ""
+		r["credentials"] = map[string]any{"accessKeyId": "", "secretAccessKey": ""}
+	}
 	refusals := []struct {
 		provider string
 		edit     func(map[string]any)
@@ -67,6 +74,7 @@ func TestIntegrationStorageCheckBeforeInstall(t *testing.T) {
 			r["credentials"].(map[string]any)["azure"].(map[string]any)["clientSecret"] = "wrong"
 		}, "invalid_client"},
 		{"azure", func(r map[string]any) { r["azure"].(map[string]any)["storageContainer"] = "no-such-container" }, "ContainerNotFound"},
+		{"mcg", fromODF, "has no NooBaa openshift-storage/noobaa"},
 	}
 	for i, c := range refusals {
 		out, err := apply(override(t, l, e, "refused.yaml", c.provider, c.edit))
@@ -87,14 +95,35 @@ func TestIntegrationStorageCheckBeforeInstall(t *testing.T) {
 			t.Fatalf("%s (%s): the hook's copy of the credentials outlived the refusal", c.provider, c.want)
 		}
 	}
-	for _, p := range []string{"s3", "gcp", "azure", "mcg", "aws"} {
-		out, err := apply(override(t, l, e, "good.yaml", p, nil))
+	if err := e.Cluster.InstallODF(ctx); err != nil {
+		t.Fatal(err)
+	}
+	goods := []struct {
+		provider string
+		edit     func(map[string]any)
+	}{{"s3", nil}, {"gcp", nil}, {"azure", nil}, {"mcg", nil}, {"aws", nil}, {"mcg", fromODF}}
+	for _, g := range goods {
+		out, err := apply(override(t, l, e, "good.yaml", g.provider, g.edit))
 		if err != nil {
-			t.Fatalf("%s with good credentials: %v\n%s", p, err, out)
+			t.Fatalf("%s with good credentials: %v\n%s", g.provider, err, out)
 		}
 		if err := l.CheckInstalled(ctx, e, true); err != nil {
-			t.Fatalf("%s: %v", p, err)
+			t.Fatalf("%s: %v", g.provider, err)
 		}
+	}
+	// The last install took everything from OpenShift Data Foundation: the MigStorage names NooBaa's
+	// S3 address and carries the ingress CA, its Secret holds the admin keys (the controller's double
+	// wrote to the bucket with them before it called the MigStorage Ready).
+	ms, err := e.Dynamic.Resource(schema.GroupVersionResource{Group: "migration.openshift.io", Version: "v1alpha1", Resource: "migstorages"}).Namespace(ns).Get(ctx, "replication-repository", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if url, _, _ := unstructured.NestedString(ms.Object, "spec", "backupStorageConfig", "awsS3Url"); url != s.S3.URL {
+		t.Fatalf("MigStorage awsS3Url %q, want NooBaa's %s", url, s.S3.URL)
+	}
+	sec, err := e.Client.CoreV1().Secrets(ns).Get(ctx, "replication-repository-credentials", metav1.GetOptions{})
+	if err != nil || string(sec.Data["aws-access-key-id"]) != s.S3.AccessKeyID {
+		t.Fatalf("the release's Secret lacks NooBaa's admin keys (%v)", err)
 	}
 	secrets := []string{s.S3.SecretAccessKey, s.Azure.ClientSecret, s.Azure.AccountKey, privateKeyLine(t, s.GCS.ServiceAccountKey)}
 	leaks := credentialLeaks(ctx, t, e, secrets)

@@ -23,6 +23,13 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/golang-jwt/jwt/v5"
@@ -441,4 +448,70 @@ func (c *Cluster) toolBin(rel string) (string, error) {
 		return "", fmt.Errorf("%s is missing: run `make tools` to install the lab's object storage servers", p)
 	}
 	return p, nil
+}
+
+// InstallODF makes the cluster look, to the Multicloud Object Gateway's readers, like one with OpenShift
+// Data Foundation: NooBaa's CRD (from noobaa-operator's module) and its resource "noobaa" in
+// openshift-storage, whose status names the lab's S3 endpoint as the S3 service's external address and
+// the admin Secret noobaa-admin (the S3 account's keys), and the ingress CA in
+// openshift-config-managed/default-ingress-cert (the lab's storage CA, which signed the endpoint).
+func (c *Cluster) InstallODF(ctx context.Context) error {
+	s := c.Storage
+	if s == nil {
+		return errors.New("InstallODF needs the cluster's object storage (Options.Storage)")
+	}
+	p := filepath.Join(c.opts.CRDDir, "odf", "noobaas.yaml")
+	crd, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("CRD manifest %s is missing: run `make tools`", p)
+	}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WarningHandler = rest.NoWarnings{}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := applyCRDs(ctx, dyn, "v1", [][]byte{crd}); err != nil {
+		return err
+	}
+	for _, ns := range []string{"openshift-storage", "openshift-config-managed"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	if _, err := cs.CoreV1().Secrets("openshift-storage").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "noobaa-admin"},
+		StringData: map[string]string{"AWS_ACCESS_KEY_ID": s.S3.AccessKeyID, "AWS_SECRET_ACCESS_KEY": s.S3.SecretAccessKey,
+			"email": "admin@noobaa.io", "password": randomHex(8), "system": "noobaa"},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := cs.CoreV1().ConfigMaps("openshift-config-managed").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-ingress-cert"}, Data: map[string]string{"ca-bundle.crt": string(s.CA)},
+	}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	nbGVR := gvr("noobaa.io", "v1alpha1", "noobaas")
+	nb := obj("noobaa.io/v1alpha1", "NooBaa", "openshift-storage", "noobaa", map[string]any{"spec": map[string]any{}})
+	created, err := dyn.Resource(nbGVR).Namespace("openshift-storage").Create(ctx, nb, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	created.Object["status"] = map[string]any{
+		"phase": "Ready",
+		"services": map[string]any{
+			"serviceMgmt": map[string]any{"internalDNS": []any{"https://noobaa-mgmt.openshift-storage.svc:443"}},
+			"serviceS3": map[string]any{
+				"externalDNS": []any{s.S3.URL},
+				"internalDNS": []any{"https://s3.openshift-storage.svc:443"},
+			},
+		},
+		"accounts": map[string]any{"admin": map[string]any{"secretRef": map[string]any{"name": "noobaa-admin", "namespace": "openshift-storage"}}},
+	}
+	_, err = dyn.Resource(nbGVR).Namespace("openshift-storage").UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
 }

@@ -51,6 +51,28 @@ deletes the hook's own copy once read, and reads the cluster-wide Proxy. Code: h
   resources: ["proxies"]
   resourceNames: ["cluster"]
   verbs: ["get"]
+{{- include "mtc.lib.hookRules.mcgDiscover" . }}
+{{- end }}
+
+{{/* MCG discovery (provider mcg without credentials; hooks/storage/mcg.go: DiscoverMCG): OpenShift Data
+Foundation's NooBaa, its admin Secret and the ingress CA, by name. A ClusterRole, because a Role in
+openshift-storage could not be created where OpenShift Data Foundation is missing, which the hook
+refuses in one sentence instead. */}}
+{{- define "mtc.lib.hookRules.mcgDiscover" -}}
+{{- if include "mtc.lib.storage.mcgDiscover" . }}
+- apiGroups: ["noobaa.io"]
+  resources: ["noobaas"]
+  resourceNames: ["noobaa"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: ["noobaa-admin"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: ["default-ingress-cert"]
+  verbs: ["get"]
+{{- end }}
 {{- end }}
 
 {{- define "mtc.lib.hookRules.storageCheck.namespace" -}}
@@ -58,10 +80,13 @@ deletes the hook's own copy once read, and reads the cluster-wide Proxy. Code: h
 {{- $names := list -}}
 {{- with $r.existingSecret -}}{{- $names = append $names . -}}{{- end -}}
 {{- if include "mtc.lib.storage.hookSecretNeeded" . -}}{{- $names = append $names (include "mtc.lib.storage.hookSecretName" .) -}}{{- end }}
+{{- /* an empty resourceNames would grant every Secret: no rule then */ -}}
+{{- if $names }}
 - apiGroups: [""]
   resources: ["secrets"]
   resourceNames: {{ toJson $names }}
   verbs: ["get"]
+{{- end }}
 {{- if include "mtc.lib.storage.hookSecretNeeded" . }}
 - apiGroups: [""]
   resources: ["secrets"]
@@ -91,6 +116,7 @@ object. Code: hooks/configure. */}}
 - apiGroups: ["operators.coreos.com"]
   resources: ["catalogsources"]
   verbs: ["get"]
+{{- include "mtc.lib.hookRules.mcgDiscover" . }}
 {{- end }}
 
 {{- define "mtc.lib.hookRules.configure.namespace" -}}
@@ -116,6 +142,12 @@ object. Code: hooks/configure. */}}
 - apiGroups: ["migration.openshift.io"]
   resources: ["migrationcontrollers", "migstorages", "migclusters"]
   verbs: ["get", "create", "patch"]
+{{- if include "mtc.lib.storage.mcgDiscover" . }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: [{{ include "mtc.lib.storage.secretName" . | quote }}]
+  verbs: ["patch"]
+{{- end }}
 {{- end }}
 
 {{/* verify (the helm test pod): reads how the operator was installed (ConfigMap mtc-configure), the

@@ -160,14 +160,19 @@ the hook reads itself), and the endpoint overrides of hooks.storageCheck.endpoin
 {{- with $e.gcs -}}{{- $args = concat $args (list "--endpoint" .) -}}{{- end -}}
 {{- else -}}
 {{- with $r.region -}}{{- $args = concat $args (list "--region" .) -}}{{- end -}}
-{{- if $r.endpoint -}}
-{{- $args = concat $args (list "--endpoint" $r.endpoint) -}}
+{{- with $r.endpoint -}}{{- $args = concat $args (list "--endpoint" .) -}}{{- end -}}
+{{- /* as the MigStorage: path style and insecure for s3 and mcg, and for aws with an endpoint */ -}}
+{{- if or (ne $r.provider "aws") $r.endpoint -}}
 {{- if $r.forcePathStyle -}}{{- $args = append $args "--force-path-style" -}}{{- end -}}
 {{- if $r.insecure -}}{{- $args = append $args "--insecure" -}}{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if include "mtc.lib.storage.mcgDiscover" . -}}
+{{- $args = append $args "--mcg-discover" -}}
+{{- else -}}
 {{- $args = concat $args (list "--credentials-secret" ($r.existingSecret | default (include "mtc.lib.storage.hookSecretName" .))) -}}
+{{- end -}}
 {{- if $r.caBundle -}}{{- $args = concat $args (list "--ca-bundle-secret" (include "mtc.lib.storage.hookSecretName" .)) -}}{{- end -}}
 {{- $p := $v.migrationController.proxy -}}
 {{- if or $p.httpProxy $p.httpsProxy -}}

@@ -11,6 +11,16 @@ mtc.lib.storage.enabled: "true" when the chart renders the replication repositor
 {{- end }}
 
 {{/*
+mtc.lib.storage.mcgDiscover: "true" when provider mcg has neither credentials nor existingSecret: the hooks
+then read the S3 endpoint (unless endpoint is set) and the admin keys from OpenShift Data Foundation's
+NooBaa, as the MTC procedure tells a person to, and refuse in one sentence where it is not installed.
+*/}}
+{{- define "mtc.lib.storage.mcgDiscover" -}}
+{{- $r := .Values.replicationRepository -}}
+{{- if and (include "mtc.lib.storage.enabled" .) (eq $r.provider "mcg") (not $r.existingSecret) (not $r.credentials.accessKeyId) (not $r.credentials.secretAccessKey) -}}true{{- end -}}
+{{- end }}
+
+{{/*
 mtc.lib.storage.secretName: the credentials Secret of the MigStorage.
 */}}
 {{- define "mtc.lib.storage.secretName" -}}
@@ -23,7 +33,9 @@ mtc.lib.storage.secretData: the data of the credentials Secret, in the keys MTC 
 {{- define "mtc.lib.storage.secretData" -}}
 {{- $r := .Values.replicationRepository -}}
 {{- $c := $r.credentials -}}
-{{- if eq $r.provider "gcp" }}
+{{- if include "mtc.lib.storage.mcgDiscover" . }}
+{}
+{{- else if eq $r.provider "gcp" }}
 gcp-credentials: {{ $c.gcpServiceAccountKey | b64enc | quote }}
 {{- else if eq $r.provider "azure" }}
 {{- $lines := list
@@ -50,8 +62,13 @@ apiVersion: v1
 kind: Secret
 {{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.secretName" .) "component" "replication-repository") }}
 type: Opaque
+{{- if include "mtc.lib.storage.mcgDiscover" . }}
+# configure writes the Multicloud Object Gateway's admin keys here after the install
+data: {}
+{{- else }}
 data:
 {{- include "mtc.lib.storage.secretData" . | trim | nindent 2 }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -67,7 +84,8 @@ mtc.lib.storage.hookSecretNeeded: "true" when the storage-check hook needs its o
 */}}
 {{- define "mtc.lib.storage.hookSecretNeeded" -}}
 {{- $r := .Values.replicationRepository -}}
-{{- if and (include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck")) (or (not $r.existingSecret) $r.caBundle) -}}true{{- end -}}
+{{- $copy := and (not $r.existingSecret) (not (include "mtc.lib.storage.mcgDiscover" .)) -}}
+{{- if and (include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck")) (or $copy $r.caBundle) -}}true{{- end -}}
 {{- end }}
 
 {{/*
@@ -83,7 +101,7 @@ kind: Secret
 {{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.hookSecretName" .) "component" "hook-storage-check" "annotations" $annotations) }}
 type: Opaque
 data:
-{{- if not $r.existingSecret }}
+{{- if and (not $r.existingSecret) (not (include "mtc.lib.storage.mcgDiscover" .)) }}
 {{- include "mtc.lib.storage.secretData" . | trim | nindent 2 }}
 {{- end }}
 {{- with $r.caBundle }}
@@ -121,10 +139,14 @@ mtc.lib.storage.migStorage: the MigStorage document of objects.yaml (with its le
 {{- $_ := set $backup "azureStorageContainer" $r.azure.storageContainer -}}
 {{- $_ := set $snapshot "azureResourceGroup" $r.azure.resourceGroup -}}
 {{- end }}
+{{- $annotations := dict -}}
+{{- if include "mtc.lib.storage.mcgDiscover" . -}}
+{{- $annotations = dict "mtc-helm.io/mcg-discover" "true" -}}
+{{- end }}
 ---
 apiVersion: migration.openshift.io/v1alpha1
 kind: MigStorage
-{{ include "mtc.lib.metadata" (dict "context" . "name" $r.name "component" "replication-repository") }}
+{{ include "mtc.lib.metadata" (dict "context" . "name" $r.name "component" "replication-repository" "annotations" $annotations) }}
 spec:
   backupStorageProvider: {{ $provider }}
   volumeSnapshotProvider: {{ $provider }}

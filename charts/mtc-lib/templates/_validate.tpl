@@ -80,7 +80,8 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- if and (has $p (list "mcg" "aws" "s3" "gcp")) (not $r.bucket) -}}
 {{- fail (printf "replicationRepository.bucket is empty; provider %s needs the bucket name." $p) -}}
 {{- end -}}
-{{- if and (has $p (list "mcg" "s3")) (not $r.endpoint) -}}
+{{- $discover := include "mtc.lib.storage.mcgDiscover" . -}}
+{{- if and (has $p (list "mcg" "s3")) (not $r.endpoint) (not $discover) -}}
 {{- fail (printf "replicationRepository.endpoint is empty; provider %s needs the S3 endpoint URL, e.g. https://s3.example.com." $p) -}}
 {{- end -}}
 {{- if eq $p "azure" -}}
@@ -90,7 +91,7 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- if not $r.existingSecret -}}
+{{- if and (not $r.existingSecret) (not $discover) -}}
 {{- $c := $r.credentials -}}
 {{- $need := list "accessKeyId" "secretAccessKey" -}}
 {{- if eq $p "gcp" -}}{{- $need = list "gcpServiceAccountKey" -}}{{- end -}}
