@@ -115,10 +115,11 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- end -}}
 {{- if $v.hooks.versionCheck.allowUnsupported -}}{{- $args = append $args "--allow-unsupported" -}}{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.versionCheck.timeoutSeconds))) -}}
-{{- /* The storage check runs in the same Job, after the version check: a Job of its own would cost
-       Helm a second or two, the check a fraction of one. */ -}}
+{{- /* The storage check runs in the same Job, before the version check: a Job of its own would cost
+       Helm a second or two, the check a fraction of one; first, so that it has consumed (and deleted)
+       the hook's copy of the credentials whatever the version check decides. */ -}}
 {{- if include "mtc.lib.hookEnabled" (dict "context" $ctx "hook" "storageCheck") -}}
-{{- $args = concat $args (list "--namespace" $ns "--and") (include "mtc.lib.hook.storageCheckArgs" $ctx | fromJsonArray) -}}
+{{- $args = concat (include "mtc.lib.hook.storageCheckArgs" $ctx | fromJsonArray) (list "--namespace" $ns "--and") $args -}}
 {{- end -}}
 {{- else if eq .hook "pullTest" -}}
 {{- $image := include "mtc.lib.image" (dict "context" $ctx "image" $v.hooks.pullTest.image "defaultTag" "latest") -}}
@@ -140,7 +141,7 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- end }}
 
 {{/*
-mtc.lib.hook.storageCheckArgs: the storage-check command line (run by the version-check Job after "--and"): the bucket and the credentials the
+mtc.lib.hook.storageCheckArgs: the storage-check command line (run by the version-check Job, before "--and"): the bucket and the credentials the
 MigStorage will use, the CA bundle and the proxy MTC's components get (values, else the cluster-wide Proxy
 the hook reads itself), and the endpoint overrides of hooks.storageCheck.endpoints.
 */}}
