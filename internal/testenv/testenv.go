@@ -147,6 +147,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		components = map[string][]string{}
 		for image, role := range Components {
 			components[image] = []string{double, role}
+			if st := e.Cluster.Storage; st != nil && role == mtcoperator.RoleController {
+				// The lab's stand-ins for Google's and Azure's endpoints, which the controller's
+				// bucket test of gcp and azure MigStorages calls.
+				components[image] = append(components[image], "--gcs-endpoint", st.GCS.URL, "--azure-blob-endpoint", st.Azure.BlobURL,
+					"--azure-authority-host", st.Azure.AuthorityHost, "--azure-resource-manager", st.Azure.ResourceManager, "--cloud-ca-file", st.CAFile)
+			}
 		}
 	}
 	// The node's own log (failed status writes, pulls) goes to node.log in the cluster directory, kept

@@ -165,40 +165,54 @@ func (d *Double) checkStorage(ctx context.Context, s *unstructured.Unstructured)
 	if len(missing) > 0 {
 		out = append(out, critical{"InvalidBSCredsSecret", fmt.Sprintf("The Secret %s/%s lacks the %s credentials: %s.", ns, name, provider, strings.Join(missing, ", "))})
 	}
-	if len(out) > 0 || provider != "aws" {
-		// The controller tests gcp and azure against Google's and Azure's own endpoints, which the
-		// lab cannot reach; the double tests the S3 buckets, whose endpoint the MigStorage names.
+	if len(out) > 0 || (provider != "aws" && d.opts.Clouds.GCS == "") {
+		// Without stand-ins for Google's and Azure's endpoints only the S3 buckets, whose endpoint
+		// the MigStorage names, can be tested.
 		return out
 	}
 	if err := d.testBucket(ctx, s, cfg, sec); err != nil {
-		// The controller's message, with the S3 client's error in the brackets (migstorage/validation.go).
+		// The controller's message, with the provider client's error in the brackets (migstorage/validation.go).
 		out = append(out, critical{"BackupStorageProviderTestFailed",
 			fmt.Sprintf("The `backupStorageConfig` settings [%s] not provided in secret %s/%s not valid.", err, ns, name)})
 	}
 	return out
 }
 
-// testBucket writes, reads and deletes one object in the MigStorage's S3 bucket as mig-controller's
-// AWS provider does: its region (default us-east-1), its s3Url (else publicUrl) with path-style
-// URLs, its CA bundle and insecure flag, the Secret's keys.
+// testBucket writes, reads and deletes one object in the MigStorage's bucket as mig-controller's
+// providers do: for aws its region (default us-east-1), its s3Url (else publicUrl) with path-style
+// URLs, its CA bundle and insecure flag; for gcp the service account's key; for azure the service
+// principal's login and listKeys, then Shared Key (gcp and azure at Options.Clouds).
 func (d *Double) testBucket(ctx context.Context, s *unstructured.Unstructured, cfg map[string]any, sec *corev1.Secret) error {
 	last, ok := d.tested[s.GetUID()]
 	if ok && last.generation == s.GetGeneration() && last.secretRV == sec.ResourceVersion && time.Since(last.at) < StorageRetest {
 		return last.err
 	}
 	str := func(k string) string { v, _ := cfg[k].(string); return v }
-	c := &storage.Check{Provider: "aws", Bucket: str("awsBucketName"), Region: str("awsRegion"), Endpoint: str("awsS3Url")}
-	if c.Endpoint == "" {
-		c.Endpoint = str("awsPublicUrl")
-	}
-	c.ForcePathStyle = c.Endpoint != ""
-	c.Insecure, _ = cfg["insecure"].(bool)
-	if ca := str("s3CustomCABundle"); ca != "" {
-		pem, err := base64.StdEncoding.DecodeString(ca)
-		if err != nil {
-			return fmt.Errorf("s3CustomCABundle is not base64: %w", err)
+	provider, _, _ := unstructured.NestedString(s.Object, "spec", "backupStorageProvider")
+	c := &storage.Check{Provider: provider}
+	switch provider {
+	case "gcp":
+		c.Bucket, c.Endpoint, c.CABundle = str("gcpBucket"), d.opts.Clouds.GCS, d.opts.Clouds.CA
+	case "azure":
+		// The controller lists the account's keys in the MigStorage's resource group, then uses
+		// Shared Key on https://<account>.blob.<cloud suffix>.
+		c.Azure = storage.Azure{ResourceGroup: str("azureResourceGroup"), StorageAccount: str("azureStorageAccount"), Container: str("azureStorageContainer")}
+		c.Endpoint, c.CABundle = d.opts.Clouds.AzureBlob, d.opts.Clouds.CA
+		c.AzureCloud = storage.AzureCloud{AuthorityHost: d.opts.Clouds.AzureAuthority, ResourceManager: d.opts.Clouds.AzureResourceManager}
+	default:
+		c.Bucket, c.Region, c.Endpoint = str("awsBucketName"), str("awsRegion"), str("awsS3Url")
+		if c.Endpoint == "" {
+			c.Endpoint = str("awsPublicUrl")
 		}
-		c.CABundle = pem
+		c.ForcePathStyle = c.Endpoint != ""
+		c.Insecure, _ = cfg["insecure"].(bool)
+		if ca := str("s3CustomCABundle"); ca != "" {
+			pem, err := base64.StdEncoding.DecodeString(ca)
+			if err != nil {
+				return fmt.Errorf("s3CustomCABundle is not base64: %w", err)
+			}
+			c.CABundle = pem
+		}
 	}
 	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,31 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		testFailed(t, e, "repo", "The specified bucket does not exist")
 		patchSpec(t, e, op.MigStorages, "repo", `{"backupStorageConfig":{"awsBucketName":"`+s3.Bucket+`"}}`)
 		ready(t, e, op.MigStorages, "repo")
+
+		// gcp and azure go to the lab's stand-ins for Google's and Azure's endpoints: a key the service
+		// account never had, then a container that does not exist, fail the controller's test.
+		st := e.Cluster.Storage
+		secret(t, e, "gcp-creds", map[string]string{"gcp-credentials": string(st.GCS.OtherKey)})
+		dt.Create(t, e, op.MigStorages, migObj("MigStorage", "gcs", map[string]any{
+			"backupStorageProvider": "gcp", "volumeSnapshotProvider": "gcp",
+			"backupStorageConfig": map[string]any{"gcpBucket": st.GCS.Bucket, "credsSecretRef": map[string]any{"name": "gcp-creds", "namespace": ns}},
+		}))
+		testFailed(t, e, "gcs", "invalid_grant")
+		if _, err := e.Client.CoreV1().Secrets(ns).Patch(ctx, "gcp-creds", types.MergePatchType, []byte(`{"stringData":{"gcp-credentials":`+strconv.Quote(string(st.GCS.ServiceAccountKey))+`}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready(t, e, op.MigStorages, "gcs")
+		a := &st.Azure
+		secret(t, e, "azure-creds", map[string]string{"azure-credentials": "AZURE_SUBSCRIPTION_ID=" + a.SubscriptionID + "\nAZURE_TENANT_ID=" + a.TenantID +
+			"\nAZURE_CLIENT_ID=" + a.ClientID + "\nAZURE_CLIENT_SECRET=" + a.ClientSecret + "\n"})
+		dt.Create(t, e, op.MigStorages, migObj("MigStorage", "blob", map[string]any{
+			"backupStorageProvider": "azure", "volumeSnapshotProvider": "azure",
+			"backupStorageConfig": map[string]any{"azureResourceGroup": a.ResourceGroup, "azureStorageAccount": a.StorageAccount,
+				"azureStorageContainer": "no-such-container", "credsSecretRef": map[string]any{"name": "azure-creds", "namespace": ns}},
+		}))
+		testFailed(t, e, "blob", "ContainerNotFound")
+		patchSpec(t, e, op.MigStorages, "blob", `{"backupStorageConfig":{"azureStorageContainer":"`+a.Container+`"}}`)
+		ready(t, e, op.MigStorages, "blob")
 
 		dt.Create(t, e, op.MigClusters, migObj("MigCluster", "source", map[string]any{
 			"isHostCluster": false, "url": "https://source.example.com:6443", "serviceAccountSecretRef": map[string]any{"name": "source-token", "namespace": ns},

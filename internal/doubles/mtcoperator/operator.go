@@ -110,6 +110,15 @@ type Options struct {
 	// Role selects the component played: RoleOperator, RoleController, or both when empty. Run
 	// as a pod (cmd/mtc-double), each component is its own process with its own ServiceAccount.
 	Role string
+	// Clouds are where the controller's bucket test of gcp and azure MigStorages goes in place of
+	// Google's and Azure's public endpoints, which the lab cannot reach; empty skips those tests.
+	Clouds Clouds
+}
+
+// Clouds stand for Google's and Azure's public endpoints, and CA for the roots that trust them.
+type Clouds struct {
+	GCS, AzureBlob, AzureAuthority, AzureResourceManager string
+	CA                                                   []byte
 }
 
 // Roles of Options.Role.

@@ -5,12 +5,16 @@
 //
 //	mtc-double mtc-operator     the MTC operator (OLM 1.7/1.8, or the legacy 1.7 operator)
 //	mtc-double mig-controller   the parts of mig-controller that installs and uninstalls see
+//	    [--gcs-endpoint URL] [--azure-blob-endpoint URL] [--azure-authority-host URL]
+//	    [--azure-resource-manager URL] [--cloud-ca-file FILE]   where its bucket tests of gcp and
+//	    azure MigStorages go in place of Google's and Azure's public endpoints
 //
 // It logs to stderr (the container log) and stops on SIGTERM, as a container does.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,8 +34,28 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) != 1 || (args[0] != mtcoperator.RoleOperator && args[0] != mtcoperator.RoleController) {
-		return fmt.Errorf("usage: mtc-double %s|%s", mtcoperator.RoleOperator, mtcoperator.RoleController)
+	if len(args) < 1 || (args[0] != mtcoperator.RoleOperator && args[0] != mtcoperator.RoleController) {
+		return fmt.Errorf("usage: mtc-double %s|%s [flags]", mtcoperator.RoleOperator, mtcoperator.RoleController)
+	}
+	// The lab's stand-ins for Google's and Azure's public endpoints (the node passes them from the
+	// cluster's object storage), for the controller's bucket test of gcp and azure MigStorages.
+	var clouds mtcoperator.Clouds
+	var caFile string
+	fs := flag.NewFlagSet("mtc-double", flag.ContinueOnError)
+	fs.StringVar(&clouds.GCS, "gcs-endpoint", "", "GCS JSON API in place of Google's")
+	fs.StringVar(&clouds.AzureBlob, "azure-blob-endpoint", "", "Blob service of the storage accounts in place of Azure's")
+	fs.StringVar(&clouds.AzureAuthority, "azure-authority-host", "", "service-principal login in place of Azure's")
+	fs.StringVar(&clouds.AzureResourceManager, "azure-resource-manager", "", "Resource Manager in place of Azure's")
+	fs.StringVar(&caFile, "cloud-ca-file", "", "PEM of the CA that signed those endpoints")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if caFile != "" {
+		ca, err := os.ReadFile(caFile)
+		if err != nil {
+			return err
+		}
+		clouds.CA = ca
 	}
 	kc := os.Getenv("KUBECONFIG")
 	if kc == "" {
@@ -44,7 +68,7 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	d, err := mtcoperator.Start(ctx, mtcoperator.Options{Config: cfg, Log: log, Role: args[0]})
+	d, err := mtcoperator.Start(ctx, mtcoperator.Options{Config: cfg, Log: log, Role: args[0], Clouds: clouds})
 	if err != nil {
 		return err
 	}
