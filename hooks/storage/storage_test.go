@@ -16,9 +16,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/preflight"
@@ -425,5 +429,63 @@ func TestIntegrationMCGFromODF(t *testing.T) {
 	m, err := storage.DiscoverMCG(ctxFor(t), a.Kube, a.Dynamic, c.URL)
 	if err != nil || m.AccessKeyID != c.Storage.S3.AccessKeyID || string(m.CA) != string(c.Storage.CA) {
 		t.Fatalf("discovered %+v, %v", m, err)
+	}
+}
+
+// Without proxy flags the check takes the cluster-wide Proxy object's status, as OLM gives the
+// operator and so Velero: the endpoint's name resolves only through that proxy.
+func TestIntegrationClusterWideProxy(t *testing.T) {
+	c := labCluster(t)
+	ctx := ctxFor(t)
+	dyn := dynamic.NewForConfigOrDie(c.Config)
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "bin", "crds", "openshift", "proxies.yaml"))
+	if err != nil {
+		t.Fatalf("%v: run make tools", err)
+	}
+	var crd unstructured.Unstructured
+	if err := yaml.Unmarshal(raw, &crd.Object); err != nil {
+		t.Fatal(err)
+	}
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	if _, err := dyn.Resource(crds).Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	proxies := schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "proxies"}
+	p := &connectProxy{}
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "config.openshift.io/v1", "kind": "Proxy", "metadata": map[string]any{"name": "cluster"}, "spec": map[string]any{}}}
+	var created *unstructured.Unstructured
+	// The CRD is served a moment after its creation.
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		created, err = dyn.Resource(proxies).Create(ctx, obj, metav1.CreateOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatalf("Proxy cluster: %v", err)
+	}
+	// The other tests of the package share the cluster and expect no cluster-wide proxy.
+	t.Cleanup(func() { _ = dyn.Resource(proxies).Delete(context.Background(), "cluster", metav1.DeleteOptions{}) })
+	created.Object["status"] = map[string]any{"httpsProxy": "http://" + l.Addr().String(), "httpProxy": "http://" + l.Addr().String(), "noProxy": "127.0.0.1,localhost"}
+	if _, err := dyn.Resource(proxies).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := check(t, c, "s3", s3Creds(c))
+	a.Dynamic, a.Proxy = dyn, storage.Proxy{}
+	a.Endpoint = strings.Replace(a.Endpoint, "127.0.0.1", localcluster.StorageHost, 1)
+	rep, err := a.Run(ctx)
+	if err != nil {
+		t.Fatalf("through the cluster-wide proxy: %v", err)
+	}
+	if p.tunnels.Load() == 0 || !strings.Contains(rep.Proxy, "the cluster-wide Proxy") {
+		t.Fatalf("the cluster-wide proxy was not used (report %+v)", rep)
 	}
 }
