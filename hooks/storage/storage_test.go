@@ -303,10 +303,9 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Through a proxy the check reaches the bucket by a name only the proxy resolves: without the
-// proxy the same check fails on DNS.
-func TestIntegrationProxyIsTheOnlyWay(t *testing.T) {
-	c := labCluster(t)
+// startProxy serves a connectProxy on loopback until the test ends and returns it with its address.
+func startProxy(t *testing.T) (*connectProxy, string) {
+	t.Helper()
 	p := &connectProxy{}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -315,6 +314,14 @@ func TestIntegrationProxyIsTheOnlyWay(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	return p, l.Addr().String()
+}
+
+// Through a proxy the check reaches the bucket by a name only the proxy resolves: without the
+// proxy the same check fails on DNS.
+func TestIntegrationProxyIsTheOnlyWay(t *testing.T) {
+	c := labCluster(t)
+	p, addr := startProxy(t)
 	for _, provider := range []string{"s3", "gcp", "azure"} {
 		t.Run(provider, func(t *testing.T) {
 			a := check(t, c, provider, goodCreds(c, provider))
@@ -329,12 +336,12 @@ func TestIntegrationProxyIsTheOnlyWay(t *testing.T) {
 				t.Fatalf("without the proxy: want a DNS error, got %v", err)
 			}
 			before := p.tunnels.Load()
-			a.Proxy = storage.Proxy{HTTPSProxy: "http://" + l.Addr().String()}
+			a.Proxy = storage.Proxy{HTTPSProxy: "http://" + addr}
 			rep, err := a.Run(ctxFor(t))
 			if err != nil {
 				t.Fatalf("through the proxy: %v", err)
 			}
-			if p.tunnels.Load() == before || !strings.Contains(rep.Proxy, l.Addr().String()) {
+			if p.tunnels.Load() == before || !strings.Contains(rep.Proxy, addr) {
 				t.Fatalf("the proxy carried no tunnel (report %+v)", rep)
 			}
 		})
@@ -455,14 +462,7 @@ func TestIntegrationClusterWideProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxies := schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "proxies"}
-	p := &connectProxy{}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	p, addr := startProxy(t)
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "config.openshift.io/v1", "kind": "Proxy", "metadata": map[string]any{"name": "cluster"}, "spec": map[string]any{}}}
 	var created *unstructured.Unstructured
 	// The CRD is served a moment after its creation.
@@ -474,7 +474,7 @@ func TestIntegrationClusterWideProxy(t *testing.T) {
 	}
 	// The other tests of the package share the cluster and expect no cluster-wide proxy.
 	t.Cleanup(func() { _ = dyn.Resource(proxies).Delete(context.Background(), "cluster", metav1.DeleteOptions{}) })
-	created.Object["status"] = map[string]any{"httpsProxy": "http://" + l.Addr().String(), "httpProxy": "http://" + l.Addr().String(), "noProxy": "127.0.0.1,localhost"}
+	created.Object["status"] = map[string]any{"httpsProxy": "http://" + addr, "httpProxy": "http://" + addr, "noProxy": "127.0.0.1,localhost"}
 	if _, err := dyn.Resource(proxies).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
