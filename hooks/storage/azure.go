@@ -227,7 +227,10 @@ func (b *azureBucket) explain(op string, err error) error {
 	if errors.As(err, &authErr) {
 		code, detail := "the login failure", lastColon(firstLine(err.Error()))
 		if authErr.RawResponse != nil {
-			code, detail = fmt.Sprintf("HTTP %d", authErr.RawResponse.StatusCode), authErr.RawResponse.Request.URL.Path
+			code = fmt.Sprintf("HTTP %d", authErr.RawResponse.StatusCode)
+			if authErr.RawResponse.Request != nil {
+				detail = authErr.RawResponse.Request.URL.Path
+			}
 			var body struct {
 				Error string `json:"error"`
 				Desc  string `json:"error_description"`

@@ -145,8 +145,10 @@ func (b *gcsBucket) explain(op string, err error) error {
 			}
 			if json.Unmarshal(tokenErr.Body, &body) == nil && body.Error != "" {
 				code, desc = body.Error, body.Desc
-			} else {
+			} else if tokenErr.Response != nil {
 				code = fmt.Sprintf("HTTP %d from the token endpoint", tokenErr.Response.StatusCode)
+			} else {
+				code = "a refusal of the token endpoint"
 			}
 		}
 		return c.refuse(op, code, desc,

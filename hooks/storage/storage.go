@@ -254,11 +254,10 @@ func (c *Check) ControllerTest(ctx context.Context, creds map[string][]byte) err
 	if err != nil {
 		return err
 	}
-	raw := make([]byte, 16)
-	if _, err := rand.Read(raw); err != nil {
+	key, err := randomHex(16)
+	if err != nil {
 		return err
 	}
-	key := hex.EncodeToString(raw)
 	if err := b.put(ctx, key, []byte{0}); err != nil {
 		return err
 	}
@@ -406,11 +405,17 @@ func (c *Check) credentialsSource() string {
 }
 
 func probeKey() (string, error) {
-	b := make([]byte, 8)
+	k, err := randomHex(8)
+	return ProbePrefix + k, err
+}
+
+// randomHex is n random bytes in hex: the object keys of the probes.
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	return ProbePrefix + hex.EncodeToString(b), nil
+	return hex.EncodeToString(b), nil
 }
 
 // yamlErrorWithoutValues keeps a parse error from echoing the file's content, which holds secrets.

@@ -82,8 +82,7 @@ func s3Creds(c *localcluster.Cluster) map[string][]byte {
 }
 
 func azureCreds(a *localcluster.AzureEndpoint, secret string) map[string][]byte {
-	return map[string][]byte{storage.KeyAzure: []byte("AZURE_SUBSCRIPTION_ID=" + a.SubscriptionID + "\nAZURE_TENANT_ID=" + a.TenantID +
-		"\nAZURE_CLIENT_ID=" + a.ClientID + "\nAZURE_CLIENT_SECRET=" + secret + "\nAZURE_RESOURCE_GROUP=" + a.ResourceGroup + "\nAZURE_CLOUD_NAME=AzurePublicCloud\n")}
+	return map[string][]byte{storage.KeyAzure: []byte(a.CredentialsFile(secret))}
 }
 
 // check builds the action for a provider of the lab, with the credentials in a new Secret.
@@ -135,7 +134,7 @@ func TestIntegrationGoodCredentialsPass(t *testing.T) {
 			if rep.Result != "ok" || strings.Join(rep.Steps, ",") != "write,read,list,delete" || !strings.HasPrefix(rep.Object, storage.ProbePrefix) {
 				t.Fatalf("report %+v", rep)
 			}
-			// A second check of the same bucket lists no leftover: the first one deleted its probe.
+			// A second check of the same bucket passes too, with a probe key of its own.
 			again, err := a.Run(ctxFor(t))
 			if err != nil || again.Object == rep.Object {
 				t.Fatalf("second run: %+v, %v", again, err)

@@ -348,6 +348,13 @@ func (c *Cluster) startAzure(ctx context.Context, s *Storage, dir string, cert t
 	return nil
 }
 
+// CredentialsFile is the azure-credentials text (the chart's Secret key, mig-controller's dotenv) of
+// the lab's service principal with the given client secret.
+func (a *AzureEndpoint) CredentialsFile(clientSecret string) string {
+	return "AZURE_SUBSCRIPTION_ID=" + a.SubscriptionID + "\nAZURE_TENANT_ID=" + a.TenantID + "\nAZURE_CLIENT_ID=" + a.ClientID +
+		"\nAZURE_CLIENT_SECRET=" + clientSecret + "\nAZURE_RESOURCE_GROUP=" + a.ResourceGroup + "\nAZURE_CLOUD_NAME=AzurePublicCloud\n"
+}
+
 // openIDConfiguration is the tenant's discovery document, which MSAL reads before it logs in.
 func (a *AzureEndpoint) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")

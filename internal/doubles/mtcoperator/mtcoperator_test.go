@@ -204,8 +204,7 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		}
 		ready(t, e, op.MigStorages, "gcs")
 		a := &st.Azure
-		secret(t, e, "azure-creds", map[string]string{"azure-credentials": "AZURE_SUBSCRIPTION_ID=" + a.SubscriptionID + "\nAZURE_TENANT_ID=" + a.TenantID +
-			"\nAZURE_CLIENT_ID=" + a.ClientID + "\nAZURE_CLIENT_SECRET=" + a.ClientSecret + "\n"})
+		secret(t, e, "azure-creds", map[string]string{"azure-credentials": a.CredentialsFile(a.ClientSecret)})
 		dt.Create(t, e, op.MigStorages, migObj("MigStorage", "blob", map[string]any{
 			"backupStorageProvider": "azure", "volumeSnapshotProvider": "azure",
 			"backupStorageConfig": map[string]any{"azureResourceGroup": a.ResourceGroup, "azureStorageAccount": a.StorageAccount,
