@@ -90,7 +90,7 @@ demo: tools build charts ## the main job on a fresh local OpenShift 4.17 cluster
 	@go run ./cmd/demo
 
 .PHONY: cluster
-cluster: tools build ## start a local cluster in the foreground: FLAVOUR=ocp4|ocp3|kubernetes VERSION=4.17 NETWORK=OVNKubernetes
+cluster: tools build charts ## start a local cluster in the foreground: FLAVOUR=ocp4|ocp3|kubernetes VERSION=4.17 NETWORK=OVNKubernetes
 	@go run ./cmd/localcluster --flavour "$(FLAVOUR)$(if $(filter ocp4,$(FLAVOUR)),:$(VERSION):$(NETWORK))"
 
 .PHONY: bench

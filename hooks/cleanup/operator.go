@@ -217,13 +217,21 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 			}
 			var busy []string
 			var last time.Time // when OLM last finished something here
+			wait := settle
 			for i := range plans {
 				phase, _, _ := unstructured.NestedString(plans[i].Object, "status", "phase")
 				if (phase == "" || phase == "Planning" || phase == "Installing") && plans[i].GetDeletionTimestamp() == nil {
 					busy = append(busy, "InstallPlan "+plans[i].GetName()+" is "+cmp.Or(phase, "new"))
 				}
 				if phase == "Complete" {
-					last = later(last, conditionTime(&plans[i], "Installed"))
+					done := conditionTime(&plans[i], "Installed")
+					last = later(last, done)
+					// The last pass lasts about as long as the plan's passes did on this cluster:
+					// from the start OLM recorded (the start of its first pass whose status it could
+					// write) to the completion. A busy API server makes them all slower alike.
+					if st := startTime(&plans[i]); !st.IsZero() && done.After(st) {
+						wait = max(wait, done.Sub(st)*3/2)
+					}
 				}
 			}
 			csvs, err := c.list(ctx, kube.CSVs, ns)
@@ -237,19 +245,21 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 					}
 				}
 			}
-			if len(busy) == 0 && !last.IsZero() && time.Since(last) < settle {
+			if len(busy) == 0 && !last.IsZero() && time.Since(last) < wait {
 				// A sync of the catalog operator that started from a stale cache runs a whole pass of
 				// the plan again, making its objects after they were deleted; such a pass ends within
 				// the settle time after OLM finished.
 				busy = append(busy, fmt.Sprintf("OLM finished %s ago; its catalog operator may still run a last pass of the plan for up to %s",
-					time.Since(last).Round(time.Second), settle))
+					time.Since(last).Round(time.Second), wait.Round(time.Second)))
 			}
 			return len(busy) == 0, strings.Join(busy, ", "), nil
 		})
 }
 
-// DefaultOLMSettle bounds the last pass OLM's catalog operator may run over an InstallPlan it has
-// finished: about 20 s for the MTC and OADP bundles with OLM's client limited to 5 requests a second.
+// DefaultOLMSettle is the least time given to the last pass OLM's catalog operator may run over an
+// InstallPlan it has finished: a pass over the MTC and OADP bundles takes about 20 s, OLM's client
+// being limited to 5 requests a second. Where the plan's own passes took longer, the wait is half
+// as long again as they took.
 const DefaultOLMSettle = 30 * time.Second
 
 func later(a, b time.Time) time.Time {
@@ -257,6 +267,16 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// startTime is an InstallPlan's status.startTime, or the zero time.
+func startTime(u *unstructured.Unstructured) time.Time {
+	s, _, _ := unstructured.NestedString(u.Object, "status", "startTime")
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // conditionTime is the lastTransitionTime of the condition of that type, or the zero time.

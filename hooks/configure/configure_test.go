@@ -176,6 +176,15 @@ func csvFailedAfterSucceeded(name string) *unstructured.Unstructured {
 		}}})
 }
 
+func installPlan(name, phase string, csvs ...string) runtime.Object {
+	names := make([]any, len(csvs))
+	for i, c := range csvs {
+		names[i] = c
+	}
+	return obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, name, map[string]any{
+		"spec": map[string]any{"clusterServiceVersionNames": names}, "status": map[string]any{"phase": phase}})
+}
+
 func olmReady() []runtime.Object {
 	return []runtime.Object{
 		subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "state": "AtLatestKnown"}),
@@ -272,17 +281,19 @@ func TestConfigure(t *testing.T) {
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Succeeded"),
 			crd("migrationcontrollers.migration.openshift.io", false)}},
 			wantTimeout: "waiting for CRD migrationcontrollers.migration.openshift.io to be established (last seen: not established yet)"},
-		{name: "csv succeeded, installplan still executing", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
-			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "installPlanRef": map[string]any{"name": "install-abcde"}}),
-			csv("mtc-operator.v1.8.8", "Succeeded"),
-			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde", map[string]any{"status": map[string]any{"phase": "Installing"}})}},
-			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-abcde still Installing)"},
-		{name: "csv succeeded, the dependency's installplan still executing", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
-			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8", "currentCSV": "mtc-operator.v1.8.8", "installPlanRef": map[string]any{"name": "install-abcde"}}),
-			csv("mtc-operator.v1.8.8", "Succeeded"),
-			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-abcde", map[string]any{"status": map[string]any{"phase": "Complete"}}),
-			obj("operators.coreos.com/v1alpha1", "InstallPlan", ns, "install-oadp1", map[string]any{"status": map[string]any{"phase": "Installing"}})}},
-			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-oadp1 still Installing)"},
+		{name: "csv succeeded, the dependency's csv not created yet", env: &env{typed: []runtime.Object{olmCM}, dyn: append(olmReady(),
+			installPlan("install-abcde", "Installing", "mtc-operator.v1.8.8", "oadp-operator.v1.4.4"))},
+			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-abcde has not created CSV oadp-operator.v1.4.4 yet)"},
+		{name: "csv succeeded, the dependency's csv installing", env: &env{typed: []runtime.Object{olmCM}, dyn: append(olmReady(),
+			installPlan("install-abcde", "Installing", "mtc-operator.v1.8.8", "oadp-operator.v1.4.4"), csv("oadp-operator.v1.4.4", "Installing"))},
+			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, CSV oadp-operator.v1.4.4 of InstallPlan install-abcde is Installing)"},
+		{name: "csv succeeded, a plan of the dependency still planned", env: &env{typed: []runtime.Object{olmCM}, dyn: append(olmReady(),
+			installPlan("install-abcde", "Complete", "mtc-operator.v1.8.8"), installPlan("install-oadp1", "Planning"))},
+			wantTimeout: "(last seen: CSV mtc-operator.v1.8.8 Succeeded, InstallPlan install-oadp1 still Planning)"},
+		// Once every CSV of the plan succeeded, OLM's remaining passes over it are not waited for.
+		{name: "every csv of the plan succeeded, olm still on the plan", wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"},
+			env: &env{typed: []runtime.Object{olmCM}, status: healthy, dyn: append(olmReady(),
+				installPlan("install-abcde", "Installing", "mtc-operator.v1.8.8", "oadp-operator.v1.4.4"), csv("oadp-operator.v1.4.4", "Succeeded"))}},
 		{name: "csv upgrade pending", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.7", "currentCSV": "mtc-operator.v1.8.8", "state": "UpgradePending"}),
 			csv("mtc-operator.v1.8.7", "Succeeded")}},

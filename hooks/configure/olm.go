@@ -165,17 +165,38 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 	switch phase {
 	case "Succeeded":
 		delete(w.failedAt, target)
-		// OLM can report the CSV Succeeded while the catalog operator still executes the rest of
-		// an InstallPlan (the bundles' RBAC, ServiceAccount owners, the dependency's objects, which
-		// may come in a plan of the dependency's Subscription): the install is done when every
-		// InstallPlan of the namespace is, so that nothing of it lands after Helm ends.
+		// The operator is ready when every CSV that OLM is installing here has Succeeded: MTC's and
+		// the OADP it depends on (a step of the same InstallPlan, or of a plan of the dependency's
+		// Subscription). OLM then goes on with passes over the plan's remaining bookkeeping (status,
+		// labels, ServiceAccount owners) for up to a minute: that is not waited for, as a person
+		// following the manual procedure does not wait for it either. The cleanup waits for it
+		// before it removes the operator, so an uninstall right after the install is safe.
 		plans, err := dyn.Resource(kube.InstallPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, "", "", kube.Explain(err, "list InstallPlans in "+ns, w.c.Host)
 		}
 		for i := range plans.Items {
-			if p, _, _ := unstructured.NestedString(plans.Items[i].Object, "status", "phase"); p == "" || p == "Planning" || p == "Installing" {
-				return false, "CSV " + target + " Succeeded, InstallPlan " + plans.Items[i].GetName() + " still " + orUnknown(p), "", nil
+			ip := &plans.Items[i]
+			switch p, _, _ := unstructured.NestedString(ip.Object, "status", "phase"); p {
+			case "", "Planning":
+				return false, "CSV " + target + " Succeeded, InstallPlan " + ip.GetName() + " still " + orUnknown(p), "", nil
+			case "Installing":
+				names, _, _ := unstructured.NestedStringSlice(ip.Object, "spec", "clusterServiceVersionNames")
+				for _, n := range names {
+					if n == target {
+						continue
+					}
+					dep, err := dyn.Resource(kube.CSVs).Namespace(ns).Get(ctx, n, metav1.GetOptions{})
+					if apierrors.IsNotFound(err) {
+						return false, "CSV " + target + " Succeeded, InstallPlan " + ip.GetName() + " has not created CSV " + n + " yet", "", nil
+					}
+					if err != nil {
+						return false, "", "", kube.Explain(err, "get ClusterServiceVersion "+ns+"/"+n, w.c.Host)
+					}
+					if dp, _, _ := unstructured.NestedString(dep.Object, "status", "phase"); dp != "Succeeded" {
+						return false, "CSV " + target + " Succeeded, CSV " + n + " of InstallPlan " + ip.GetName() + " is " + orUnknown(dp), "", nil
+					}
+				}
 			}
 		}
 		return true, "CSV " + target + " Succeeded", target, nil
