@@ -82,6 +82,10 @@ func crd(group, plural string) *unstructured.Unstructured {
 	return newObj(kube.CRDs, "CustomResourceDefinition", "", plural+"."+group).field(group, "spec", "group").build()
 }
 
+// operatorMark is what MTC's operator writes on the cluster-scoped objects it makes for the
+// MigrationController of the namespace.
+var operatorMark = []string{primaryResourceKey, ns + "/migration-controller", primaryResourceTypeKey, primaryResourceType}
+
 // populated is an OCP 4 cluster with MTC 1.8 installed through OLM, OADP brought by it, and history.
 func populated() []runtime.Object {
 	objs := []runtime.Object{
@@ -101,15 +105,22 @@ func populated() []runtime.Object {
 		newObj(kube.Subscriptions, "Subscription", ns, "redhat-oadp-operator-stable-1.2").field("redhat-oadp-operator", "spec", "name").build(),
 		newObj(kube.CSVs, "ClusterServiceVersion", ns, "oadp-operator.v1.2.3").build(),
 		newObj(kube.DataProtectionApps, "DataProtectionApplication", ns, "velero").build(),
-		newObj(kube.ClusterRoles, "ClusterRole", "", "migplans.migration.openshift.io-v1alpha1-admin").build(),
+		// The operator's cluster-scoped objects carry its mark; the user's roles whose names look
+		// like MTC's or Velero's do not.
+		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-controller").annotations(operatorMark...).build(),
+		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "migration-controller").annotations(operatorMark...).build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-velero").annotations(operatorMark...).build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-operator").build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "velero-view").build(),
+		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "team-velero-viewers").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "audit.migration.openshift.io-reader").build(),
+		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-controller-other").annotations(primaryResourceKey, "other-ns/migration-controller", primaryResourceTypeKey, primaryResourceType).build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "system:unrelated").build(),
 		newObj(kube.ClusterRoles, "ClusterRole", "", "mtc-cleanup.migration.openshift.io-hook").annotations("helm.sh/hook", "pre-delete").build(),
 		newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", "migration-operator").build(),
-		newObj(kube.SCCs, "SecurityContextConstraints", "", "rsync-anyuid").build(),
+		newObj(kube.SCCs, "SecurityContextConstraints", "", "rsync-anyuid").annotations(operatorMark...).build(),
 		newObj(kube.SCCs, "SecurityContextConstraints", "", "restricted-v2").build(),
-		newObj(kube.OAuthClients, "OAuthClient", "", "migration").build(),
+		newObj(kube.OAuthClients, "OAuthClient", "", "migration").annotations(operatorMark...).build(),
 		// What OLM creates outside the namespace: the CSV's clusterPermissions RBAC (labelled with
 		// the CSV), OADP's bundle ClusterRoles (by name, as no other OADP is left), a bundle role of
 		// another operator, and the Operator objects.
@@ -269,8 +280,9 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		{kube.Subscriptions, ns, "mtc-operator"}, {kube.CSVs, ns, "mtc-operator.v1.8.8"},
 		{kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2"}, {kube.CSVs, ns, "oadp-operator.v1.2.3"},
 		{kube.CRDs, "", "migplans.migration.openshift.io"}, {kube.CRDs, "", "backups.velero.io"},
-		{kube.ClusterRoles, "", "migplans.migration.openshift.io-v1alpha1-admin"}, {kube.ClusterRoles, "", "migration-operator"},
-		{kube.ClusterRoles, "", "velero-view"}, {kube.ClusterRoleBindings, "", "migration-operator"},
+		{kube.ClusterRoles, "", "migration-controller"}, {kube.ClusterRoleBindings, "", "migration-controller"},
+		{kube.ClusterRoles, "", "migration-velero"}, {kube.ClusterRoles, "", "migration-operator"},
+		{kube.ClusterRoleBindings, "", "migration-operator"},
 		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
 		{kube.Deployments, ns, "migration-operator"}, {serviceAccounts, ns, "migration-controller"},
 		{kube.ClusterRoleBindings, "", "mtc-operator.v1.8.8-abcde"}, {kube.ClusterRoles, "", "dpa-editor-role"},
@@ -281,9 +293,23 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		}
 	}
 	// Kept.
-	for _, n := range []string{"system:unrelated", "mtc-cleanup.migration.openshift.io-hook"} {
+	for _, n := range []string{"system:unrelated", "mtc-cleanup.migration.openshift.io-hook", "velero-view",
+		"audit.migration.openshift.io-reader", "migration-controller-other"} {
 		if !fc.exists(t, kube.ClusterRoles, "", n) {
 			t.Errorf("ClusterRole %s was deleted", n)
+		}
+	}
+	if !fc.exists(t, kube.ClusterRoleBindings, "", "team-velero-viewers") {
+		t.Error("the user's ClusterRoleBinding team-velero-viewers was deleted")
+	}
+	var kept []string
+	for _, st := range rep.Steps {
+		kept = append(kept, st.Kept...)
+	}
+	for _, want := range []string{"ClusterRole velero-view: its name looks like MTC's or Velero's, but MTC's operator did not make it",
+		"ClusterRoleBinding team-velero-viewers: its name", "ClusterRole audit.migration.openshift.io-reader: its name"} {
+		if !slices.ContainsFunc(kept, func(k string) bool { return strings.HasPrefix(k, want) }) {
+			t.Errorf("the report does not say it kept %q; kept: %q", want, kept)
 		}
 	}
 	if !fc.exists(t, kube.SCCs, "", "restricted-v2") {
@@ -409,8 +435,8 @@ func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
 	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
 		t.Fatal("velero CRDs or OADP removed although another DataProtectionApplication uses them")
 	}
-	if !fc.exists(t, kube.ClusterRoles, "", "velero-view") {
-		t.Error("velero cluster role removed although the velero CRDs stay")
+	if !fc.exists(t, kube.ClusterRoles, "", "migration-velero") {
+		t.Error("the operator's velero cluster role removed although the velero CRDs stay")
 	}
 	if fc.exists(t, kube.CRDs, "", "migplans.migration.openshift.io") {
 		t.Error("MTC CRDs stayed")

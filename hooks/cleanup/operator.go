@@ -674,8 +674,26 @@ func (c *Cleanup) veleroUsers(ctx context.Context, ns string) ([]string, error) 
 	return append(reasons, users...), nil
 }
 
-// 7. Cluster-scoped leftovers: the cluster roles and bindings the manual procedure deletes, and what the
-// operator leaves behind (SCCs, the OAuthClient of the web console).
+// The ansible-based MTC operator marks what it creates outside the namespace of its
+// MigrationController (cluster-scoped objects cannot have a namespaced owner) with these annotations.
+const (
+	primaryResourceKey     = "operator-sdk/primary-resource"
+	primaryResourceTypeKey = "operator-sdk/primary-resource-type"
+	primaryResourceType    = "MigrationController." + kube.MigrationGroup
+)
+
+// madeByOperatorFor says whether u carries the mark of the MTC operator reconciling a
+// MigrationController of namespace ns.
+func madeByOperatorFor(u *unstructured.Unstructured, ns string) bool {
+	a := u.GetAnnotations()
+	return a[primaryResourceTypeKey] == primaryResourceType && strings.HasPrefix(a[primaryResourceKey], ns+"/")
+}
+
+// 7. Cluster-scoped leftovers: what MTC's operator made outside the namespace and leaves behind (its
+// cluster roles and bindings, SCCs, the OAuthClient of the web console), known by the operator's mark,
+// and OLM's RBAC of the removed CSVs, known by OLM's labels. The manual procedure deletes every
+// cluster role and binding whose name holds migration.openshift.io or velero; those without a mark are
+// kept and named in the report.
 func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete the MTC cluster roles and bindings, the SCCs and the OAuthClient the operator leaves behind"}
 	_, crds, err := c.listCRDs(ctx)
@@ -706,16 +724,24 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 			return
 		}
 		n := u.GetName()
-		mtc := strings.Contains(n, kube.MigrationGroup) || n == kube.LegacyOperator || n == kube.ControllerName
+		if helmOwned(u) || ownedByAnyone(u) {
+			return
+		}
 		vel := strings.Contains(n, "velero")
-		if helmOwned(u) || ownedByAnyone(u) || !(mtc || vel) {
-			return
+		switch {
+		case madeByOperatorFor(u, ns):
+			if vel && veleroStays {
+				s.Kept = append(s.Kept, t.Kind+" "+n+": the velero.io CRDs stay")
+				return
+			}
+			targets = append(targets, t)
+		case n == kube.LegacyOperator && c.Release == "":
+			// operator.yml's own RBAC of an MTC installed by hand, which this run removes.
+			targets = append(targets, t)
+		case strings.Contains(n, kube.MigrationGroup) || vel:
+			// The manual procedure deletes by these name patterns; a name says nothing of who made it.
+			s.Kept = append(s.Kept, t.Kind+" "+n+": its name looks like MTC's or Velero's, but MTC's operator did not make it; delete it yourself if it was MTC's")
 		}
-		if vel && !mtc && veleroStays {
-			s.Kept = append(s.Kept, t.Kind+" "+n+": the velero.io CRDs stay")
-			return
-		}
-		targets = append(targets, t)
 	})
 	if err != nil {
 		return s, err
@@ -735,6 +761,10 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 			return s, err
 		}
 		if u == nil || helmOwned(u) {
+			continue
+		}
+		if !madeByOperatorFor(u, ns) {
+			s.Kept = append(s.Kept, o.kind+" "+o.name+": MTC's operator did not make it; delete it yourself if it was MTC's")
 			continue
 		}
 		if o.ifVelero && veleroStays {

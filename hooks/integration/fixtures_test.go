@@ -143,8 +143,12 @@ func (w *world) installMTC(plans int) {
 			map[string]any{"migPlanRef": map[string]any{"name": name, "namespace": ns}, "stage": false},
 			map[string]any{"phase": "Completed", "conditions": conditions("Succeeded")["conditions"]})
 	}
-	for _, n := range []string{"migration-operator", "migplans.migration.openshift.io-v1alpha1-admin", "velero-view"} {
-		if _, err := w.kube.RbacV1().ClusterRoles().Create(w.ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	// What MTC's operator makes outside the namespace carries its mark; operator.yml's role and a
+	// user's role with a Velero-like name do not.
+	mark := map[string]string{"operator-sdk/primary-resource": ns + "/migration-controller",
+		"operator-sdk/primary-resource-type": "MigrationController.migration.openshift.io"}
+	for n, a := range map[string]map[string]string{"migration-operator": nil, "migration-controller": mark, "migration-velero": mark, "velero-view": nil} {
+		if _, err := w.kube.RbacV1().ClusterRoles().Create(w.ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: n, Annotations: a}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			w.t.Fatal(err)
 		}
 	}
@@ -156,7 +160,7 @@ func (w *world) installMTC(plans int) {
 	}
 	scc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "security.openshift.io/v1", "kind": "SecurityContextConstraints",
-		"metadata":                 map[string]any{"name": "rsync-anyuid"},
+		"metadata":                 map[string]any{"name": "rsync-anyuid", "annotations": toAny(mark)},
 		"allowHostDirVolumePlugin": false, "allowHostIPC": false, "allowHostNetwork": false, "allowHostPID": false,
 		"allowHostPorts": false, "allowPrivilegedContainer": false, "allowedCapabilities": nil, "defaultAddCapabilities": nil,
 		"priority": nil, "readOnlyRootFilesystem": false, "requiredDropCapabilities": nil, "volumes": []any{"*"},
@@ -164,7 +168,7 @@ func (w *world) installMTC(plans int) {
 	if _, err := w.dyn.Resource(kube.SCCs).Create(w.ctx, scc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		w.t.Fatal(err)
 	}
-	oc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient", "metadata": map[string]any{"name": "migration"}}}
+	oc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient", "metadata": map[string]any{"name": "migration", "annotations": toAny(mark)}}}
 	if _, err := w.dyn.Resource(kube.OAuthClients).Create(w.ctx, oc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		w.t.Fatal(err)
 	}
@@ -193,14 +197,25 @@ func (w *world) assertClean() {
 		name      string
 	}{
 		{kube.Subscriptions, ns, "mtc-operator"}, {kube.CSVs, ns, "mtc-operator.v1.8.8"},
-		{kube.ClusterRoles, "", "migration-operator"}, {kube.ClusterRoles, "", "migplans.migration.openshift.io-v1alpha1-admin"},
-		{kube.ClusterRoles, "", "velero-view"}, {kube.ClusterRoleBindings, "", "migration-operator"},
+		{kube.ClusterRoles, "", "migration-operator"}, {kube.ClusterRoles, "", "migration-controller"},
+		{kube.ClusterRoles, "", "migration-velero"}, {kube.ClusterRoleBindings, "", "migration-operator"},
 		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
 	} {
 		if w.exists(o.gvr, o.namespace, o.name) {
 			w.t.Errorf("%s %s is left", o.gvr.Resource, o.name)
 		}
 	}
+	if !w.exists(kube.ClusterRoles, "", "velero-view") {
+		w.t.Error("the user's ClusterRole velero-view, which MTC's operator did not make, was deleted")
+	}
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // exports returns the export ConfigMaps in the namespace.
