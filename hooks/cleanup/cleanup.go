@@ -559,7 +559,7 @@ func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error
 		return s, err
 	}
 	for i := range dpas {
-		if dpas[i].GetName() == "velero" {
+		if mtcDPA(&dpas[i], ns) {
 			targets = append(targets, targetOf(kube.DataProtectionApps, "DataProtectionApplication", &dpas[i]))
 		}
 	}

@@ -78,6 +78,12 @@ func ownedBy(u *unstructured.Unstructured, kind, name, uid string) *unstructured
 	return u
 }
 
+// mtcOwned gives u the owner reference MTC's operator puts on what it makes in its namespace.
+func mtcOwned(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "migration.openshift.io/v1alpha1", Kind: "MigrationController", Name: "migration-controller", UID: "mc-uid"}})
+	return u
+}
+
 func crd(group, plural string) *unstructured.Unstructured {
 	return newObj(kube.CRDs, "CustomResourceDefinition", "", plural+"."+group).field(group, "spec", "group").build()
 }
@@ -104,7 +110,7 @@ func populated() []runtime.Object {
 		ownedBy(newObj(serviceAccounts, "ServiceAccount", ns, "migration-controller").build(), "ClusterServiceVersion", "mtc-operator.v1.8.8", "csv-uid-1"),
 		newObj(kube.Subscriptions, "Subscription", ns, "redhat-oadp-operator-stable-1.2").field("redhat-oadp-operator", "spec", "name").build(),
 		newObj(kube.CSVs, "ClusterServiceVersion", ns, "oadp-operator.v1.2.3").build(),
-		newObj(kube.DataProtectionApps, "DataProtectionApplication", ns, "velero").build(),
+		mtcOwned(newObj(kube.DataProtectionApps, "DataProtectionApplication", ns, "velero").build()),
 		// The operator's cluster-scoped objects carry its mark; the user's roles whose names look
 		// like MTC's or Velero's do not.
 		newObj(kube.ClusterRoles, "ClusterRole", "", "migration-controller").annotations(operatorMark...).build(),
@@ -421,6 +427,33 @@ func TestCleanupDryRunChangesNothing(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("dry-run report lacks %q:\n%s", want, text.String())
 		}
+	}
+}
+
+// A DataProtectionApplication named velero in MTC's namespace that MTC's operator did not make (no
+// owner reference to the MigrationController) is the user's: it stays, and so does OADP.
+func TestCleanupKeepsTheUsersDPANamedVelero(t *testing.T) {
+	t.Parallel()
+	var objs []runtime.Object
+	for _, o := range populated() {
+		if u := o.(*unstructured.Unstructured); u.GetKind() == "DataProtectionApplication" {
+			u.SetOwnerReferences(nil)
+		}
+		objs = append(objs, o)
+	}
+	fc := newFakeCluster(true, objs...)
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fc.exists(t, kube.DataProtectionApps, ns, "velero") {
+		t.Fatal("the user's DataProtectionApplication velero was deleted")
+	}
+	if !fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") || !fc.exists(t, kube.CRDs, "", "backups.velero.io") {
+		t.Error("OADP or the velero CRDs were removed although the user's DataProtectionApplication uses them")
+	}
+	if rep.Result != "ok" {
+		t.Errorf("result %q", rep.Result)
 	}
 }
 

@@ -542,7 +542,7 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 		return nil, err
 	}
 	for i := range dpas {
-		if dpas[i].GetNamespace() == ns && dpas[i].GetName() == "velero" {
+		if mtcDPA(&dpas[i], ns) {
 			continue
 		}
 		users = append(users, "DataProtectionApplication "+dpas[i].GetNamespace()+"/"+dpas[i].GetName())
@@ -570,6 +570,21 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 		}
 	}
 	return users, nil
+}
+
+// mtcDPA says whether a DataProtectionApplication is the one MTC's operator made for its
+// MigrationController in namespace ns: the operator's objects in that namespace carry an owner
+// reference to the MigrationController. A DPA of any name without it is someone else's.
+func mtcDPA(u *unstructured.Unstructured, ns string) bool {
+	if u.GetNamespace() != ns {
+		return false
+	}
+	for _, o := range u.GetOwnerReferences() {
+		if o.Kind == "MigrationController" && strings.HasPrefix(o.APIVersion, kube.MigrationGroup+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // madeByMTC says whether mig-controller made a Velero object for a migration: it labels them under
