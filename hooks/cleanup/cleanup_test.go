@@ -152,6 +152,9 @@ func listKinds() map[schema.GroupVersionResource]string {
 	for _, k := range kube.MTCKinds {
 		m[k.GVR] = k.Kind + "List"
 	}
+	for _, gvr := range kube.VeleroResources() {
+		m[gvr] = gvr.Resource + "List"
+	}
 	for gvr, kind := range map[schema.GroupVersionResource]string{
 		kube.Subscriptions: "Subscription", kube.CSVs: "ClusterServiceVersion", kube.DataProtectionApps: "DataProtectionApplication",
 		kube.CRDs: "CustomResourceDefinition", kube.ClusterRoles: "ClusterRole", kube.ClusterRoleBindings: "ClusterRoleBinding",
@@ -454,6 +457,59 @@ func TestCleanupKeepsTheUsersDPANamedVelero(t *testing.T) {
 	}
 	if rep.Result != "ok" {
 		t.Errorf("result %q", rep.Result)
+	}
+}
+
+// Another Velero, seen by any object of any Velero kind outside MTC's namespace or by its
+// Deployment when it was installed without OLM, keeps OADP and the velero CRDs.
+func TestCleanupKeepsVeleroForAnotherVelero(t *testing.T) {
+	t.Parallel()
+	veleroGVR := func(plural string) schema.GroupVersionResource {
+		for _, g := range kube.VeleroResources() {
+			if g.Resource == plural {
+				return g
+			}
+		}
+		t.Fatalf("no velero resource %s", plural)
+		return schema.GroupVersionResource{}
+	}
+	for _, tc := range []struct {
+		name  string
+		other *unstructured.Unstructured
+		why   string
+	}{
+		{"a BackupStorageLocation of the user's OADP", newObj(veleroGVR("backupstoragelocations"), "BackupStorageLocation", "openshift-adp", "default").build(),
+			"Velero backupstoragelocations outside openshift-migration"},
+		{"a VolumeSnapshotLocation", newObj(veleroGVR("volumesnapshotlocations"), "VolumeSnapshotLocation", "team-a", "snapshots").build(),
+			"Velero volumesnapshotlocations outside openshift-migration"},
+		{"a DataUpload", newObj(veleroGVR("datauploads"), "DataUpload", "velero", "up-1").build(),
+			"Velero datauploads outside openshift-migration"},
+		{"Velero from its Helm chart", newObj(kube.Deployments, "Deployment", "velero", "velero").field(map[string]any{"app.kubernetes.io/name": "velero"}, "metadata", "labels").build(),
+			"a Velero Deployment velero/velero"},
+		{"Velero from velero install", newObj(kube.Deployments, "Deployment", "backup-system", "velero").field(map[string]any{"component": "velero"}, "metadata", "labels").build(),
+			"a Velero Deployment backup-system/velero"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fc := newFakeCluster(true, append(populated(), tc.other)...)
+			rep, err := fc.cleanup().Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") {
+				t.Fatal("OADP or the velero CRDs were removed although another Velero uses them")
+			}
+			var kept []string
+			for _, st := range rep.Steps {
+				kept = append(kept, st.Kept...)
+			}
+			if !slices.ContainsFunc(kept, func(k string) bool { return strings.Contains(k, tc.why) }) {
+				t.Errorf("the report does not say %q; kept: %q", tc.why, kept)
+			}
+			if fc.exists(t, kube.CRDs, "", "migplans.migration.openshift.io") {
+				t.Error("MTC's own CRDs stayed")
+			}
+		})
 	}
 }
 

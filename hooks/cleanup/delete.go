@@ -100,6 +100,52 @@ func (c *Cleanup) listAll(ctx context.Context, gvrs []schema.GroupVersionResourc
 	return out, nil
 }
 
+// countOutside says how many objects of gvr exist outside namespace ns (at least; the API server
+// is asked for one, with how many remain). A kind the API server does not serve has none.
+func (c *Cleanup) countOutside(ctx context.Context, gvr schema.GroupVersionResource, ns string) (int, error) {
+	var n int
+	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
+		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{FieldSelector: "metadata.namespace!=" + ns, Limit: 1})
+		if err != nil {
+			return err
+		}
+		n = 0
+		for _, it := range c.withoutPlanned(gvr, l.Items) {
+			if it.GetNamespace() != ns { // a client that ignores the field selector
+				n++
+			}
+		}
+		if r := l.GetRemainingItemCount(); n > 0 && r != nil {
+			n += int(*r)
+		}
+		return nil
+	})
+	if kube.IsNotServed(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, kube.Explain(err, fmt.Sprintf("list %s outside %s", gvr.GroupResource(), ns), c.Host)
+	}
+	return n, nil
+}
+
+// listSelected lists the objects of gvr in every namespace that match a label selector.
+func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResource, selector string) ([]unstructured.Unstructured, error) {
+	var items []unstructured.Unstructured
+	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
+		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err
+		}
+		items = c.withoutPlanned(gvr, l.Items)
+		return nil
+	})
+	if err != nil {
+		return nil, kube.Explain(err, fmt.Sprintf("list %s labelled %s in all namespaces", gvr.GroupResource(), selector), c.Host)
+	}
+	return items, nil
+}
+
 func plannedKey(gvr schema.GroupVersionResource, ns, name string) string {
 	return gvr.String() + "|" + ns + "|" + name
 }

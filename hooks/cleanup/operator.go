@@ -547,29 +547,49 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 		}
 		users = append(users, "DataProtectionApplication "+dpas[i].GetNamespace()+"/"+dpas[i].GetName())
 	}
+	// Inside MTC's namespace, Velero itself makes objects for MTC's backups (repositories, volume
+	// backups, requests) that carry no MTC label; a user's own operations are Backups, Restores and
+	// Schedules, which mig-controller labels when it makes them.
 	kinds := []string{"Backup", "Restore", "Schedule"}
-	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.VeleroBackups, kube.VeleroRestores, kube.VeleroSchedules}, "")
+	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.VeleroBackups, kube.VeleroRestores, kube.VeleroSchedules}, ns)
 	if err != nil {
 		return nil, err
 	}
 	for j, items := range lists {
-		outside, theirs := 0, 0
+		theirs := 0
 		for i := range items {
-			switch {
-			case items[i].GetNamespace() != ns:
-				outside++
-			case !madeByMTC(&items[i]):
+			if !madeByMTC(&items[i]) {
 				theirs++ // a Velero object of the user's in MTC's namespace: its CRD must stay too
 			}
-		}
-		if outside > 0 {
-			users = append(users, fmt.Sprintf("%d Velero %ss outside %s", outside, kinds[j], ns))
 		}
 		if theirs > 0 {
 			users = append(users, fmt.Sprintf("%d Velero %ss in %s that MTC did not make", theirs, kinds[j], ns))
 		}
 	}
-	return users, nil
+	// Outside it, any object of any Velero kind belongs to another Velero.
+	for _, gvr := range kube.VeleroResources() {
+		n, err := c.countOutside(ctx, gvr, ns)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			users = append(users, fmt.Sprintf("Velero %s outside %s", gvr.Resource, ns))
+		}
+	}
+	// A Velero installed without OLM (its Helm chart, or velero install) in another namespace.
+	for _, sel := range []string{"app.kubernetes.io/name=velero", "component=velero"} {
+		deps, err := c.listSelected(ctx, kube.Deployments, sel)
+		if err != nil {
+			return nil, err
+		}
+		for i := range deps {
+			if deps[i].GetNamespace() != ns {
+				users = append(users, "a Velero Deployment "+deps[i].GetNamespace()+"/"+deps[i].GetName())
+			}
+		}
+	}
+	slices.Sort(users)
+	return slices.Compact(users), nil
 }
 
 // mtcDPA says whether a DataProtectionApplication is the one MTC's operator made for its

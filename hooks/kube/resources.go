@@ -75,6 +75,23 @@ var SharedCRDs = []string{
 	"volumesnapshotbackups.datamover.oadp.openshift.io", "volumesnapshotrestores.datamover.oadp.openshift.io",
 }
 
+// VeleroResources are the velero.io resources of SharedCRDs, each at the version Velero serves it.
+func VeleroResources() []schema.GroupVersionResource {
+	var out []schema.GroupVersionResource
+	for _, n := range SharedCRDs {
+		plural, ok := strings.CutSuffix(n, "."+VeleroGroup)
+		if !ok {
+			continue
+		}
+		v := "v1"
+		if plural == "datauploads" || plural == "datadownloads" {
+			v = "v2alpha1"
+		}
+		out = append(out, schema.GroupVersionResource{Group: VeleroGroup, Version: v, Resource: plural})
+	}
+	return out
+}
+
 // MTCCRDs are the migration.openshift.io CRDs, one per MTC kind.
 func MTCCRDs() []string {
 	out := make([]string, len(MTCKinds))

@@ -172,7 +172,8 @@ Subscription and CSV, the MigrationController and the Deployments of its compone
 {{- end }}
 
 {{/* cleanup: lists the MTC resources in every namespace (refusal, export, each step), closes plans and drops
-DVM finalizers with --drop-finalizers (patch), deletes in order, checks what else uses OADP and Velero, then removes the
+DVM finalizers with --drop-finalizers (patch), deletes in order, checks what else uses OADP and Velero (objects of
+every Velero kind, a Velero Deployment installed without OLM, in any namespace), then removes the
 operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
 {{- define "mtc.lib.hookRules.cleanup.cluster" -}}
 - apiGroups: ["migration.openshift.io"]
@@ -185,10 +186,13 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   resources: ["dataprotectionapplications"]
   verbs: ["list"]
 - apiGroups: ["velero.io"]
-  resources: ["backups", "restores", "schedules"]
+  resources: ["backuprepositories", "backups", "backupstoragelocations", "datadownloads", "datauploads", "deletebackuprequests", "downloadrequests", "podvolumebackups", "podvolumerestores", "resticrepositories", "restores", "schedules", "serverstatusrequests", "volumesnapshotlocations"]
   verbs: ["list"]
 - apiGroups: [""]
   resources: ["pods"]
+  verbs: ["list"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
   verbs: ["list"]
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
