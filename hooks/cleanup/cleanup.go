@@ -6,6 +6,7 @@
 package cleanup
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -346,15 +347,7 @@ func (c *Cleanup) controllerRunning(ctx context.Context, ns string) (bool, error
 	return d.Status.AvailableReplicas > 0, nil
 }
 
-func condTrue(u *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, x := range conds {
-		if m, ok := x.(map[string]any); ok && m["type"] == typ && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
+func condTrue(u *unstructured.Unstructured, typ string) bool { return kube.ConditionTrue(u, typ) }
 
 // 1. Close every MigPlan, so the controller removes what the plan created on the clusters.
 func (c *Cleanup) closePlans(ctx context.Context, ns string) (*Step, error) {
@@ -495,8 +488,22 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 			return nil
 		}
 		up, err := c.controllerRunning(ctx, ns)
-		if err != nil || up {
+		if err != nil {
 			return err
+		}
+		if up {
+			// The controller removes the finalizer only after cleaning up on both clusters of the
+			// migration: a cluster it cannot connect to keeps it for good.
+			why, err := c.unreachableClusters(ctx, held)
+			if err != nil || len(why) == 0 {
+				return err
+			}
+			if !c.DropFinalizers {
+				return kube.Refusef("%s keeps the finalizer %s: mig-controller removes it only after cleaning up on both clusters of the migration, and %s; make that cluster reachable and rerun, or rerun with --drop-finalizers to drop it and leave that migration's rsync pods and routes there",
+					strings.Join(names(held), ", "), DVMFinalizer, strings.Join(why, ", "))
+			}
+			s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--drop-finalizers, "+strings.Join(why, ", ")+")")
+			return c.removeFinalizers(ctx, held)
 		}
 		if !c.DropFinalizers {
 			return kube.Refusef("%s keeps the finalizer %s, which only a running mig-controller removes, and the controller is not running; start it again (oc scale deployment/%s -n %s --replicas=1) and rerun, or rerun with --drop-finalizers to drop it and leave the rsync pods and routes of that migration behind",
@@ -505,6 +512,38 @@ func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what st
 		s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--drop-finalizers, controller not running)")
 		return c.removeFinalizers(ctx, held)
 	})
+}
+
+// unreachableClusters says which source or destination MigClusters of the DVMs mig-controller cannot
+// clean up on: gone, or a remote whose connection test failed.
+func (c *Cleanup) unreachableClusters(ctx context.Context, dvms []target) ([]string, error) {
+	var why []string
+	for _, t := range dvms {
+		dvm, err := c.get(ctx, t.GVR, t.Namespace, t.Name)
+		if err != nil || dvm == nil {
+			return nil, err
+		}
+		for _, side := range []string{"srcMigClusterRef", "destMigClusterRef"} {
+			name, _, _ := unstructured.NestedString(dvm.Object, "spec", side, "name")
+			if name == "" {
+				continue
+			}
+			ns, _, _ := unstructured.NestedString(dvm.Object, "spec", side, "namespace")
+			ns = cmp.Or(ns, dvm.GetNamespace())
+			mc, err := c.get(ctx, kube.MigClusters, ns, name)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case mc == nil:
+				why = append(why, "MigCluster "+ns+"/"+name+" is gone")
+			case condTrue(mc, "TestConnectFailed"):
+				why = append(why, "MigCluster "+ns+"/"+name+" cannot be reached ("+strings.TrimSuffix(kube.ConditionMessage(mc, "TestConnectFailed"), ".")+")")
+			}
+		}
+	}
+	slices.Sort(why)
+	return slices.Compact(why), nil
 }
 
 // 3. Delete plans, storages, hooks and the remote MigClusters (the host one belongs to the operator).

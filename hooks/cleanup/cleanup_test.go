@@ -211,7 +211,7 @@ func newFakeCluster(controllerUp bool, objs ...runtime.Object) *fakeCluster {
 			return true, nil, err
 		}
 		u := o.(*unstructured.Unstructured)
-		if len(u.GetFinalizers()) > 0 && !controllerUp {
+		if len(u.GetFinalizers()) > 0 && (!controllerUp || fc.remoteDown(u)) {
 			now := metav1.Now()
 			u.SetDeletionTimestamp(&now)
 			return true, nil, tr.Update(da.GetResource(), u, da.GetNamespace())
@@ -241,6 +241,17 @@ func newFakeCluster(controllerUp bool, objs ...runtime.Object) *fakeCluster {
 		return true, u, tr.Update(pa.GetResource(), u, pa.GetNamespace())
 	})
 	return fc
+}
+
+// remoteDown says whether u is a DVM whose source MigCluster's connection test failed: the
+// controller cannot clean up there, so it keeps the finalizer.
+func (fc *fakeCluster) remoteDown(u *unstructured.Unstructured) bool {
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "srcMigClusterRef", "name")
+	if u.GetKind() != "DirectVolumeMigration" || name == "" {
+		return false
+	}
+	o, err := fc.dyn.Tracker().Get(kube.MigClusters, u.GetNamespace(), name)
+	return err == nil && kube.ConditionTrue(o.(*unstructured.Unstructured), "TestConnectFailed")
 }
 
 func (fc *fakeCluster) cleanup() *Cleanup {
@@ -560,6 +571,54 @@ func TestCleanupDVMFinalizerWithoutController(t *testing.T) {
 	}
 	if fc.exists(t, kube.DVMs, ns, "dvm-1") || fc.exists(t, kube.CRDs, "", "directvolumemigrations.migration.openshift.io") {
 		t.Fatal("--drop-finalizers did not finish the job")
+	}
+}
+
+// A running controller keeps the DVM finalizer while the migration's remote cannot be reached: the
+// cleanup says so at once, naming the cluster, instead of waiting, and --drop-finalizers goes on.
+func TestCleanupDVMFinalizerWithAnUnreachableRemote(t *testing.T) {
+	t.Parallel()
+	var objs []runtime.Object
+	for _, o := range populated() {
+		u := o.(*unstructured.Unstructured)
+		switch u.GetName() {
+		case "dvm-1":
+			_ = unstructured.SetNestedMap(u.Object, map[string]any{"name": "ocp3", "namespace": ns}, "spec", "srcMigClusterRef")
+		case "ocp3":
+			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "TestConnectFailed", "status": "True", "category": "Critical",
+				"message": "Test connect failed: dial tcp 10.0.0.9:6443: i/o timeout"}}, "status", "conditions")
+		}
+		objs = append(objs, u)
+	}
+	fc := newFakeCluster(true, objs...)
+	_, err := fc.cleanup().Run(context.Background())
+	want := "DirectVolumeMigration openshift-migration/dvm-1 keeps the finalizer migration.openshift.io/directvolumemigrationfinalizer: mig-controller removes it only after cleaning up on both clusters of the migration, and MigCluster openshift-migration/ocp3 cannot be reached (Test connect failed: dial tcp 10.0.0.9:6443: i/o timeout)"
+	if !kube.IsRefusal(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--drop-finalizers") {
+		t.Fatalf("want a refusal naming the unreachable cluster:\n%s\ngot\n%v", want, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the cleanup waited for its timeout: %v", err)
+	}
+	if !fc.exists(t, kube.MigClusters, ns, "ocp3") || !fc.exists(t, kube.MigrationControllers, ns, "migration-controller") {
+		t.Fatal("the cleanup went past the stuck DVM")
+	}
+	c := fc.cleanup()
+	c.DropFinalizers = true
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatalf("rerun with --drop-finalizers: %v", err)
+	}
+	if fc.exists(t, kube.DVMs, ns, "dvm-1") {
+		t.Fatal("--drop-finalizers left the DVM")
+	}
+	var notes []string
+	for _, st := range rep.Steps {
+		notes = append(notes, st.Notes...)
+	}
+	if !slices.ContainsFunc(notes, func(n string) bool {
+		return strings.Contains(n, "(--drop-finalizers, MigCluster openshift-migration/ocp3 cannot be reached")
+	}) {
+		t.Errorf("the report does not say why the finalizer was dropped: %q", notes)
 	}
 }
 
