@@ -231,7 +231,7 @@ func reasonOf(err error) string {
 	return err.Error()
 }
 
-var clusterConds = []string{"InvalidURL", "InvalidSaSecretRef", "InvalidSaToken"}
+var clusterConds = []string{"InvalidURL", "InvalidSaSecretRef", "InvalidSaToken", "TestConnectFailed", "SaTokenNotPrivileged"}
 
 func (d *Double) syncClusters(ctx context.Context, _ string) error {
 	items, err := d.listAll(ctx, MigClusters)
@@ -242,7 +242,10 @@ func (d *Double) syncClusters(ctx context.Context, _ string) error {
 		c := &items[i]
 		var found []critical
 		if host, _, _ := unstructured.NestedBool(c.Object, "spec", "isHostCluster"); !host {
-			found = d.checkRemote(ctx, c)
+			var verdict bool
+			if found, verdict = d.checkRemote(ctx, c); !verdict {
+				continue // the connection test has not answered yet
+			}
 		}
 		if err := d.updateStatus(ctx, MigClusters, c, func(u *unstructured.Unstructured) bool {
 			return setValidity(u, clusterConds, found, "The cluster is ready.")
@@ -253,24 +256,30 @@ func (d *Double) syncClusters(ctx context.Context, _ string) error {
 	return nil
 }
 
-func (d *Double) checkRemote(ctx context.Context, c *unstructured.Unstructured) []critical {
+// checkRemote returns what mig-controller finds wrong with a remote MigCluster, and whether it has
+// a verdict (the connection test runs in the background).
+func (d *Double) checkRemote(ctx context.Context, c *unstructured.Unstructured) ([]critical, bool) {
 	var out []critical
-	if url, _, _ := unstructured.NestedString(c.Object, "spec", "url"); url == "" {
+	url, _, _ := unstructured.NestedString(c.Object, "spec", "url")
+	if url == "" {
 		out = append(out, critical{"InvalidURL", "A remote cluster needs spec.url."})
 	}
 	name, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "name")
 	ns, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "namespace")
 	if name == "" || ns == "" {
-		return append(out, critical{"InvalidSaSecretRef", "A remote cluster needs spec.serviceAccountSecretRef naming a Secret and its namespace."})
+		return append(out, critical{"InvalidSaSecretRef", "A remote cluster needs spec.serviceAccountSecretRef naming a Secret and its namespace."}), true
 	}
 	sec, err := d.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return append(out, critical{"InvalidSaSecretRef", fmt.Sprintf("The Secret %s/%s named by serviceAccountSecretRef cannot be read (%s).", ns, name, reasonOf(err))})
+		return append(out, critical{"InvalidSaSecretRef", fmt.Sprintf("The Secret %s/%s named by serviceAccountSecretRef cannot be read (%s).", ns, name, reasonOf(err))}), true
 	}
 	if len(sec.Data["saToken"]) == 0 {
 		out = append(out, critical{"InvalidSaToken", fmt.Sprintf("The Secret %s/%s has no saToken.", ns, name)})
 	}
-	return out
+	if len(out) > 0 {
+		return out, true
+	}
+	return d.connectVerdict(c, url, sec.Data["saToken"], sec.ResourceVersion)
 }
 
 // syncPlans closes plans: Closed follows spec.closed after CloseDelay.
@@ -325,6 +334,10 @@ func (d *Double) syncDVMs(ctx context.Context, line string) error {
 		has := slices.Contains(fins, DVMFinalizer)
 		switch {
 		case u.GetDeletionTimestamp() != nil && has:
+			if why := d.dvmBlocked(ctx, u); why != "" {
+				d.log.Info("keeping the DirectVolumeMigration's finalizer", "dvm", u.GetNamespace()+"/"+u.GetName(), "why", why)
+				continue
+			}
 			u.SetFinalizers(slices.DeleteFunc(fins, func(f string) bool { return f == DVMFinalizer }))
 		case u.GetDeletionTimestamp() == nil && !has:
 			u.SetFinalizers(append(fins, DVMFinalizer))
@@ -336,6 +349,31 @@ func (d *Double) syncDVMs(ctx context.Context, line string) error {
 		}
 	}
 	return nil
+}
+
+// dvmBlocked says why the controller cannot yet clean up after a deleted DirectVolumeMigration: it
+// removes the rsync pods, services and routes on its source and its destination cluster through
+// their clients, and drops the finalizer only once both are done, so a MigCluster that is gone or
+// a remote it cannot connect to keeps the finalizer.
+func (d *Double) dvmBlocked(ctx context.Context, dvm *unstructured.Unstructured) string {
+	for _, side := range []string{"srcMigClusterRef", "destMigClusterRef"} {
+		name, _, _ := unstructured.NestedString(dvm.Object, "spec", side, "name")
+		if name == "" {
+			continue // no cluster on that side: nothing of this migration there
+		}
+		ns, _, _ := unstructured.NestedString(dvm.Object, "spec", side, "namespace")
+		if ns == "" {
+			ns = dvm.GetNamespace()
+		}
+		c, err := d.dyn.Resource(MigClusters).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Sprintf("MigCluster %s/%s of %s: %s", ns, name, side, reasonOf(err))
+		}
+		if host, _, _ := unstructured.NestedBool(c.Object, "spec", "isHostCluster"); !host && d.unreachable(c.GetUID()) {
+			return fmt.Sprintf("MigCluster %s/%s of %s cannot be connected to", ns, name, side)
+		}
+	}
+	return ""
 }
 
 // syncMigrations runs new MigMigrations to Succeeded when Options.CompleteMigrations asks.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,44 @@ func secret(t *testing.T, e *testenv.Env, name string, data map[string]string) {
 	if _, err := e.Client.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// putSecret replaces the data of a Secret.
+func putSecret(t *testing.T, e *testenv.Env, name string, data map[string]string) {
+	t.Helper()
+	s, err := e.Client.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data, s.StringData = nil, data
+	if _, err := e.Client.CoreV1().Secrets(ns).Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// saToken returns a token of a new ServiceAccount of the namespace, bound to cluster-admin when admin.
+func saToken(t *testing.T, e *testenv.Env, name string, admin bool) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if admin {
+		crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "test-" + name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}
+		if _, err := e.Client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = e.Client.RbacV1().ClusterRoleBindings().Delete(context.Background(), crb.Name, metav1.DeleteOptions{})
+		})
+	}
+	tok, err := e.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Status.Token
 }
 
 func exists(ctx context.Context, e *testenv.Env, gvr schema.GroupVersionResource, namespace, name string) (bool, string) {
@@ -219,6 +258,22 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		}))
 		critical(t, e, op.MigClusters, "source", "InvalidSaSecretRef")
 		secret(t, e, "source-token", map[string]string{"saToken": "token"})
+		critical(t, e, op.MigClusters, "source", "TestConnectFailed")
+		// The lab's API server plays the remote: a token it does not know cannot connect; a
+		// ServiceAccount's without rights on migration.openshift.io and velero.io is refused.
+		ca := base64.StdEncoding.EncodeToString(e.Cluster.Config.CAData)
+		patchSpec(t, e, op.MigClusters, "source", `{"url":"`+e.Cluster.URL+`","caBundle":"`+ca+`"}`)
+		dt.Eventually(t, wait, "TestConnectFailed for the lab's API server with an unknown token", func(ctx context.Context) (bool, string) {
+			u, note := dt.Get(ctx, e, op.MigClusters, ns, "source")
+			if u == nil {
+				return false, note
+			}
+			msg, _ := conditions.Get(u, "TestConnectFailed")["message"].(string)
+			return strings.HasPrefix(msg, "Test connect failed: ") && strings.Contains(msg, "provide credentials"), fmt.Sprint(u.Object["status"])
+		})
+		putSecret(t, e, "source-token", map[string]string{"saToken": saToken(t, e, "no-rights", false)})
+		critical(t, e, op.MigClusters, "source", "SaTokenNotPrivileged")
+		putSecret(t, e, "source-token", map[string]string{"saToken": saToken(t, e, "remote-admin", true)})
 		ready(t, e, op.MigClusters, "source")
 	})
 
@@ -260,6 +315,21 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		})
 		patchSpec(t, e, op.MigrationControllers, mc.GetName(), `{"migration_controller":true}`)
 		dt.Eventually(t, wait, "DVM deleted once the controller is back", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, op.DVMs, ns, "dvm-2") })
+
+		// A DVM whose remote cannot be connected to keeps the finalizer while the controller runs.
+		dt.Create(t, e, op.DVMs, migObj("DirectVolumeMigration", "dvm-3", map[string]any{
+			"srcMigClusterRef": map[string]any{"name": "source", "namespace": ns}, "destMigClusterRef": map[string]any{"name": "host", "namespace": ns}}))
+		finalized("dvm-3")
+		patchSpec(t, e, op.MigClusters, "source", `{"url":"https://127.0.0.1:1"}`)
+		critical(t, e, op.MigClusters, "source", "TestConnectFailed")
+		if err := e.Dynamic.Resource(op.DVMs).Namespace(ns).Delete(ctx, "dvm-3", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dt.Never(t, 3*time.Second, "DVM deleted while its remote is unreachable", func(ctx context.Context) (bool, string) {
+			return dt.Gone(ctx, e, op.DVMs, ns, "dvm-3")
+		})
+		patchSpec(t, e, op.MigClusters, "source", `{"url":"`+e.Cluster.URL+`"}`)
+		dt.Eventually(t, wait, "DVM deleted once its remote answers", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, op.DVMs, ns, "dvm-3") })
 	})
 
 	t.Run("deleting the MigrationController collects its namespaced objects only", func(t *testing.T) {

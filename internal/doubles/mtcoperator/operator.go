@@ -141,6 +141,8 @@ type Double struct {
 	// tested holds the last bucket test of each MigStorage, redone when its spec or Secret changes
 	// or StorageRetest has passed, as mig-controller requeues every 30 s.
 	tested map[types.UID]bucketTest
+	// remotes holds the last connection test of each remote MigCluster.
+	remotes remotes
 }
 
 // Start starts the double; Stop ends it.
@@ -161,7 +163,8 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	cfg.QPS, cfg.Burst = 200, 400
 	cfg.WarningHandler = rest.NoWarnings{}
 	d := &Double{opts: opts, log: opts.Log.With("double", doubleName),
-		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}, tested: map[types.UID]bucketTest{}}
+		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}, tested: map[types.UID]bucketTest{},
+		remotes: remotes{tests: map[types.UID]*remoteTest{}}}
 	var err error
 	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
