@@ -130,6 +130,21 @@ func TestIntegrationPinnedOADPChannelAbsent(t *testing.T) {
 		t.Fatalf("want the configure hook's refusal naming %s (%q…), got:\n%s", channel, want, out)
 	}
 	fmt.Fprintf(l.Out, "    refusal: %s\n", strings.TrimSpace(refusal))
+	// The refusal is the hook's answer: its Job failed with its one pod, by the pod failure policy,
+	// and configure was not run a second time (its backoffLimit is for pods that did not answer).
+	job, err := e.Client.BatchV1().Jobs(ns).Get(ctx, "mtc-hook-configure", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the failed configure Job is not kept for inspection: %v", err)
+	}
+	var failed *batchv1.JobCondition
+	for i := range job.Status.Conditions {
+		if c := &job.Status.Conditions[i]; c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			failed = c
+		}
+	}
+	if failed == nil || failed.Reason != batchv1.JobReasonPodFailurePolicy || job.Status.Failed != 1 {
+		t.Errorf("configure Job: %d failed pods, Failed condition %+v; want one pod and reason %s", job.Status.Failed, failed, batchv1.JobReasonPodFailurePolicy)
+	}
 }
 
 // OLM marks a CSV that had Succeeded Failed (ComponentUnhealthy) while its operator pod is

@@ -253,13 +253,26 @@ Usage: {{ include "mtc.lib.hook.job" (dict "context" $ "hook" "versionCheck") }}
 {{- $settings := include "mtc.lib.hook.settings" . | fromJson -}}
 {{- $component := printf "hook-%s" $spec.name -}}
 {{- $annotations := fromYaml (include "mtc.lib.hookAnnotations" (dict "spec" $spec "weight" $spec.weight "logPolicy" $ctx.Values.hooks.outputLogPolicy)) -}}
-{{- $attempts := add1 (int $settings.backoffLimit) -}}
 apiVersion: batch/v1
 kind: Job
 {{ include "mtc.lib.metadata" (dict "context" $ctx "name" $spec.resourceName "component" $component "annotations" $annotations) }}
 spec:
   backoffLimit: {{ $settings.backoffLimit }}
-  activeDeadlineSeconds: {{ mul (add (int $settings.timeoutSeconds) 30) $attempts }}
+  {{- /* The hook ends itself at its timeout (exit 124); the deadline, 30 s later, covers scheduling and the
+  image pull, so that the Job ends within Helm's --timeout when timeoutSeconds + 30 fits in it. A retry after
+  a pod disruption gets what is left, never a second deadline. */}}
+  activeDeadlineSeconds: {{ add (int $settings.timeoutSeconds) 30 }}
+  {{- if semverCompare ">=1.26.0-0" $ctx.Capabilities.KubeVersion.Version }}
+  {{- /* A refusal (1), a usage error (2) or a timeout (124) is the hook's answer: retrying it would only
+  repeat it after Helm has reported the failure. Only a pod that did not get to answer is retried. */}}
+  podFailurePolicy:
+    rules:
+      - action: FailJob
+        onExitCodes:
+          containerName: {{ $spec.name }}
+          operator: In
+          values: [1, 2, 124]
+  {{- end }}
   template:
     metadata:
       labels:
