@@ -49,11 +49,11 @@ migration_controller, migration_ui and cluster_name have no operator default and
   "mig_pod_limit" (printf "%d" (int64 $mc.limits.pods))
   "mig_namespace_limit" (printf "%d" (int64 $mc.limits.namespaces))
 -}}
-{{- if or $mc.proxy.httpProxy $mc.proxy.httpsProxy -}}
 {{- with $mc.proxy.httpProxy -}}{{- $_ := set $spec "http_proxy" . -}}{{- end -}}
 {{- with $mc.proxy.httpsProxy -}}{{- $_ := set $spec "https_proxy" . -}}{{- end -}}
+{{- /* The operator writes no_proxy into the migration-proxy Secret whenever it is set, also when the
+proxies themselves come from the cluster-wide Proxy (through the operator's environment). */}}
 {{- with $mc.proxy.noProxy -}}{{- $_ := set $spec "no_proxy" . -}}{{- end -}}
-{{- end -}}
 {{- with $mc.stunnelTcpProxy -}}{{- $_ := set $spec "stunnel_tcp_proxy" . -}}{{- end -}}
 {{- with $mc.rsyncEndpointType -}}{{- $_ := set $spec "rsync_endpoint_type" . -}}{{- end -}}
 {{- with $mc.sourceSupplementalGroups -}}{{- $_ := set $spec "src_supplemental_groups" (include "mtc.lib.intList" .) -}}{{- end -}}

@@ -26,11 +26,6 @@ Approval is Manual: approve the pending InstallPlan, then run helm upgrade again
   oc get installplan -n {{ $ns }}
   oc patch installplan <name> -n {{ $ns }} --type merge -p '{"spec":{"approved":true}}'
 {{- end }}
-{{- $proxy := $v.migrationController.proxy }}
-{{- if and $proxy.noProxy (not (or $proxy.httpProxy $proxy.httpsProxy)) }}
-
-Note: migrationController.proxy.noProxy is set without httpProxy or httpsProxy; MTC ignores it then, so the chart left it out.
-{{- end }}
 {{- if eq $v.role "control" }}
 
 Web console (once the operator has reconciled):
