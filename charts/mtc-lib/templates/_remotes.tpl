@@ -94,6 +94,7 @@ version-check hook how to reach each remote cluster; gone once the phase ends.
 {{- $remotes := list -}}
 {{- range $name, $remote := .Values.remoteClusters -}}
 {{- $entry := dict "name" $name "url" $remote.url "caBundle" ($remote.caBundle | default "") -}}
+{{- if $remote.insecure -}}{{- $_ := set $entry "insecure" true -}}{{- end -}}
 {{- if $remote.existingSecret -}}
 {{- $_ := set $entry "secretRef" (dict "name" $remote.existingSecret "key" "saToken") -}}
 {{- else -}}
