@@ -141,6 +141,9 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 			return rep, err
 		}
 		rep.Operator = "legacy, Deployment " + op.Deployment + " available"
+		if err := c.emptyNodeSelector(ctx, ns); err != nil {
+			return rep, err
+		}
 	}
 	log.Info("operator ready", "operator", rep.Operator)
 
@@ -183,6 +186,35 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	rep.Result = "ok"
 	return rep, nil
+}
+
+// NodeSelectorAnnotation is OpenShift 3.11's project node selector; "" lets a project's pods run
+// on every node whatever the cluster's default project node selector.
+const NodeSelectorAnnotation = "openshift.io/node-selector"
+
+// emptyNodeSelector gives the legacy namespace the empty project node selector that the legacy
+// operator.yml's Namespace carries, before the operator creates the restic DaemonSet: with the
+// cluster's default node selector, restic would skip the nodes outside it and their volumes would
+// not migrate. A node selector the user set on purpose is left as it is.
+func (c *Configure) emptyNodeSelector(ctx context.Context, ns string) error {
+	what := "set the annotation " + NodeSelectorAnnotation + `="" on namespace ` + ns
+	var cur *corev1.Namespace
+	err := retryTransient(ctx, c.Waiter, "get namespace "+ns, func(ctx context.Context) error {
+		var err error
+		cur, err = c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return kube.Explain(err, "get namespace "+ns, c.Host)
+	}
+	if _, set := cur.Annotations[NodeSelectorAnnotation]; set {
+		return nil
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + NodeSelectorAnnotation + `":""}}}`)
+	return kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+		_, err := c.Kube.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
+		return err
+	}), what, c.Host)
 }
 
 // fillMCG completes a MigStorage of provider mcg whose values hold no credentials from OpenShift Data

@@ -176,6 +176,45 @@ func csvFailedAfterSucceeded(name string) *unstructured.Unstructured {
 		}}})
 }
 
+// legacyObjects is the legacy chart's operator, its ConfigMap and the namespace with annotations.
+func legacyObjects(nsAnnotations map[string]string) []runtime.Object {
+	return []runtime.Object{
+		configMap("{mode: legacy, deployment: migration-operator}", strings.Split(objectsYAML, "---")[0]),
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "migration-operator", Namespace: ns},
+			Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{Type: "Available", Status: "True"}}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: nsAnnotations}},
+	}
+}
+
+// On 3.11 the legacy namespace gets the empty project node selector before the MigrationController
+// (whose restic DaemonSet must run on every node); a node selector the user set stays.
+func TestConfigureLegacyNamespaceNodeSelector(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		annotated map[string]string
+		want      string
+	}{
+		{"none", nil, ""},
+		{"the user's", map[string]string{NodeSelectorAnnotation: "region=east"}, "region=east"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &env{typed: legacyObjects(tc.annotated), dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)}, specVersion: "1.7.14"}
+			c, _ := e.configure()
+			if _, err := c.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := got.Annotations[NodeSelectorAnnotation]; !ok || v != tc.want {
+				t.Errorf("namespace annotation %s = %q (set %v), want %q", NodeSelectorAnnotation, v, ok, tc.want)
+			}
+		})
+	}
+}
+
 func installPlan(name, phase string, csvs ...string) runtime.Object {
 	names := make([]any, len(csvs))
 	for i, c := range csvs {
@@ -215,12 +254,8 @@ func TestConfigure(t *testing.T) {
 			wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"}},
 		{name: "legacy operator", wantApplied: []string{"MigrationController/migration-controller"},
 			env: &env{
-				typed: []runtime.Object{
-					configMap("{mode: legacy, deployment: migration-operator}", strings.Split(objectsYAML, "---")[0]),
-					&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "migration-operator", Namespace: ns},
-						Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{Type: "Available", Status: "True"}}}},
-				},
-				dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)},
+				typed: legacyObjects(nil),
+				dyn:   []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)},
 				// The legacy operator manages no status; it writes spec.version.
 				specVersion: "1.7.14",
 			}},

@@ -73,6 +73,14 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 		if spec["version"] == nil || !strings.HasPrefix(spec["version"].(string), "1.7") {
 			t.Errorf("the legacy operator did not reconcile the MigrationController: spec.version = %v", spec["version"])
 		}
+		// The empty project node selector lets restic run on every node, as operator.yml's Namespace has it.
+		nsObj, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := nsObj.Annotations["openshift.io/node-selector"]; !ok || v != "" {
+			t.Errorf("namespace %s: openshift.io/node-selector = %q (set %v), want the empty selector", ns, v, ok)
+		}
 		if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
 			t.Fatal(err)
 		}

@@ -106,9 +106,9 @@ Code: hooks/pulltest. */}}
   verbs: ["create", "get", "list", "delete"]
 {{- end }}
 
-{{/* configure: waits for the operator (OLM or the legacy Deployment) and the CRDs, then server-side applies
-ConfigMap mtc-configure (patch; create only where the API server has no server-side apply) and polls each
-object. Code: hooks/configure. */}}
+{{/* configure: waits for the operator (OLM or the legacy Deployment) and the CRDs, gives the legacy namespace
+the empty project node selector (get, patch), then server-side applies ConfigMap mtc-configure (patch; create
+only where the API server has no server-side apply) and polls each object. Code: hooks/configure. */}}
 {{- define "mtc.lib.hookRules.configure.cluster" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
@@ -117,6 +117,12 @@ object. Code: hooks/configure. */}}
   resources: ["catalogsources"]
   verbs: ["get"]
 {{- include "mtc.lib.hookRules.mcgDiscover" . }}
+{{- if include "mtc.lib.legacy.enabled" . }}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  resourceNames: [{{ .Release.Namespace | quote }}]
+  verbs: ["get", "patch"]
+{{- end }}
 {{- end }}
 
 {{- define "mtc.lib.hookRules.configure.namespace" -}}
