@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"k8s.io/utils/ptr"
 	"log/slog"
 	"strings"
 	"time"
@@ -57,8 +58,12 @@ type Report struct {
 	Operator string    `json:"operator"`
 	CRDs     int       `json:"crdsEstablished"`
 	Objects  []Applied `json:"objects"`
-	Result   string    `json:"result"`
-	Duration string    `json:"duration"`
+	// Pruned are the MigStorages and MigClusters an earlier revision of the release applied and
+	// this one no longer renders; Kept those of them a MigPlan still uses.
+	Pruned   []string `json:"pruned,omitempty"`
+	Kept     []string `json:"kept,omitempty"`
+	Result   string   `json:"result"`
+	Duration string   `json:"duration"`
 }
 
 // WriteText prints the report for people.
@@ -69,6 +74,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "CRDs:     %d established\n", r.CRDs)
 	for _, o := range r.Objects {
 		fmt.Fprintf(&b, "applied:  %s %s: %s\n", o.Kind, o.Name, o.Status)
+	}
+	for _, p := range r.Pruned {
+		fmt.Fprintf(&b, "pruned:   %s\n", p)
+	}
+	for _, k := range r.Kept {
+		fmt.Fprintf(&b, "kept:     %s\n", k)
 	}
 	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
 	_, err := io.WriteString(w, b.String())
@@ -184,8 +195,82 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 			return rep, err
 		}
 	}
+	// 4. What an earlier revision applied and this one dropped.
+	if err := c.prune(ctx, ns, objs, rep, log); err != nil {
+		return rep, err
+	}
 	rep.Result = "ok"
 	return rep, nil
+}
+
+// instanceLabel is the label the chart puts on what configure applies: the release's name.
+const instanceLabel = "app.kubernetes.io/instance"
+
+// prune deletes the MigStorages and remote MigClusters that carry this release's label but that
+// the current revision no longer renders (a remote or the replication repository removed from the
+// values). One that a MigPlan still names stays, said in the report; nothing without the release's
+// label is touched.
+func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.Unstructured, rep *Report, log *slog.Logger) error {
+	release := ""
+	want := map[string]bool{}
+	for _, o := range objs {
+		if r := o.GetLabels()[instanceLabel]; r != "" {
+			release = r
+		}
+		want[o.GetKind()+"/"+o.GetName()] = true
+	}
+	if release == "" {
+		return nil
+	}
+	sel := instanceLabel + "=" + release + ",app.kubernetes.io/managed-by=Helm"
+	used := map[string][]string{} // Kind/name: the plans that name it
+	plans, err := c.Dynamic.Resource(kube.MigPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return kube.Explain(err, "list MigPlans in "+ns, c.Host)
+	}
+	for _, p := range plans.Items {
+		for kind, field := range map[string][]string{"MigCluster": {"srcMigClusterRef", "destMigClusterRef"}, "MigStorage": {"migStorageRef"}} {
+			for _, f := range field {
+				if n, _, _ := unstructured.NestedString(p.Object, "spec", f, "name"); n != "" {
+					used[kind+"/"+n] = append(used[kind+"/"+n], p.GetName())
+				}
+			}
+		}
+	}
+	for _, k := range []struct {
+		kind string
+		gvr  schema.GroupVersionResource
+	}{{"MigStorage", kube.MigStorages}, {"MigCluster", kube.MigClusters}} {
+		l, err := c.Dynamic.Resource(k.gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return kube.Explain(err, "list "+k.kind+"s of release "+release+" in "+ns, c.Host)
+		}
+		for _, u := range l.Items {
+			key := k.kind + "/" + u.GetName()
+			if host, _, _ := unstructured.NestedBool(u.Object, "spec", "isHostCluster"); want[key] || host || u.GetDeletionTimestamp() != nil {
+				continue
+			}
+			name := k.kind + " " + ns + "/" + u.GetName()
+			if plans := used[key]; len(plans) > 0 {
+				rep.Kept = append(rep.Kept, name+": the values no longer have it, but MigPlan "+strings.Join(plans, ", ")+" still uses it; delete the plan, then run helm upgrade again")
+				continue
+			}
+			what := "delete " + name
+			err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+				err := c.Dynamic.Resource(k.gvr).Namespace(ns).Delete(ctx, u.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(u.GetUID())}})
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return err
+			})
+			if err != nil {
+				return kube.Explain(err, what, c.Host)
+			}
+			rep.Pruned = append(rep.Pruned, name)
+			log.Info("pruned", "kind", k.kind, "name", u.GetNamespace()+"/"+u.GetName())
+		}
+	}
+	return nil
 }
 
 // NodeSelectorAnnotation is OpenShift 3.11's project node selector; "" lets a project's pods run

@@ -117,7 +117,8 @@ type env struct {
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 	kc := fake.NewClientset(e.typed...)
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList", kube.InstallPlans: "InstallPlanList"}, e.dyn...)
+	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList", kube.InstallPlans: "InstallPlanList",
+		kube.MigPlans: "MigPlanList", kube.MigStorages: "MigStorageList", kube.MigClusters: "MigClusterList"}, e.dyn...)
 	dc.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchAction)
 		if pa.GetPatchType() != types.ApplyPatchType {
@@ -188,6 +189,55 @@ func legacyObjects(nsAnnotations map[string]string) []runtime.Object {
 
 // On 3.11 the legacy namespace gets the empty project node selector before the MigrationController
 // (whose restic DaemonSet must run on every node); a node selector the user set stays.
+// An upgrade whose values dropped a remote or the replication repository removes the MigCluster or
+// MigStorage an earlier revision applied, unless a MigPlan still names it; what the release did not
+// apply (no release label, another release's) stays.
+func TestConfigurePrunesWhatTheReleaseNoLongerRenders(t *testing.T) {
+	t.Parallel()
+	labelled := func(u *unstructured.Unstructured, release string) *unstructured.Unstructured {
+		u.SetLabels(map[string]string{"app.kubernetes.io/instance": release, "app.kubernetes.io/managed-by": "Helm"})
+		return u
+	}
+	release := func(doc string) string {
+		return strings.ReplaceAll(doc, "metadata:\n", "metadata:\n  labels: {app.kubernetes.io/instance: mtc, app.kubernetes.io/managed-by: Helm}\n")
+	}
+	e := &env{typed: []runtime.Object{configMap("{mode: olm, subscription: mtc-operator}", release(objectsYAML))}, status: healthy,
+		dyn: append(olmReady(),
+			labelled(obj("migration.openshift.io/v1alpha1", "MigStorage", ns, "old-repo", map[string]any{"spec": map[string]any{}}), "mtc"),
+			labelled(obj("migration.openshift.io/v1alpha1", "MigCluster", ns, "dropped", map[string]any{"spec": map[string]any{"isHostCluster": false}}), "mtc"),
+			labelled(obj("migration.openshift.io/v1alpha1", "MigCluster", ns, "in-use", map[string]any{"spec": map[string]any{"isHostCluster": false}}), "mtc"),
+			labelled(obj("migration.openshift.io/v1alpha1", "MigCluster", ns, "other-release", map[string]any{"spec": map[string]any{"isHostCluster": false}}), "mtc-b"),
+			obj("migration.openshift.io/v1alpha1", "MigCluster", ns, "users", map[string]any{"spec": map[string]any{"isHostCluster": false}}),
+			obj("migration.openshift.io/v1alpha1", "MigPlan", ns, "shop", map[string]any{"spec": map[string]any{"srcMigClusterRef": map[string]any{"name": "in-use", "namespace": ns}}}),
+		)}
+	c, dc := e.configure()
+	rep, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(gvr schema.GroupVersionResource, name string) bool {
+		_, err := dc.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil
+	}
+	if exists(kube.MigStorages, "old-repo") || exists(kube.MigClusters, "dropped") {
+		t.Error("what the values dropped is still there")
+	}
+	for _, n := range []string{"in-use", "other-release", "users", "ocp3"} {
+		if !exists(kube.MigClusters, n) {
+			t.Errorf("MigCluster %s was deleted", n)
+		}
+	}
+	if !exists(kube.MigStorages, "repo") {
+		t.Error("the MigStorage the values still have was deleted")
+	}
+	if strings.Join(rep.Pruned, ", ") != "MigStorage openshift-migration/old-repo, MigCluster openshift-migration/dropped" {
+		t.Errorf("pruned %q", rep.Pruned)
+	}
+	if len(rep.Kept) != 1 || !strings.HasPrefix(rep.Kept[0], "MigCluster openshift-migration/in-use: the values no longer have it, but MigPlan shop still uses it") {
+		t.Errorf("kept %q", rep.Kept)
+	}
+}
+
 func TestConfigureLegacyNamespaceNodeSelector(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

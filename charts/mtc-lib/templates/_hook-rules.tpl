@@ -108,7 +108,9 @@ Code: hooks/pulltest. */}}
 
 {{/* configure: waits for the operator (OLM or the legacy Deployment) and the CRDs, gives the legacy namespace
 the empty project node selector (get, patch), then server-side applies ConfigMap mtc-configure (patch; create
-only where the API server has no server-side apply) and polls each object. Code: hooks/configure. */}}
+only where the API server has no server-side apply), polls each object, and deletes the MigStorages and
+MigClusters of the release that the values dropped unless a MigPlan names them (list, delete). Code:
+hooks/configure. */}}
 {{- define "mtc.lib.hookRules.configure.cluster" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
@@ -148,6 +150,12 @@ only where the API server has no server-side apply) and polls each object. Code:
 - apiGroups: ["migration.openshift.io"]
   resources: ["migrationcontrollers", "migstorages", "migclusters"]
   verbs: ["get", "create", "patch"]
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migstorages", "migclusters"]
+  verbs: ["list", "delete"]
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migplans"]
+  verbs: ["list"]
 {{- if include "mtc.lib.storage.mcgDiscover" . }}
 - apiGroups: [""]
   resources: ["secrets"]
