@@ -140,6 +140,19 @@ func TestIntegrationServerDryRun(t *testing.T) {
 								t.Errorf("NOTES print the credential %q", secret)
 							}
 						}
+						// Keys only mig-controller reads are named in NOTES where it does not run.
+						if strings.HasSuffix(vf.Name, "remote") || strings.HasSuffix(vf.Name, "control") {
+							_, notes, err := renderOnline(root, helm, c.Kubeconfig, chart, "-f", vf.Path,
+								"--set", "migrationController.stunnelTcpProxy=http://proxy.example.com:3128",
+								"--set", "migrationController.rsyncResources.source.limits.memory=2Gi")
+							if err != nil {
+								t.Fatal(err)
+							}
+							const note = "Note: migrationController.stunnelTcpProxy, migrationController.rsyncResources take effect only on the control cluster"
+							if remote := strings.HasSuffix(vf.Name, "remote"); strings.Contains(notes, note) != remote {
+								t.Errorf("role %s: NOTES should say %q: %v\n%s", map[bool]string{true: "remote", false: "control"}[remote], note, remote, notes)
+							}
+						}
 						// Helm 4 must render the same objects from the same cluster.
 						out4, _, err := renderOnline(root, helm4, c.Kubeconfig, chart, "-f", vf.Path)
 						if err != nil {

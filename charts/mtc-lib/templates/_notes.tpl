@@ -26,6 +26,18 @@ Approval is Manual: approve the pending InstallPlan, then run helm upgrade again
   oc get installplan -n {{ $ns }}
   oc patch installplan <name> -n {{ $ns }} --type merge -p '{"spec":{"approved":true}}'
 {{- end }}
+{{- $mc := $v.migrationController }}
+{{- if ne $v.role "control" }}
+{{- $controlOnly := list }}
+{{- if $mc.stunnelTcpProxy }}{{ $controlOnly = append $controlOnly "stunnelTcpProxy" }}{{ end }}
+{{- if $mc.sourceSupplementalGroups }}{{ $controlOnly = append $controlOnly "sourceSupplementalGroups" }}{{ end }}
+{{- if $mc.targetSupplementalGroups }}{{ $controlOnly = append $controlOnly "targetSupplementalGroups" }}{{ end }}
+{{- if regexMatch `":("[^"]|[0-9])` ($mc.rsyncResources | toJson) }}{{ $controlOnly = append $controlOnly "rsyncResources" }}{{ end }}
+{{- with $controlOnly }}
+
+Note: migrationController.{{ join ", migrationController." . }} take effect only on the control cluster, where mig-controller runs the direct volume migrations; on this {{ $v.role }} cluster nothing reads them. Set them in the control cluster's values.
+{{- end }}
+{{- end }}
 {{- if eq $v.role "control" }}
 
 Web console (once the operator has reconciled):
