@@ -131,6 +131,9 @@ mtc.lib.storage.migStorage: the MigStorage document of objects.yaml (with its le
 {{- $_ := set $backup "insecure" $r.insecure -}}
 {{- with $r.caBundle -}}{{- $_ := set $backup "s3CustomCABundle" (b64enc .) -}}{{- end -}}
 {{- end -}}
+{{- with $r.aws.publicUrl -}}{{- $_ := set $backup "awsPublicUrl" . -}}{{- end -}}
+{{- with $r.aws.kmsKeyId -}}{{- $_ := set $backup "awsKmsKeyId" . -}}{{- end -}}
+{{- with $r.aws.signatureVersion -}}{{- $_ := set $backup "awsSignatureVersion" (toString .) -}}{{- end -}}
 {{- else if eq $provider "gcp" -}}
 {{- $_ := set $backup "gcpBucket" $r.bucket -}}
 {{- else if eq $provider "azure" -}}
@@ -139,6 +142,9 @@ mtc.lib.storage.migStorage: the MigStorage document of objects.yaml (with its le
 {{- $_ := set $backup "azureStorageContainer" $r.azure.storageContainer -}}
 {{- $_ := set $snapshot "azureResourceGroup" $r.azure.resourceGroup -}}
 {{- end }}
+{{- $vs := $r.volumeSnapshot -}}
+{{- with $vs.snapshotCreationTimeout -}}{{- $_ := set $snapshot "snapshotCreationTimeout" . -}}{{- end -}}
+{{- with $vs.azureApiTimeout -}}{{- $_ := set $snapshot "azureApiTimeout" . -}}{{- end -}}
 {{- $annotations := dict -}}
 {{- if include "mtc.lib.storage.mcgDiscover" . -}}
 {{- $annotations = dict "mtc-helm.io/mcg-discover" "true" -}}
@@ -149,7 +155,7 @@ kind: MigStorage
 {{ include "mtc.lib.metadata" (dict "context" . "name" $r.name "component" "replication-repository" "annotations" $annotations) }}
 spec:
   backupStorageProvider: {{ $provider }}
-  volumeSnapshotProvider: {{ $provider }}
+  volumeSnapshotProvider: {{ $vs.provider | default $provider }}
   backupStorageConfig:
     {{- toYaml $backup | nindent 4 }}
   volumeSnapshotConfig:
