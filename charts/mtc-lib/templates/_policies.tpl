@@ -1,8 +1,8 @@
 {{/*
 NetworkPolicies for the direct volume migration rsync pods, and egress policies that let whole namespaces
 reach the other clusters. Rsync pods carry owner=directvolumemigration and app=directvolumemigration-rsync-transfer
-(or the -block variant for block volumes). Data flows source stunnel -> target router TCP 443 (Route) or the
-node port / service (NodePort, ClusterIP) -> target stunnel TCP 6443 -> rsync on localhost.
+(or the -block variant for block volumes). Data flows source stunnel -> target router TCP 443 (Route), a node
+port 30000-32767 (NodePort) or the service TCP 6443 (ClusterIP) -> target stunnel TCP 6443 -> rsync on localhost.
 */}}
 
 {{- define "mtc.lib.policies.rsyncSelector" -}}
@@ -52,9 +52,19 @@ spec:
   ingress:
     - from:
         {{- if eq $n.ingressFrom "router" }}
+        {{- /* podSelector {} beside the namespaceSelector also matches routers on the host network (bare
+        metal); the legacy policy-group label is matched too, for clusters that still carry only it. */}}
         - namespaceSelector:
             matchLabels:
               {{- toYaml $n.routerNamespaceLabels | nindent 14 }}
+          podSelector: {}
+        {{- $legacy := dict "network.openshift.io/policy-group" "ingress" }}
+        {{- if ne (toJson $legacy) (toJson $n.routerNamespaceLabels) }}
+        - namespaceSelector:
+            matchLabels:
+              {{- toYaml $legacy | nindent 14 }}
+          podSelector: {}
+        {{- end }}
         {{- else }}
         {{- range $n.sourceCIDRs }}
         - ipBlock:
@@ -74,15 +84,30 @@ spec:
   {{- $selector | nindent 2 }}
   policyTypes: ["Egress"]
   egress:
+    {{- /* The target's rsync endpoint: its router on 443 (Route), its stunnel service on 6443 (ClusterIP), or
+    a node port (NodePort, 30000-32767; a range needs endPort, Kubernetes 1.25, so older clusters get
+    every port of those CIDRs). */}}
+    {{- $ep := $n.endpointType | default $ctx.Values.migrationController.rsyncEndpointType | default "Route" }}
     {{- with $n.targetRouterCIDRs }}
     - to:
         {{- range . }}
         - ipBlock:
             cidr: {{ . }}
         {{- end }}
+      {{- if eq $ep "Route" }}
       ports:
         - protocol: TCP
           port: 443
+      {{- else if eq $ep "ClusterIP" }}
+      ports:
+        - protocol: TCP
+          port: 6443
+      {{- else if semverCompare ">=1.25.0-0" $ctx.Capabilities.KubeVersion.Version }}
+      ports:
+        - protocol: TCP
+          port: 30000
+          endPort: 32767
+      {{- end }}
     {{- end }}
     {{- with $n.proxyCIDRs }}
     - to:
