@@ -73,6 +73,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad phase", []string{"cleanup", "--phase", "later"}, ExitUsage, `--phase "later"`},
 		{"removed --force", []string{"cleanup", "--force"}, ExitUsage, "--force is gone: it mixed three risks; choose --during-migration"},
 		{"bad platform", []string{"version-check", "--mtc-version", "1.8", "--platform", "eks"}, ExitUsage, `--platform "eks"`},
+		{"bad egress kind", []string{"version-check", "--mtc-version", "1.8", "--egress-namespaces", "shop", "--egress-kind", "NetworkPolicy"}, ExitUsage, `--egress-kind "NetworkPolicy" is not EgressNetworkPolicy or EgressFirewall`},
 		{"missing kubeconfig", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", "/nonexistent/kubeconfig"}, ExitFailed, "cannot read kubeconfig /nonexistent/kubeconfig"},
 		{"unreachable API server", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", kubeconfig(t, closedPort(t))}, ExitFailed, "is unreachable"},
 		{"expired token", []string{"version-check", "--mtc-version", "1.8", "--kubeconfig", kubeconfig(t, unauthorized.URL)}, ExitFailed, "rejected the credentials"},

@@ -23,6 +23,7 @@ type versionCheckOptions struct {
 	release          string
 	remotesSecret    string
 	allowUnsupported bool
+	egress           version.EgressPolicies
 }
 
 func newVersionCheck(g *globals) *cobra.Command {
@@ -41,13 +42,16 @@ func newVersionCheck(g *globals) *cobra.Command {
 			if o.role != "" && o.role != "control" && o.role != "remote" {
 				return usagef("--role %q is not control or remote", o.role)
 			}
+			if k := o.egress.Kind; len(o.egress.Namespaces) > 0 && k != version.EgressNetworkPolicyKind && k != version.EgressFirewallKind {
+				return usagef("--egress-kind %q is not %s or %s", k, version.EgressNetworkPolicyKind, version.EgressFirewallKind)
+			}
 			cl, err := g.clients()
 			if err != nil {
 				return err
 			}
 			a := &version.Check{Platform: o.platform, Role: o.role, Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
 				MTCVersion: o.mtcVersion, Namespace: g.namespace, Release: o.release, RemotesSecret: o.remotesSecret,
-				AllowUnsupported: o.allowUnsupported, Log: g.log}
+				AllowUnsupported: o.allowUnsupported, Egress: o.egress, Log: g.log}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -58,6 +62,9 @@ func newVersionCheck(g *globals) *cobra.Command {
 	f.StringVar(&o.release, "release", "", "Helm release that installs MTC; objects it does not own count as a foreign install (empty: not checked)")
 	f.StringVar(&o.remotesSecret, "remotes-secret", "", "Secret in --namespace whose key remotes.yaml lists the remote clusters to check")
 	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform or a remote on another MTC line into a warning")
+	f.StringSliceVar(&o.egress.Namespaces, "egress-namespaces", nil, "namespaces that get the release's egress policy; one that already holds one of the user's is refused")
+	f.StringVar(&o.egress.Kind, "egress-kind", version.EgressFirewallKind, "kind of that policy: EgressFirewall (OVN-Kubernetes) or EgressNetworkPolicy (OpenShiftSDN)")
+	f.StringVar(&o.egress.Name, "egress-name", "default", "name of that policy")
 	return cmd
 }
 

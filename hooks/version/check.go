@@ -37,6 +37,9 @@ type Check struct {
 	// Role is "control" or "remote" (empty: not said); a control cluster on OCP 3 is refused (a warning
 	// with AllowUnsupported).
 	Role string
+	// Egress is the egress policies the release is about to create; a namespace that already holds one
+	// of the user's is refused.
+	Egress EgressPolicies
 	// AllowUnsupported turns an unsupported platform or a remote on another MTC line into a warning.
 	AllowUnsupported bool
 	// Remote builds clients for a remote cluster; nil uses RemoteClients.
@@ -151,7 +154,12 @@ func (c *Check) Run(ctx context.Context) (*Report, error) {
 		return rep, err
 	}
 
-	// 3. The remote clusters.
+	// 3. The namespaces that get an egress policy.
+	if err := c.checkEgress(ctx, ns); err != nil {
+		return rep, err
+	}
+
+	// 4. The remote clusters.
 	if c.RemotesSecret != "" {
 		results, err := c.checkRemotes(ctx, ns, want, log)
 		rep.Remotes = results

@@ -19,6 +19,17 @@ Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README
 - apiGroups: ["operators.coreos.com"]
   resources: ["subscriptions"]
   verbs: ["list"]
+{{- if .Values.egressPolicies.namespaces }}
+{{- if eq (include "mtc.lib.networkType" .) "OpenShiftSDN" }}
+- apiGroups: ["network.openshift.io"]
+  resources: ["egressnetworkpolicies"]
+  verbs: ["list"]
+{{- else }}
+- apiGroups: ["k8s.ovn.org"]
+  resources: ["egressfirewalls"]
+  verbs: ["list"]
+{{- end }}
+{{- end }}
 {{- if include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck") }}
 {{ include "mtc.lib.hookRules.storageCheck.cluster" . | trim }}
 {{- end }}

@@ -114,6 +114,10 @@ mtc.lib.hook.args: the mtc-hooks command line of a hook, as a JSON list (see the
 {{- $args = concat $args (list "--remotes-secret" "mtc-version-check-remotes") -}}
 {{- end -}}
 {{- if $v.hooks.versionCheck.allowUnsupported -}}{{- $args = append $args "--allow-unsupported" -}}{{- end -}}
+{{- with $v.egressPolicies.namespaces -}}
+{{- $sdn := eq (include "mtc.lib.networkType" $ctx) "OpenShiftSDN" -}}
+{{- $args = concat $args (list "--egress-namespaces" (join "," .) "--egress-kind" (ternary "EgressNetworkPolicy" "EgressFirewall" $sdn) "--egress-name" (ternary $v.egressPolicies.name "default" $sdn)) -}}
+{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $v.hooks.versionCheck.timeoutSeconds))) -}}
 {{- /* The storage check runs in the same Job, before the version check: a Job of its own would cost
        Helm a second or two, the check a fraction of one; first, so that it has consumed (and deleted)
