@@ -38,21 +38,30 @@ func watchMilestones(b *testing.B, dyn dynamic.Interface) *milestones {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &milestones{first: map[string]time.Time{}, cancel: cancel}
 	csvs := map[string]bool{} // CSV name: Succeeded
+	// watchOne follows one kind in the namespace, from before its CRD exists (OLM creates it during
+	// the install) until stop.
 	watchOne := func(gvr schema.GroupVersionResource, seen func(u *unstructured.Unstructured)) {
-		w, err := dyn.Resource(gvr).Namespace(lifecycle.Namespace).Watch(ctx, metav1.ListOptions{})
-		if err != nil {
-			b.Fatalf("watch %s: %v", gvr.Resource, err)
-		}
 		m.done.Add(1)
 		go func() {
 			defer m.done.Done()
-			defer w.Stop()
-			for ev := range w.ResultChan() {
-				if u, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type != watch.Deleted {
-					m.mu.Lock()
-					seen(u)
-					m.mu.Unlock()
+			for ctx.Err() == nil {
+				w, err := dyn.Resource(gvr).Namespace(lifecycle.Namespace).Watch(ctx, metav1.ListOptions{})
+				if err != nil {
+					// not served yet: ask again in a moment
+					select {
+					case <-ctx.Done():
+					case <-time.After(50 * time.Millisecond):
+					}
+					continue
 				}
+				for ev := range w.ResultChan() {
+					if u, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type != watch.Deleted {
+						m.mu.Lock()
+						seen(u)
+						m.mu.Unlock()
+					}
+				}
+				w.Stop()
 			}
 		}()
 	}
