@@ -229,8 +229,10 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 					// The last pass lasts about as long as the plan's passes did on this cluster:
 					// from the start OLM recorded (the start of its first pass whose status it could
 					// write) to the completion. A busy API server makes them all slower alike.
+					// At most three times the settle time: a plan that took long because a step kept
+					// failing says nothing of one pass, and the wait must fit the hook's timeout.
 					if st := startTime(&plans[i]); !st.IsZero() && done.After(st) {
-						wait = max(wait, done.Sub(st)*3/2)
+						wait = max(wait, min(done.Sub(st)*3/2, 3*settle))
 					}
 				}
 			}
