@@ -504,13 +504,7 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 }
 
 func findCondition(u *unstructured.Unstructured, typ string) map[string]any {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, x := range conds {
-		if m, ok := x.(map[string]any); ok && m["type"] == typ {
-			return m
-		}
-	}
-	return nil
+	return kube.FindCondition(u, typ)
 }
 
 func condition(u *unstructured.Unstructured, typ string) string {
@@ -528,8 +522,7 @@ func conditionReason(u *unstructured.Unstructured, typ string) string {
 }
 
 func conditionMessage(u *unstructured.Unstructured, typ string) string {
-	s, _ := findCondition(u, typ)["message"].(string)
-	return s
+	return kube.ConditionMessage(u, typ)
 }
 
 func conditionMessages(u *unstructured.Unstructured) string {

@@ -6,24 +6,15 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
 
 // Get returns the condition of type typ, or nil.
-func Get(u *unstructured.Unstructured, typ string) map[string]any {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			return m
-		}
-	}
-	return nil
-}
+func Get(u *unstructured.Unstructured, typ string) map[string]any { return kube.FindCondition(u, typ) }
 
 // IsTrue reports whether the condition typ has status "True".
-func IsTrue(u *unstructured.Unstructured, typ string) bool {
-	c := Get(u, typ)
-	return c != nil && c["status"] == "True"
-}
+func IsTrue(u *unstructured.Unstructured, typ string) bool { return kube.ConditionTrue(u, typ) }
 
 // Set puts cond (which must carry "type") into u's status.conditions, replacing a condition of the
 // same type. lastTransitionTime is kept when the status did not change. It reports whether anything
