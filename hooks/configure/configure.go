@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
 	"log/slog"
 	"strings"
@@ -180,6 +181,12 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 				return rep, err
 			}
 		}
+		// What mig-controller last observed, so that conditions written for an earlier spec are not
+		// taken for the new one's.
+		var prev *unstructured.Unstructured
+		if o.GetKind() != "MigrationController" {
+			prev, _ = c.Dynamic.Resource(gvrs[i]).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		}
 		if err := c.apply(ctx, gvrs[i], o); err != nil {
 			return rep, err
 		}
@@ -188,7 +195,7 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 		if o.GetKind() == "MigrationController" {
 			a.Status, err = c.waitController(ctx, gvrs[i], o, op.Mode, op.Deployment)
 		} else {
-			a.Status, err = c.waitReady(ctx, gvrs[i], o)
+			a.Status, err = c.waitReady(ctx, gvrs[i], o, prev)
 		}
 		rep.Objects = append(rep.Objects, a)
 		if err != nil {
@@ -223,52 +230,69 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 		return nil
 	}
 	sel := instanceLabel + "=" + release + ",app.kubernetes.io/managed-by=Helm"
-	used := map[string][]string{} // Kind/name: the plans that name it
-	plans, err := c.Dynamic.Resource(kube.MigPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return kube.Explain(err, "list MigPlans in "+ns, c.Host)
+	type candidate struct {
+		kind string
+		gvr  schema.GroupVersionResource
+		u    unstructured.Unstructured
 	}
-	for _, p := range plans.Items {
-		for kind, field := range map[string][]string{"MigCluster": {"srcMigClusterRef", "destMigClusterRef"}, "MigStorage": {"migStorageRef"}} {
-			for _, f := range field {
-				if n, _, _ := unstructured.NestedString(p.Object, "spec", f, "name"); n != "" {
-					used[kind+"/"+n] = append(used[kind+"/"+n], p.GetName())
-				}
-			}
-		}
-	}
+	var dropped []candidate
 	for _, k := range []struct {
 		kind string
 		gvr  schema.GroupVersionResource
 	}{{"MigStorage", kube.MigStorages}, {"MigCluster", kube.MigClusters}} {
 		l, err := c.Dynamic.Resource(k.gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if kube.IsNotServed(err) || apierrors.IsNotFound(err) {
+			continue // a remote on 3.11: the legacy operator brings no such kind there
+		}
 		if err != nil {
 			return kube.Explain(err, "list "+k.kind+"s of release "+release+" in "+ns, c.Host)
 		}
 		for _, u := range l.Items {
-			key := k.kind + "/" + u.GetName()
-			if host, _, _ := unstructured.NestedBool(u.Object, "spec", "isHostCluster"); want[key] || host || u.GetDeletionTimestamp() != nil {
+			if host, _, _ := unstructured.NestedBool(u.Object, "spec", "isHostCluster"); want[k.kind+"/"+u.GetName()] || host || u.GetDeletionTimestamp() != nil {
 				continue
 			}
-			name := k.kind + " " + ns + "/" + u.GetName()
-			if plans := used[key]; len(plans) > 0 {
-				rep.Kept = append(rep.Kept, name+": the values no longer have it, but MigPlan "+strings.Join(plans, ", ")+" still uses it; delete the plan, then run helm upgrade again")
-				continue
-			}
-			what := "delete " + name
-			err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
-				err := c.Dynamic.Resource(k.gvr).Namespace(ns).Delete(ctx, u.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(u.GetUID())}})
-				if apierrors.IsNotFound(err) {
-					return nil
-				}
-				return err
-			})
-			if err != nil {
-				return kube.Explain(err, what, c.Host)
-			}
-			rep.Pruned = append(rep.Pruned, name)
-			log.Info("pruned", "kind", k.kind, "name", u.GetNamespace()+"/"+u.GetName())
+			dropped = append(dropped, candidate{k.kind, k.gvr, u})
 		}
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	used := map[string][]string{} // Kind/name: the plans that name it
+	plans, err := c.Dynamic.Resource(kube.MigPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil && !kube.IsNotServed(err) && !apierrors.IsNotFound(err) {
+		return kube.Explain(err, "list MigPlans in "+ns, c.Host)
+	}
+	if err == nil {
+		for _, p := range plans.Items {
+			for kind, field := range map[string][]string{"MigCluster": {"srcMigClusterRef", "destMigClusterRef"}, "MigStorage": {"migStorageRef"}} {
+				for _, f := range field {
+					if n, _, _ := unstructured.NestedString(p.Object, "spec", f, "name"); n != "" {
+						used[kind+"/"+n] = append(used[kind+"/"+n], p.GetName())
+					}
+				}
+			}
+		}
+	}
+	for _, d := range dropped {
+		name := d.kind + " " + ns + "/" + d.u.GetName()
+		if plans := used[d.kind+"/"+d.u.GetName()]; len(plans) > 0 {
+			rep.Kept = append(rep.Kept, name+": the values no longer have it, but MigPlan "+strings.Join(plans, ", ")+" still uses it; delete the plan, then run helm upgrade again")
+			continue
+		}
+		what := "delete " + name
+		uid := d.u.GetUID()
+		err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+			err := c.Dynamic.Resource(d.gvr).Namespace(ns).Delete(ctx, d.u.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(uid)}})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return kube.Explain(err, what, c.Host)
+		}
+		rep.Pruned = append(rep.Pruned, name)
+		log.Info("pruned", "kind", d.kind, "name", ns+"/"+d.u.GetName())
 	}
 	return nil
 }
@@ -475,14 +499,27 @@ func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionR
 }
 
 // waitReady waits for mig-controller to mark a MigStorage or MigCluster Ready; a Critical condition fails.
-func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) (string, error) {
+// prev is the object before the apply (nil when it is new): mig-controller marks each spec it
+// reconciled with status.observedDigest, and until the digest moves past prev's, the conditions are
+// the earlier spec's.
+func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResource, o, prev *unstructured.Unstructured) (string, error) {
 	what := fmt.Sprintf("%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+	var prevDigest string
+	var prevSpec any
+	if prev != nil {
+		prevDigest, _, _ = unstructured.NestedString(prev.Object, "status", "observedDigest")
+		prevSpec = prev.Object["spec"]
+	}
 	err := c.Waiter.Until(ctx, what+" to be Ready",
 		"look at its conditions (oc describe "+strings.ToLower(o.GetKind())+" -n "+o.GetNamespace()+" "+o.GetName()+") and the controller log",
 		func(ctx context.Context) (bool, string, error) {
 			cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
 			if err != nil {
 				return false, "", kube.Explain(err, "get "+what, c.Host)
+			}
+			digest, _, _ := unstructured.NestedString(cur.Object, "status", "observedDigest")
+			if (prev == nil || !equality.Semantic.DeepEqual(prevSpec, cur.Object["spec"])) && (digest == "" || digest == prevDigest) {
+				return false, "the controller has not reconciled the applied spec yet", nil
 			}
 			conds, _, _ := unstructured.NestedSlice(cur.Object, "status", "conditions")
 			for _, x := range conds {

@@ -2,7 +2,9 @@ package configure
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +131,12 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 			return true, nil, err
 		}
 		if st, ok := e.status[u.GetKind()]; ok {
-			u.Object["status"] = st
+			// the controller has reconciled the applied spec, and says so as mig-controller does
+			cp := map[string]any{"observedDigest": fmt.Sprintf("%x", sha256.Sum256(pa.GetPatch()))}
+			for k, v := range st {
+				cp[k] = v
+			}
+			u.Object["status"] = cp
 		}
 		e.mu.Lock()
 		e.applied = append(e.applied, u.GetKind()+"/"+u.GetName())

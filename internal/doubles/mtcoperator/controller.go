@@ -2,7 +2,10 @@ package mtcoperator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,6 +70,20 @@ func (d *Double) updateStatus(ctx context.Context, gvr schema.GroupVersionResour
 	return client(err)
 }
 
+// observe writes status.observedDigest, the sha256 of the spec's JSON, as mig-controller marks each
+// object it reconciled; a client that applied a new spec knows from it when the conditions are the new
+// spec's. It reports whether the digest changed.
+func observe(u *unstructured.Unstructured) bool {
+	j, _ := json.Marshal(u.Object["spec"])
+	sum := sha256.Sum256(j)
+	d := hex.EncodeToString(sum[:])
+	if cur, _, _ := unstructured.NestedString(u.Object, "status", "observedDigest"); cur == d {
+		return false
+	}
+	_ = unstructured.SetNestedField(u.Object, d, "status", "observedDigest")
+	return true
+}
+
 // critical is a blocking condition as mig-controller writes it.
 type critical struct{ typ, msg string }
 
@@ -116,7 +133,8 @@ func (d *Double) syncStorages(ctx context.Context, _ string) error {
 		s := &items[i]
 		found := d.checkStorage(ctx, s)
 		if err := d.updateStatus(ctx, MigStorages, s, func(u *unstructured.Unstructured) bool {
-			return setValidity(u, storageConds, found, "The storage is ready.")
+			observed := observe(u)
+			return setValidity(u, storageConds, found, "The storage is ready.") || observed
 		}); err != nil {
 			return err
 		}
@@ -248,7 +266,8 @@ func (d *Double) syncClusters(ctx context.Context, _ string) error {
 			}
 		}
 		if err := d.updateStatus(ctx, MigClusters, c, func(u *unstructured.Unstructured) bool {
-			return setValidity(u, clusterConds, found, "The cluster is ready.")
+			observed := observe(u)
+			return setValidity(u, clusterConds, found, "The cluster is ready.") || observed
 		}); err != nil {
 			return err
 		}
