@@ -41,6 +41,9 @@ type Configure struct {
 	// CSVGrace is how long a CSV that had Succeeded may stay Failed (OLM marks it so while the
 	// operator pod is unavailable) before configure refuses; default DefaultCSVGrace.
 	CSVGrace time.Duration
+	// CriticalGrace is how long a Critical condition on a MigStorage or MigCluster whose spec the apply
+	// did not change must last before configure refuses; zero means DefaultCriticalGrace.
+	CriticalGrace time.Duration
 	// ResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before configure
 	// refuses; default DefaultResolutionGrace.
 	ResolutionGrace time.Duration
@@ -510,6 +513,11 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 		prevDigest, _, _ = unstructured.NestedString(prev.Object, "status", "observedDigest")
 		prevSpec = prev.Object["spec"]
 	}
+	grace := c.CriticalGrace
+	if grace <= 0 {
+		grace = DefaultCriticalGrace
+	}
+	var criticalSince time.Time
 	err := c.Waiter.Until(ctx, what+" to be Ready",
 		"look at its conditions (oc describe "+strings.ToLower(o.GetKind())+" -n "+o.GetNamespace()+" "+o.GetName()+") and the controller log",
 		func(ctx context.Context) (bool, string, error) {
@@ -518,16 +526,32 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 				return false, "", kube.Explain(err, "get "+what, c.Host)
 			}
 			digest, _, _ := unstructured.NestedString(cur.Object, "status", "observedDigest")
-			if (prev == nil || !equality.Semantic.DeepEqual(prevSpec, cur.Object["spec"])) && (digest == "" || digest == prevDigest) {
+			specChanged := prev == nil || !equality.Semantic.DeepEqual(prevSpec, cur.Object["spec"])
+			if specChanged && (digest == "" || digest == prevDigest) {
 				return false, "the controller has not reconciled the applied spec yet", nil
 			}
 			conds, _, _ := unstructured.NestedSlice(cur.Object, "status", "conditions")
+			critical := false
 			for _, x := range conds {
 				m, _ := x.(map[string]any)
-				if m["category"] == "Critical" && m["status"] == "True" {
-					return false, "", kube.Refusef("%s is not usable: %v (%v); fix the credentials or settings in the values and run helm upgrade again",
-						what, strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"])
+				if m["category"] != "Critical" || m["status"] != "True" {
+					continue
 				}
+				critical = true
+				// With the spec unchanged the digest cannot tell whether the controller has seen what
+				// else changed (the credentials Secret the release rewrote): a Critical condition
+				// counts once it has lasted the grace.
+				if !specChanged && time.Since(criticalSince) < grace {
+					if criticalSince.IsZero() {
+						criticalSince = time.Now()
+					}
+					return false, fmt.Sprintf("%v (%v), which the controller may still re-check", strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"]), nil
+				}
+				return false, "", kube.Refusef("%s is not usable: %v (%v); fix the credentials or settings in the values and run helm upgrade again",
+					what, strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"])
+			}
+			if !critical {
+				criticalSince = time.Time{}
 			}
 			if condition(cur, "Ready") == "True" {
 				return true, "Ready", nil
