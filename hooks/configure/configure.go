@@ -41,8 +41,8 @@ type Configure struct {
 	// CSVGrace is how long a CSV that had Succeeded may stay Failed (OLM marks it so while the
 	// operator pod is unavailable) before configure refuses; default DefaultCSVGrace.
 	CSVGrace time.Duration
-	// CriticalGrace is how long a Critical condition on a MigStorage or MigCluster whose spec the apply
-	// did not change must last before configure refuses; zero means DefaultCriticalGrace.
+	// CriticalGrace is how long a Critical condition on a MigStorage or MigCluster must last before
+	// configure refuses; zero means DefaultCriticalGrace.
 	CriticalGrace time.Duration
 	// ResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before configure
 	// refuses; default DefaultResolutionGrace.
@@ -538,13 +538,13 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 					continue
 				}
 				critical = true
-				// With the spec unchanged the digest cannot tell whether the controller has seen what
-				// else changed (the credentials Secret the release rewrote): a Critical condition
-				// counts once it has lasted the grace.
-				if !specChanged && time.Since(criticalSince) < grace {
-					if criticalSince.IsZero() {
-						criticalSince = time.Now()
-					}
+				// The digest says the controller has seen the spec, not what else the release changed
+				// under it (the credentials Secret it rewrote, ODF's keys filled in): a Critical
+				// condition counts once it has lasted the grace.
+				if criticalSince.IsZero() {
+					criticalSince = time.Now()
+				}
+				if time.Since(criticalSince) < grace {
 					return false, fmt.Sprintf("%v (%v), which the controller may still re-check", strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"]), nil
 				}
 				return false, "", kube.Refusef("%s is not usable: %v (%v); fix the credentials or settings in the values and run helm upgrade again",

@@ -19,7 +19,7 @@ const (
 	DefaultOLMProgress = time.Minute
 	DefaultCSVGrace    = 2 * time.Minute
 	// DefaultCriticalGrace is how long mig-controller gets to re-check a MigStorage or MigCluster whose
-	// Secret changed under an unchanged spec (it requeues on the Secret's change within moments).
+	// Secret changed with the release (it requeues on the Secret's change within moments).
 	DefaultCriticalGrace = 5 * time.Second
 	// DefaultResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before
 	// configure refuses: OLM reports it for a moment while it replaces a CSV.
