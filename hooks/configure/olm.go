@@ -24,6 +24,9 @@ const (
 	// DefaultResolutionGrace is how long OLM's ConstraintsNotSatisfiable must last before
 	// configure refuses: OLM reports it for a moment while it replaces a CSV.
 	DefaultResolutionGrace = 10 * time.Second
+	// DefaultReplaceGrace is how long it may last while OLM replaces an installed CSV, which takes its
+	// plan's passes, about a minute.
+	DefaultReplaceGrace = 2 * time.Minute
 )
 
 // olmWait follows one Subscription through OLM as OLM v0 really behaves: resolution (which may
@@ -91,7 +94,13 @@ func (w *olmWait) check(ctx context.Context) (bool, string, string, error) {
 			if w.unsatSince.IsZero() {
 				w.unsatSince = time.Now()
 			}
-			if time.Since(w.unsatSince) >= w.unsatGrace {
+			grace := w.unsatGrace
+			if strings.Count(msg, "@existing/") >= 2 {
+				// Two installed CSVs in the message: OLM is replacing one (the dependency's, after a
+				// channel switch) and keeps both until the new one succeeded and its plan ends.
+				grace = max(grace, DefaultReplaceGrace)
+			}
+			if time.Since(w.unsatSince) >= grace {
 				return false, "", "", kube.Refusef("OLM cannot resolve Subscription %s/%s (%s); %s", ns, w.sub, msg, w.resolutionRemedy(ctx, sub))
 			}
 			return false, "ResolutionFailed: " + msg, "", nil
