@@ -994,7 +994,7 @@ func TestCleanupLeavesAnMTCTheReleaseDidNotInstall(t *testing.T) {
 			case u.GetKind() == "Subscription" && u.GetName() == "mtc-operator" && subRelease != "":
 				u.SetAnnotations(map[string]string{kube.HelmReleaseNameKey: subRelease})
 			case u.GetKind() == "MigrationController" && mcRelease != "":
-				u.SetLabels(map[string]string{instanceLabel: mcRelease})
+				u.SetLabels(map[string]string{kube.InstanceLabel: mcRelease})
 			}
 		}
 		return objs

@@ -56,9 +56,14 @@ func targetOf(gvr schema.GroupVersionResource, kind string, u *unstructured.Unst
 // list lists gvr in ns ("" for all namespaces or cluster scope). A resource type the server does not serve
 // (its CRD already deleted, OLM absent) lists as empty.
 func (c *Cleanup) list(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+	return c.listSelected(ctx, gvr, ns, "")
+}
+
+// listSelected is list with a label selector ("" selects everything).
+func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string) ([]unstructured.Unstructured, error) {
 	var items []unstructured.Unstructured
 	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
-		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return err
 		}
@@ -72,6 +77,9 @@ func (c *Cleanup) list(ctx context.Context, gvr schema.GroupVersionResource, ns 
 		where := "in all namespaces"
 		if ns != "" {
 			where = "in " + ns
+		}
+		if selector != "" {
+			where = "labelled " + selector + " " + where
 		}
 		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
 	}
@@ -127,23 +135,6 @@ func (c *Cleanup) countOutside(ctx context.Context, gvr schema.GroupVersionResou
 		return 0, kube.Explain(err, fmt.Sprintf("list %s outside %s", gvr.GroupResource(), ns), c.Host)
 	}
 	return n, nil
-}
-
-// listSelected lists the objects of gvr in every namespace that match a label selector.
-func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResource, selector string) ([]unstructured.Unstructured, error) {
-	var items []unstructured.Unstructured
-	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
-		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return err
-		}
-		items = c.withoutPlanned(gvr, l.Items)
-		return nil
-	})
-	if err != nil {
-		return nil, kube.Explain(err, fmt.Sprintf("list %s labelled %s in all namespaces", gvr.GroupResource(), selector), c.Host)
-	}
-	return items, nil
 }
 
 func plannedKey(gvr schema.GroupVersionResource, ns, name string) string {

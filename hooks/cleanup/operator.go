@@ -580,7 +580,7 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 	}
 	// A Velero installed without OLM (its Helm chart, or velero install) in another namespace.
 	for _, sel := range []string{"app.kubernetes.io/name=velero", "component=velero"} {
-		deps, err := c.listSelected(ctx, kube.Deployments, sel)
+		deps, err := c.listSelected(ctx, kube.Deployments, "", sel)
 		if err != nil {
 			return nil, err
 		}

@@ -10,10 +10,6 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
 
-// instanceLabel is the label the chart puts on the MigrationController, MigStorage and MigClusters
-// it has configure apply: the release's name.
-const instanceLabel = "app.kubernetes.io/instance"
-
 // foreignMTC says why the MTC in the namespace is not the release's, or "" when it is, or when
 // there is none. With a release name set (the chart's hooks pass it), the cleanup removes an MTC
 // only when this release brought it:
@@ -53,7 +49,7 @@ func (c *Cleanup) foreignMTC(ctx context.Context, ns string, objs []*unstructure
 		if o.GetKind() != "MigrationController" || o.GetNamespace() != ns || o.GetDeletionTimestamp() != nil {
 			continue
 		}
-		if r := o.GetLabels()[instanceLabel]; r != c.Release {
+		if r := o.GetLabels()[kube.InstanceLabel]; r != c.Release {
 			who := "was not made by a Helm release"
 			if r != "" {
 				who = "belongs to release " + r

@@ -213,9 +213,6 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	return rep, nil
 }
 
-// instanceLabel is the label the chart puts on what configure applies: the release's name.
-const instanceLabel = "app.kubernetes.io/instance"
-
 // prune deletes the MigStorages and remote MigClusters that carry this release's label but that
 // the current revision no longer renders (a remote or the replication repository removed from the
 // values). One that a MigPlan still names stays, said in the report; nothing without the release's
@@ -224,7 +221,7 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 	release := ""
 	want := map[string]bool{}
 	for _, o := range objs {
-		if r := o.GetLabels()[instanceLabel]; r != "" {
+		if r := o.GetLabels()[kube.InstanceLabel]; r != "" {
 			release = r
 		}
 		want[o.GetKind()+"/"+o.GetName()] = true
@@ -232,7 +229,7 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 	if release == "" {
 		return nil
 	}
-	sel := instanceLabel + "=" + release + ",app.kubernetes.io/managed-by=Helm"
+	sel := kube.InstanceLabel + "=" + release + ",app.kubernetes.io/managed-by=Helm"
 	type candidate struct {
 		kind string
 		gvr  schema.GroupVersionResource
@@ -244,7 +241,7 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 		gvr  schema.GroupVersionResource
 	}{{"MigStorage", kube.MigStorages}, {"MigCluster", kube.MigClusters}} {
 		l, err := c.Dynamic.Resource(k.gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if kube.IsNotServed(err) || apierrors.IsNotFound(err) {
+		if kube.IsNotServed(err) {
 			continue // a remote on 3.11: the legacy operator brings no such kind there
 		}
 		if err != nil {
@@ -262,7 +259,7 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 	}
 	used := map[string][]string{} // Kind/name: the plans that name it
 	plans, err := c.Dynamic.Resource(kube.MigPlans).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil && !kube.IsNotServed(err) && !apierrors.IsNotFound(err) {
+	if err != nil && !kube.IsNotServed(err) {
 		return kube.Explain(err, "list MigPlans in "+ns, c.Host)
 	}
 	if err == nil {
@@ -538,6 +535,7 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 					continue
 				}
 				critical = true
+				found := fmt.Sprintf("%v (%v)", strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"])
 				// The digest says the controller has seen the spec, not what else the release changed
 				// under it (the credentials Secret it rewrote, ODF's keys filled in): a Critical
 				// condition counts once it has lasted the grace.
@@ -545,10 +543,9 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 					criticalSince = time.Now()
 				}
 				if time.Since(criticalSince) < grace {
-					return false, fmt.Sprintf("%v (%v), which the controller may still re-check", strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"]), nil
+					return false, found + ", which the controller may still re-check", nil
 				}
-				return false, "", kube.Refusef("%s is not usable: %v (%v); fix the credentials or settings in the values and run helm upgrade again",
-					what, strings.TrimSuffix(fmt.Sprint(m["message"]), "."), m["type"])
+				return false, "", kube.Refusef("%s is not usable: %s; fix the credentials or settings in the values and run helm upgrade again", what, found)
 			}
 			if !critical {
 				criticalSince = time.Time{}

@@ -150,6 +150,9 @@ const (
 	OADPCSVPrefix      = "oadp-operator."
 	HelmReleaseNameKey = "meta.helm.sh/release-name"
 	HelmReleaseNSKey   = "meta.helm.sh/release-namespace"
+	// InstanceLabel is the label the chart puts on what it renders, configure's objects included: the
+	// release's name.
+	InstanceLabel = "app.kubernetes.io/instance"
 )
 
 // OADPPackages are the OLM package names OADP is published under (downstream and upstream).
