@@ -106,6 +106,10 @@ type Node struct {
 	mu   sync.Mutex
 	pods map[types.UID]*podRunner
 	ips  int
+	// stopped is set by Stop; bg counts the goroutines spawned for pods, which Stop waits for so
+	// that none of them logs after the node's owner has gone.
+	stopped bool
+	bg      sync.WaitGroup
 
 	// runImages holds Options.RunImages; unpackMu serialises unpacking into the image cache.
 	runImages map[string]bool
@@ -178,6 +182,7 @@ func (n *Node) Stop() {
 	}
 	n.cancel()
 	n.mu.Lock()
+	n.stopped = true
 	runners := make([]*podRunner, 0, len(n.pods))
 	for _, r := range n.pods {
 		runners = append(runners, r)
@@ -187,7 +192,18 @@ func (n *Node) Stop() {
 		r.kill(2 * time.Second)
 	}
 	<-n.done
+	n.bg.Wait()
 	n.srv.Close()
+}
+
+// spawn runs f in a goroutine that Stop waits for; once Stop has begun it runs nothing.
+func (n *Node) spawn(f func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return
+	}
+	n.bg.Go(f)
 }
 
 // Pids lists the container processes running now, for leak checks.
@@ -315,7 +331,7 @@ func (n *Node) onPod(ctx context.Context, o any) {
 	}
 	if pod.Spec.NodeName == "" {
 		if pod.DeletionTimestamp == nil && (pod.Spec.SchedulerName == "" || pod.Spec.SchedulerName == corev1.DefaultSchedulerName) {
-			go n.bind(ctx, pod)
+			n.spawn(func() { n.bind(ctx, pod) })
 		}
 		return
 	}
@@ -323,12 +339,16 @@ func (n *Node) onPod(ctx context.Context, o any) {
 		return
 	}
 	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return
+	}
 	r := n.pods[pod.UID]
 	if r == nil {
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			n.mu.Unlock()
 			if pod.DeletionTimestamp != nil {
-				go n.finalDelete(ctx, pod)
+				n.spawn(func() { n.finalDelete(ctx, pod) })
 			}
 			return
 		}
@@ -336,7 +356,7 @@ func (n *Node) onPod(ctx context.Context, o any) {
 		r = newPodRunner(n, pod, fmt.Sprintf("10.128.%d.%d", n.ips/250, n.ips%250+2))
 		n.pods[pod.UID] = r
 		n.mu.Unlock()
-		go r.run(ctx)
+		n.spawn(func() { r.run(ctx) })
 	} else {
 		n.mu.Unlock()
 	}
@@ -360,7 +380,7 @@ func (n *Node) onDelete(o any) {
 	delete(n.pods, pod.UID)
 	n.mu.Unlock()
 	if r != nil {
-		go r.kill(0)
+		n.spawn(func() { r.kill(0) })
 	}
 }
 

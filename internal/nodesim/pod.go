@@ -382,9 +382,9 @@ func (r *podRunner) requestDelete(pod *corev1.Pod) {
 	r.mu.Unlock()
 	select {
 	case <-r.finished:
-		go r.n.finalDelete(context.Background(), r.pod)
+		r.n.spawn(func() { r.n.finalDelete(context.Background(), r.pod) })
 	default:
-		go r.kill(grace)
+		r.n.spawn(func() { r.kill(grace) })
 	}
 }
 
