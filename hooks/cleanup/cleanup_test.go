@@ -305,7 +305,7 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		{kube.ClusterRoleBindings, "", "migration-operator"},
 		{kube.SCCs, "", "rsync-anyuid"}, {kube.OAuthClients, "", "migration"},
 		{kube.Deployments, ns, "migration-operator"}, {serviceAccounts, ns, "migration-controller"},
-		{kube.ClusterRoleBindings, "", "mtc-operator.v1.8.8-abcde"}, {kube.ClusterRoles, "", "dpa-editor-role"},
+		{kube.ClusterRoles, "", "dpa-editor-role"},
 		{kube.Operators, "", "mtc-operator." + ns}, {kube.Operators, "", "redhat-oadp-operator." + ns},
 	} {
 		if fc.exists(t, o.gvr, o.namespace, o.name) {
@@ -327,7 +327,9 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		kept = append(kept, st.Kept...)
 	}
 	for _, want := range []string{"ClusterRole velero-view: its name looks like MTC's or Velero's, but MTC's operator did not make it",
-		"ClusterRoleBinding team-velero-viewers: its name", "ClusterRole audit.migration.openshift.io-reader: its name"} {
+		"ClusterRoleBinding team-velero-viewers: its name", "ClusterRole audit.migration.openshift.io-reader: its name",
+		// no OLM here to run the CSV's csv-cleanup finalizer: its RBAC stays, named with the command
+		"ClusterRoleBinding mtc-operator.v1.8.8-abcde: OLM made it for the removed CSV mtc-operator.v1.8.8 and its csv-cleanup did not take it; delete it with kubectl delete clusterrolebinding mtc-operator.v1.8.8-abcde"} {
 		if !slices.ContainsFunc(kept, func(k string) bool { return strings.HasPrefix(k, want) }) {
 			t.Errorf("the report does not say it kept %q; kept: %q", want, kept)
 		}
@@ -716,9 +718,10 @@ func TestCleanupWaitsForARunningInstallPlan(t *testing.T) {
 }
 
 // RBAC that OLM labels for an MTC or OADP CSV of the namespace which no longer exists (made again by
-// a CSV sync still in flight after the csv-cleanup finalizer ran) goes in step 7; RBAC labelled for
-// another namespace's CSV stays.
-func TestCleanupRemovesOLMRBACOfGoneCSVs(t *testing.T) {
+// an InstallPlan pass still in flight after the csv-cleanup finalizer ran) is OLM's, named <csv>-<hash>:
+// the cleanup's ClusterRole may not delete it, so step 7 names it with the command instead; RBAC
+// labelled for another namespace's CSV is not mentioned.
+func TestCleanupNamesOLMRBACOfGoneCSVs(t *testing.T) {
 	t.Parallel()
 	labelled := func(name, owner, namespace string) *unstructured.Unstructured {
 		u := newObj(kube.ClusterRoleBindings, "ClusterRoleBinding", "", name).build()
@@ -729,16 +732,52 @@ func TestCleanupRemovesOLMRBACOfGoneCSVs(t *testing.T) {
 		labelled("mtc-operator.v1.8.7-abc", "mtc-operator.v1.8.7", ns),
 		labelled("oadp-operator.v1.4.4-def", "oadp-operator.v1.4.4", ns),
 		labelled("oadp-operator.v1.4.4-ghi", "oadp-operator.v1.4.4", "openshift-adp"))...)
-	if _, err := fc.cleanup().Run(context.Background()); err != nil {
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"mtc-operator.v1.8.7-abc", "oadp-operator.v1.4.4-def"} {
-		if fc.exists(t, kube.ClusterRoleBindings, "", n) {
-			t.Errorf("ClusterRoleBinding %s of a CSV that is gone stayed", n)
+	var kept []string
+	for _, st := range rep.Steps {
+		kept = append(kept, st.Kept...)
+	}
+	for _, n := range []string{"mtc-operator.v1.8.7-abc", "oadp-operator.v1.4.4-def", "oadp-operator.v1.4.4-ghi"} {
+		if !fc.exists(t, kube.ClusterRoleBindings, "", n) {
+			t.Errorf("the cleanup deleted OLM's ClusterRoleBinding %s", n)
 		}
 	}
-	if !fc.exists(t, kube.ClusterRoleBindings, "", "oadp-operator.v1.4.4-ghi") {
-		t.Error("the cleanup removed the RBAC of another namespace's OADP")
+	for _, n := range []string{"mtc-operator.v1.8.7-abc", "oadp-operator.v1.4.4-def"} {
+		if !slices.ContainsFunc(kept, func(k string) bool {
+			return strings.HasPrefix(k, "ClusterRoleBinding "+n+": OLM made it") && strings.HasSuffix(k, "kubectl delete clusterrolebinding "+n)
+		}) {
+			t.Errorf("the report does not name ClusterRoleBinding %s with its command; kept: %q", n, kept)
+		}
+	}
+	if slices.ContainsFunc(kept, func(k string) bool { return strings.Contains(k, "oadp-operator.v1.4.4-ghi") }) {
+		t.Error("the report names the RBAC of another namespace's OADP")
+	}
+}
+
+// A ClusterRole MTC's operator marked whose name the cleanup's ClusterRole does not list stays, named
+// with its command: the cleanup deletes cluster RBAC only by the names the chart grants.
+func TestCleanupKeepsMarkedRBACOfOtherNames(t *testing.T) {
+	t.Parallel()
+	odd := newObj(kube.ClusterRoles, "ClusterRole", "", "migration-extra").annotations(primaryResourceKey, ns+"/migration-controller", primaryResourceTypeKey, primaryResourceType).build()
+	fc := newFakeCluster(true, append(populated(), odd)...)
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fc.exists(t, kube.ClusterRoles, "", "migration-extra") {
+		t.Fatal("the cleanup deleted a ClusterRole by a name its ClusterRole does not grant")
+	}
+	var kept []string
+	for _, st := range rep.Steps {
+		kept = append(kept, st.Kept...)
+	}
+	if !slices.ContainsFunc(kept, func(k string) bool {
+		return strings.HasPrefix(k, "ClusterRole migration-extra: MTC's operator marked it") && strings.HasSuffix(k, "kubectl delete clusterrole migration-extra")
+	}) {
+		t.Errorf("the report does not name ClusterRole migration-extra; kept: %q", kept)
 	}
 }
 
@@ -1095,9 +1134,9 @@ func TestCleanupDeletesAgainWhatOLMMadeAgain(t *testing.T) {
 	t.Parallel()
 	crdObj := crd(kube.MigrationGroup, "migplans")
 	crdObj.SetUID("crd-1")
-	olmRole := newObj(kube.ClusterRoles, "ClusterRole", "", "mtc-operator.v1.8.11-abc").build()
+	olmRole := newObj(kube.ClusterRoles, "ClusterRole", "", "dpa-editor-role").build()
 	olmRole.SetUID("role-1")
-	olmRole.SetLabels(map[string]string{"olm.owner": "mtc-operator.v1.8.11"})
+	olmRole.SetLabels(map[string]string{"olm.managed": "true"})
 	userRole := newObj(kube.ClusterRoles, "ClusterRole", "", "users-migration-viewer").build()
 	userRole.SetUID("role-2")
 	fc := newFakeCluster(true, crdObj, olmRole, userRole)

@@ -414,7 +414,7 @@ func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
 		if !t.Recreated {
 			continue
 		}
-		_, olm := t.Labels["olm.owner"]
+		olm := t.Labels["olm.managed"] == "true"
 		if t.GVR.GroupResource() != kube.CRDs.GroupResource() && !olm {
 			continue
 		}

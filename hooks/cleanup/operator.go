@@ -112,12 +112,6 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 			csvNames = append(csvNames, t.Name)
 		}
 	}
-	// What OLM created for these operators outside the namespace, read before the Subscriptions
-	// (and with them their InstallPlans) go.
-	leftovers, err := c.olmClusterObjects(ctx, ns, csvNames)
-	if err != nil {
-		return s, err
-	}
 	// OLM re-creates a Subscription's missing currentCSV while the Subscription exists, so the
 	// Subscriptions go first, and the CSVs (whose csv-cleanup finalizer OLM then runs) after.
 	var subTargets, rest []target
@@ -137,7 +131,7 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 	if err := c.deleteDependents(ctx, ns, s, csvUIDs); err != nil {
 		return s, err
 	}
-	if err := c.deleteOLMLeftovers(ctx, ns, s, leftovers); err != nil {
+	if err := c.deleteOADPBundleRoles(ctx, ns, s, csvNames); err != nil {
 		return s, err
 	}
 	return s, c.deleteOperatorGroups(ctx, ns, s)
@@ -298,14 +292,6 @@ func conditionTime(u *unstructured.Unstructured, typ string) time.Time {
 	return time.Time{}
 }
 
-// olmCluster are the cluster-scoped objects OLM created for the removed CSVs that its csv-cleanup
-// finalizer may leave: the ClusterRoles and bindings of their clusterPermissions (labelled olm.owner
-// with the CSV).
-type olmCluster struct {
-	byLabel  []target
-	oadpGone bool // an OADP CSV of this namespace is among the removed ones
-}
-
 // eachClusterRBAC calls f with every ClusterRole and ClusterRoleBinding.
 func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstructured.Unstructured)) error {
 	for _, k := range []struct {
@@ -323,62 +309,36 @@ func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstr
 	return nil
 }
 
-// oadpBundleClusterRoles are the ClusterRoles OADP's bundle ships (mtc-facts §11b): OLM creates
-// them from the InstallPlan, shared by every OADP install of the cluster, and never deletes them.
-var oadpBundleClusterRoles = []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"}
-
-// olmClusterObjects finds the cluster-scoped objects OLM created for the CSVs.
-func (c *Cleanup) olmClusterObjects(ctx context.Context, ns string, csvs []string) (*olmCluster, error) {
-	out := &olmCluster{}
-	if len(csvs) == 0 {
-		return out, nil
-	}
-	for _, n := range csvs {
-		if strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
-			out.oadpGone = true
-		}
-	}
-	err := c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
-		l := u.GetLabels()
-		if l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && slices.Contains(csvs, l["olm.owner"]) {
-			out.byLabel = append(out.byLabel, t)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+// keepOLMRBAC names, in the report, the RBAC OLM made for a CSV that is gone and did not take with
+// it: the cleanup's ClusterRole may delete cluster RBAC by name only, and these names (<csv>-<hash>)
+// are OLM's, so deleting them is left to the administrator, with the command.
+func keepOLMRBAC(s *Step, t target, csv string) {
+	s.Kept = append(s.Kept, fmt.Sprintf("%s: OLM made it for the removed CSV %s and its csv-cleanup did not take it; delete it with kubectl delete %s %s",
+		t.String(), csv, strings.ToLower(t.Kind), t.Name))
 }
 
-// deleteOLMLeftovers removes what OLM leaves behind once the CSVs are gone: RBAC its csv-cleanup
-// finalizer did not take, and, when the OADP this cleanup removed was the last OADP of the
-// cluster, the ClusterRoles OADP's bundle ships (only while they still carry OLM's olm.managed
-// label and no owner).
-func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, found *olmCluster) error {
+// deleteOADPBundleRoles removes, when an OADP CSV this cleanup removed (csvs) was the last OADP of the
+// cluster, the ClusterRoles OADP's bundle ships (only while they still carry OLM's olm.managed label
+// and no owner). The RBAC of the CSVs' clusterPermissions is OLM's csv-cleanup finalizer's to delete;
+// step 7 names any of it still there.
+func (c *Cleanup) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csvs []string) error {
 	var targets []target
-	for _, t := range found.byLabel {
-		u, err := c.get(ctx, t.GVR, "", t.Name)
-		if err != nil {
-			return err
-		}
-		if u != nil && u.GetUID() == t.UID {
-			t.ByName = true
-			targets = append(targets, t)
-		}
-	}
-	if found.oadpGone && !c.DryRun {
-		csvs, err := c.list(ctx, kube.CSVs, "")
+	oadpGone := slices.ContainsFunc(csvs, func(n string) bool {
+		return strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")
+	})
+	if oadpGone && !c.DryRun {
+		all, err := c.list(ctx, kube.CSVs, "")
 		if err != nil {
 			return err
 		}
 		var others []string
-		for i := range csvs {
-			n := csvs[i].GetName()
-			if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && csvs[i].GetDeletionTimestamp() == nil {
-				others = append(others, csvs[i].GetNamespace()+"/"+n)
+		for i := range all {
+			n := all[i].GetName()
+			if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && all[i].GetDeletionTimestamp() == nil {
+				others = append(others, all[i].GetNamespace()+"/"+n)
 			}
 		}
-		for _, name := range oadpBundleClusterRoles {
+		for _, name := range kube.OADPBundleClusterRoles {
 			u, err := c.get(ctx, kube.ClusterRoles, "", name)
 			if err != nil {
 				return err
@@ -395,7 +355,7 @@ func (c *Cleanup) deleteOLMLeftovers(ctx context.Context, ns string, s *Step, fo
 			targets = append(targets, t)
 		}
 	}
-	return c.deleteAndWait(ctx, ns, s, "what OLM left behind", targets)
+	return c.deleteAndWait(ctx, ns, s, "OADP's bundle ClusterRoles", targets)
 }
 
 // deleteOperatorObjects removes OLM's Operator objects <package>.<namespace> of MTC and OADP once
@@ -757,7 +717,7 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 	err = c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
 		if l := u.GetLabels(); l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && !liveCSV[l["olm.owner"]] &&
 			(strings.HasPrefix(l["olm.owner"], kube.CSVPrefix) || strings.HasPrefix(l["olm.owner"], kube.OADPCSVPrefix) || strings.HasPrefix(l["olm.owner"], "redhat-oadp-operator.")) {
-			targets = append(targets, t)
+			keepOLMRBAC(s, t, l["olm.owner"])
 			return
 		}
 		n := u.GetName()
@@ -766,6 +726,9 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 		}
 		vel := strings.Contains(n, "velero")
 		switch {
+		case madeByOperatorFor(u, ns) && !slices.Contains(kube.OperatorClusterRBAC, n):
+			s.Kept = append(s.Kept, t.Kind+" "+n+": MTC's operator marked it, but it is none of "+strings.Join(kube.OperatorClusterRBAC, ", ")+
+				" that the cleanup may delete; delete it with kubectl delete "+strings.ToLower(t.Kind)+" "+n)
 		case madeByOperatorFor(u, ns):
 			if vel && veleroStays {
 				s.Kept = append(s.Kept, t.Kind+" "+n+": the velero.io CRDs stay")

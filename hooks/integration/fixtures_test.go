@@ -179,6 +179,35 @@ func itoa3(i int) string {
 }
 
 // assertClean checks that nothing MTC installed is left, and that the export survived.
+// ownedBy makes the MTC of installMTC look as a chart install of release leaves it: the Subscription
+// managed by Helm for the release, the MigrationController with the release's instance label, and no
+// operator.yml RBAC (an OLM install has none).
+func (w *world) ownedBy(release string) {
+	w.t.Helper()
+	sub, err := w.dyn.Resource(kube.Subscriptions).Namespace(ns).Get(w.ctx, "mtc-operator", metav1.GetOptions{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sub.SetAnnotations(map[string]string{kube.HelmReleaseNameKey: release, "meta.helm.sh/release-namespace": ns})
+	if _, err := w.dyn.Resource(kube.Subscriptions).Namespace(ns).Update(w.ctx, sub, metav1.UpdateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+	mc, err := w.dyn.Resource(kube.MigrationControllers).Namespace(ns).Get(w.ctx, "migration-controller", metav1.GetOptions{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	mc.SetLabels(map[string]string{kube.InstanceLabel: release})
+	if _, err := w.dyn.Resource(kube.MigrationControllers).Namespace(ns).Update(w.ctx, mc, metav1.UpdateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.kube.RbacV1().ClusterRoles().Delete(w.ctx, "migration-operator", metav1.DeleteOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.kube.RbacV1().ClusterRoleBindings().Delete(w.ctx, "migration-operator", metav1.DeleteOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *world) assertClean() {
 	w.t.Helper()
 	crds, err := w.dyn.Resource(kube.CRDs).List(w.ctx, metav1.ListOptions{})

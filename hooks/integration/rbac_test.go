@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,10 +175,68 @@ func TestIntegrationHookRBAC(t *testing.T) {
 	t.Run("cleanup with the chart's rules", func(t *testing.T) {
 		w.t = t
 		w.installMTC(2)
+		w.ownedBy("mtc")
 		kcfg := applyRBAC(t, cluster, dyn, kc, chartRBAC(t, "mtc-1.8", "cleanup"))
-		wantExit(t, hooks(t, kcfg, "cleanup", "--step-timeout", "30s"), 0, "result: ok")
+		wantExit(t, hooks(t, kcfg, "cleanup", "--step-timeout", "30s", "--release", "mtc"), 0, "result: ok")
 		w.assertClean()
 	})
+	// kubectl auth can-i, as the cleanup's ServiceAccount with each chart's rules: it may delete MTC's
+	// and OADP's CRDs and cluster RBAC by name, and nothing else of the cluster scope.
+	for _, chart := range []string{"mtc-1.7", "mtc-1.8"} {
+		t.Run("cleanup can-i matrix "+chart, func(t *testing.T) {
+			kcfg := applyRBAC(t, cluster, dyn, kc, chartRBAC(t, chart, "cleanup"))
+			root, err := localcluster.RepoRoot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kubectl := filepath.Join(root, "bin", "kubectl")
+			for _, tc := range []struct {
+				verb, what string
+				want       bool
+			}{
+				{"delete", "customresourcedefinitions/migplans.migration.openshift.io", true},
+				{"delete", "customresourcedefinitions/migrationcontrollers.migration.openshift.io", true},
+				{"delete", "customresourcedefinitions/backups.velero.io", true},
+				{"delete", "customresourcedefinitions/dataprotectionapplications.oadp.openshift.io", true},
+				{"delete", "customresourcedefinitions/volumesnapshotbackups.datamover.oadp.openshift.io", true},
+				{"delete", "clusterroles/migration-controller", true},
+				{"delete", "clusterroles/migration-velero", true},
+				{"delete", "clusterroles/dpa-editor-role", true},
+				{"delete", "clusterrolebindings/migration-controller", true},
+				{"delete", "clusterrolebindings/migration-velero", true},
+				// not MTC's or OADP's
+				{"delete", "customresourcedefinitions", false},
+				{"deletecollection", "customresourcedefinitions", false},
+				{"delete", "customresourcedefinitions/certificates.cert-manager.io", false},
+				{"delete", "customresourcedefinitions/subscriptions.operators.coreos.com", false},
+				{"delete", "customresourcedefinitions/widgets.velero.example.com", false},
+				{"delete", "clusterroles", false},
+				{"deletecollection", "clusterroles", false},
+				{"delete", "clusterroles/cluster-admin", false},
+				{"delete", "clusterroles/velero-view", false},
+				{"delete", "clusterroles/audit.migration.openshift.io-reader", false},
+				{"delete", "clusterroles/other-operator.v2.0.0-abcde", false},
+				{"delete", "clusterrolebindings", false},
+				{"delete", "clusterrolebindings/cluster-admin", false},
+				{"delete", "clusterrolebindings/team-velero-viewers", false},
+				{"delete", "clusterrolebindings/dpa-editor-role", false},
+				{"create", "clusterroles", false},
+				{"update", "clusterroles/migration-controller", false},
+				{"patch", "clusterroles/migration-controller", false},
+				{"escalate", "clusterroles/migration-controller", false},
+				{"bind", "clusterroles/cluster-admin", false},
+			} {
+				out, err := exec.Command(kubectl, "--kubeconfig", kcfg, "auth", "can-i", tc.verb, tc.what).CombinedOutput()
+				var exit *exec.ExitError
+				if err != nil && !errors.As(err, &exit) {
+					t.Fatalf("kubectl auth can-i: %v\n%s", err, out)
+				}
+				if got := err == nil; got != tc.want {
+					t.Errorf("can-i %s %s: got %s, want %v", tc.verb, tc.what, strings.TrimSpace(string(out)), tc.want)
+				}
+			}
+		})
+	}
 	t.Run("cleanup without delete on CRDs", func(t *testing.T) {
 		w.t = t
 		w.installMTC(1)

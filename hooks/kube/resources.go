@@ -75,6 +75,16 @@ var SharedCRDs = []string{
 	"volumesnapshotbackups.datamover.oadp.openshift.io", "volumesnapshotrestores.datamover.oadp.openshift.io",
 }
 
+// OperatorClusterRBAC are the names of the ClusterRoles and ClusterRoleBindings MTC's operator makes
+// outside its namespace (the controller's, and Velero's of the legacy operator): the only cluster RBAC
+// of MTC the cleanup deletes, and the only names its ClusterRole may delete
+// (charts/mtc-lib/templates/_hook-rules.tpl lists the same; internal/charttest checks both agree).
+var OperatorClusterRBAC = []string{"migration-controller", "migration-velero"}
+
+// OADPBundleClusterRoles are the ClusterRoles OADP's bundle ships: OLM creates them from the
+// InstallPlan, shared by every OADP install of the cluster, and never deletes them.
+var OADPBundleClusterRoles = []string{"dpa-editor-role", "dpa-viewer-role", "openshift-adp-metrics-reader"}
+
 // VeleroResources are the velero.io resources of SharedCRDs, each at the version Velero serves it.
 func VeleroResources() []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource

@@ -50,6 +50,55 @@ func TestCleanupDeletesOnlyNamedCRDs(t *testing.T) {
 	}
 }
 
+// The cleanup's ClusterRole may delete cluster RBAC only by name: the ClusterRoles and bindings MTC's
+// operator makes, and the ClusterRoles OADP's bundle ships; no rule grants delete on every ClusterRole
+// or binding (OLM's <csv>-<hash> RBAC is its finalizer's to delete).
+func TestCleanupDeletesOnlyNamedClusterRBAC(t *testing.T) {
+	root, helm := setup(t, "helm")
+	want := map[string][]string{
+		"clusterroles":        append(slices.Clone(kube.OperatorClusterRBAC), kube.OADPBundleClusterRoles...),
+		"clusterrolebindings": slices.Clone(kube.OperatorClusterRBAC),
+	}
+	for _, chart := range Charts {
+		t.Run(chart, func(t *testing.T) {
+			out, err := Template(root, helm, chart, append([]string{"--show-only", "templates/hook-cleanup-rbac.yaml"}, Flavours["ocp4-ovn"].Args()...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, d := range decodeDocs(out) {
+				var cr rbacv1.ClusterRole
+				if err := yaml.Unmarshal(d, &cr); err != nil || cr.Kind != "ClusterRole" {
+					continue
+				}
+				for _, r := range cr.Rules {
+					if !slices.ContainsFunc(r.Verbs, func(v string) bool { return v == "delete" || v == "deletecollection" || v == "*" }) {
+						continue
+					}
+					for _, res := range r.Resources {
+						if res != "clusterroles" && res != "clusterrolebindings" && res != "*" {
+							continue
+						}
+						if len(r.ResourceNames) == 0 || res == "*" || slices.Contains(r.Verbs, "deletecollection") || slices.Contains(r.Verbs, "*") {
+							t.Errorf("ClusterRole %s may %v every %s", cr.Name, r.Verbs, res)
+							continue
+						}
+						got[res] = append(got[res], r.ResourceNames...)
+					}
+				}
+			}
+			for res, names := range want {
+				slices.Sort(names)
+				g := got[res]
+				slices.Sort(g)
+				if !slices.Equal(g, names) {
+					t.Errorf("the cleanup may delete %s\n%v\nwant\n%v", res, g, names)
+				}
+			}
+		})
+	}
+}
+
 // decodeDocs splits a rendered manifest into its YAML documents.
 func decodeDocs(manifest []byte) [][]byte {
 	var docs [][]byte

@@ -228,7 +228,15 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   verbs: ["delete", "patch"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterroles", "clusterrolebindings"]
-  verbs: ["get", "list", "delete"]
+  verbs: ["get", "list"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles"]
+  resourceNames: {{ concat (include "mtc.lib.hookRules.operatorClusterRBAC" . | fromJsonArray) (list "dpa-editor-role" "dpa-viewer-role" "openshift-adp-metrics-reader") | toJson }}
+  verbs: ["delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterrolebindings"]
+  resourceNames: {{ include "mtc.lib.hookRules.operatorClusterRBAC" . }}
+  verbs: ["delete"]
 - apiGroups: ["operators.coreos.com"]
   resources: ["operators"]
   resourceNames: ["mtc-operator.openshift-migration", "redhat-oadp-operator.openshift-migration", "oadp-operator.openshift-migration"]
@@ -266,6 +274,13 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   resources: ["roles", "rolebindings"]
   resourceNames: ["migration-operator"]
   verbs: ["get", "delete"]
+{{- end }}
+
+{{/* mtc.lib.hookRules.operatorClusterRBAC: the ClusterRoles and ClusterRoleBindings MTC's operator makes,
+which cleanup may delete, as a flow list (hooks/kube/resources.go: OperatorClusterRBAC). The RBAC OLM makes
+for a CSV (<csv>-<hash>) is left to OLM's csv-cleanup finalizer. */}}
+{{- define "mtc.lib.hookRules.operatorClusterRBAC" -}}
+["migration-controller", "migration-velero"]
 {{- end }}
 
 {{/* mtc.lib.hookRules.crdNames: the CRDs cleanup may delete, as a flow list: the 11 migration.openshift.io
