@@ -164,7 +164,6 @@ Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 				level = slog.LevelDebug
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})).With("action", cmd.Name())
-			slog.SetDefault(g.log)
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtc-helm/mtc-helm/charts"
 	"github.com/mtc-helm/mtc-helm/hooks/cleanup"
 	"github.com/mtc-helm/mtc-helm/hooks/configure"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -15,6 +17,26 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/verify"
 	"github.com/mtc-helm/mtc-helm/hooks/version"
 )
+
+// checkMTCVersion is the one check of --mtc-version: an MTC version or line (X.Y or X.Y.Z) of a line
+// the embedded compatibility matrix knows.
+func checkMTCVersion(v string) error {
+	if v == "" {
+		return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
+	}
+	want, err := charts.ParseVersion(v)
+	if err != nil || want.Parts < 2 {
+		return usagef("--mtc-version %q is not an MTC version such as 1.8 or 1.8.8", v)
+	}
+	matrix, err := charts.LoadMatrix()
+	if err != nil {
+		return err
+	}
+	if _, ok := matrix[want.Line()]; !ok {
+		return usagef("--mtc-version %s is not a line this binary knows; pass one of %s", v, strings.Join(matrix.Lines(), ", "))
+	}
+	return nil
+}
 
 type versionCheckOptions struct {
 	mtcVersion       string
@@ -33,8 +55,8 @@ func newVersionCheck(g *globals) *cobra.Command {
 		Short: "Refuse an MTC install or upgrade that the platform, an existing install or a remote cluster does not allow",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.mtcVersion == "" {
-				return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
+			if err := checkMTCVersion(o.mtcVersion); err != nil {
+				return err
 			}
 			if o.platform != "auto" && o.platform != "ocp4" && o.platform != "ocp3" {
 				return usagef("--platform %q is not auto, ocp4 or ocp3", o.platform)
@@ -241,8 +263,8 @@ func newPreflight(g *globals) *cobra.Command {
 		Short: "Run version-check, storage-check (with --provider) and pull-test against one or more kubeconfig contexts, a table per cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.mtcVersion == "" {
-				return usagef("--mtc-version is required (for example --mtc-version 1.8.8)")
+			if err := checkMTCVersion(o.mtcVersion); err != nil {
+				return err
 			}
 			contexts := o.contexts
 			if len(contexts) == 0 && g.context != "" {

@@ -180,9 +180,6 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	if phase == "" {
 		phase = PhaseAll
 	}
-	if phase != PhasePreDelete && phase != PhasePostDelete && phase != PhaseAll {
-		return nil, fmt.Errorf("--phase %q is not one of %s, %s, %s", phase, PhasePreDelete, PhasePostDelete, PhaseAll)
-	}
 	rep = &Report{Cluster: c.Host, DryRun: c.DryRun, Phase: phase, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
 

@@ -98,9 +98,6 @@ func (p *PullTest) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	rep = &Report{Cluster: p.Host, Images: p.Images, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
-	if len(p.Images) == 0 {
-		return rep, fmt.Errorf("no image to test; pass --image")
-	}
 	ns := p.Namespace
 	if ns == "" {
 		ns = kube.Namespace

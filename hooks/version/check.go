@@ -98,11 +98,11 @@ func (c *Check) Run(ctx context.Context) (*Report, error) {
 	}
 	want, err := charts.ParseVersion(c.MTCVersion)
 	if err != nil || want.Parts < 2 {
-		return nil, fmt.Errorf("--mtc-version %q is not an MTC version such as 1.8 or 1.8.8", c.MTCVersion)
+		return nil, fmt.Errorf("MTC version %q is not a version such as 1.8 or 1.8.8", c.MTCVersion)
 	}
 	compat, ok := matrix[want.Line()]
 	if !ok {
-		return nil, fmt.Errorf("MTC %s is not a line this binary knows (it knows %s); pass one of them with --mtc-version",
+		return nil, fmt.Errorf("MTC %s is not a line this binary knows (it knows %s)",
 			c.MTCVersion, strings.Join(matrix.Lines(), ", "))
 	}
 	ns := c.Namespace

@@ -44,7 +44,7 @@ func (c *Check) checkEgress(ctx context.Context, mtcNamespace string) error {
 	}
 	gvr, ok := egressGVR[e.Kind]
 	if !ok {
-		return fmt.Errorf("--egress-kind %q is neither %s nor %s", e.Kind, EgressNetworkPolicyKind, EgressFirewallKind)
+		return fmt.Errorf("egress policy kind %q is neither %s nor %s", e.Kind, EgressNetworkPolicyKind, EgressFirewallKind)
 	}
 	var found []string
 	for _, ns := range e.Namespaces {
