@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # charts.sh: the chart steps of the build. The Makefile calls it; it can also run by hand.
 #   ci/charts.sh deps     vendor charts/mtc-lib into each chart (helm dependency build)
+#   ci/charts.sh values   make each chart's values.yaml and values.schema.json from charts/shared and its values.line.* files
 #   ci/charts.sh lint     helm lint --strict with Helm 3 and Helm 4, defaults and every values/ file meant for the chart
 #   ci/charts.sh golden   rewrite the golden renders (go test -update)
 #   ci/charts.sh docs     rewrite the values reference in each chart's README
@@ -54,9 +55,10 @@ lint() {
 case "${1:-}" in
   deps) deps ;;
   lint) lint ;;
+  values) go test ./internal/chartgen -run 'TestChartsMatchTheSharedSource' -count=1 -update ;;
   golden) deps; go test ./internal/charttest -run 'TestGolden' -count=1 -update ;;
   docs) go run ./ci/chart-docs "${charts[@]}" ;;
   docs-check) go run ./ci/chart-docs -check "${charts[@]}" ;;
   bench) deps; exec "$root/ci/bench-template.sh" ;;
-  *) echo "usage: ci/charts.sh deps|lint|golden|docs|docs-check|bench" >&2; exit 2 ;;
+  *) echo "usage: ci/charts.sh deps|values|lint|golden|docs|docs-check|bench" >&2; exit 2 ;;
 esac
