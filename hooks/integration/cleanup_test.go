@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -73,6 +75,12 @@ func TestIntegrationCleanup(t *testing.T) {
 		w.t = t
 		w.installMTC(60)
 		migs := w.count(kube.MigMigrations, ns)
+		// A finalizer of the test's holds one MigMigration, so the cleanup cannot finish before the kill
+		// whatever the timing: it deletes the others and waits for that one.
+		hold := []byte(`{"metadata":{"finalizers":["mtc-helm.io/test-hold"]}}`)
+		if _, err := w.dyn.Resource(kube.MigMigrations).Namespace(ns).Patch(w.ctx, "mig-000", types.MergePatchType, hold, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		cmd, out, errb := hooksCmd(t, cluster.Kubeconfig, "cleanup", "--interval", "200ms")
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
@@ -86,7 +94,11 @@ func TestIntegrationCleanup(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		r := finish(t, cmd, out, errb, cmd.Wait(), start)
 		if r.code == 0 {
-			t.Skipf("the cleanup finished before it could be killed (%s)", r.elapsed)
+			t.Fatalf("the cleanup finished while a finalizer held a MigMigration:\n%s", r)
+		}
+		release := []byte(`{"metadata":{"finalizers":null}}`)
+		if _, err := w.dyn.Resource(kube.MigMigrations).Namespace(ns).Patch(w.ctx, "mig-000", types.MergePatchType, release, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
 		}
 		t.Logf("killed after %s with %d MigMigrations and %d MigPlans left", r.elapsed, w.count(kube.MigMigrations, ns), w.count(kube.MigPlans, ns))
 		rerun := hooks(t, cluster.Kubeconfig, "cleanup", "--step-timeout", "30s")
