@@ -2,6 +2,7 @@ package charttest
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"os"
 	"path/filepath"
@@ -20,11 +21,13 @@ func setup(t testing.TB, helmName string) (root, helm string) {
 		t.Fatal(err)
 	}
 	helm, err = Helm(root, helmName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := Helm(root, "helm")
-	if err != nil {
+	h3, err3 := Helm(root, "helm")
+	if err = cmp.Or(err, err3); err != nil {
+		if testing.Short() {
+			// make test-short runs on a fresh clone before make tools; make test builds the CLIs first
+			// and runs these tests.
+			t.Skipf("%v (make test runs this test)", err)
+		}
 		t.Fatal(err)
 	}
 	if err := BuildDependencies(root, h3); err != nil {
