@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // setup finds the repository, the Helm CLI and vendors the library chart; without bin/helm it fails
-// with the sentence that says to run make tools.
+// with the sentence that says to run make tools (under -short it skips with that sentence).
 func setup(t testing.TB, helmName string) (root, helm string) {
 	t.Helper()
 	root, err := Root()
