@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mtc-helm/mtc-helm/internal/bump"
-	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 type notes []string
@@ -29,7 +29,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err == nil {
 		err = bump.Bump{Root: root, Chart: *chart, Version: *version, Notes: n, Regenerate: true}.Run(ctx)
 	}

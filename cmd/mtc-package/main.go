@@ -17,7 +17,7 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/chartpkg"
 	"github.com/mtc-helm/mtc-helm/internal/hookimage"
-	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func run() error {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,13 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
 
 // BenchmarkBinarySize builds mtc-hooks as the image does (static, stripped) and reports its size.
 func BenchmarkBinarySize(b *testing.B) {
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +109,7 @@ delgrep clusterrolebindings 'velero'
 func BenchmarkIntegrationCleanup(b *testing.B) {
 	cluster := controlPlane(b, "ocp4:4.17")
 	w := newWorld(b, kubernetes.NewForConfigOrDie(cluster.Config), dynamic.NewForConfigOrDie(cluster.Config))
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,9 +16,10 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 // result is one run of the mtc-hooks binary.
 type result struct {
@@ -90,7 +91,7 @@ func wantExit(t *testing.T, r result, code int, contains ...string) {
 // that only read the API.
 func controlPlane(t testing.TB, flavour string) *localcluster.Cluster {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	f, err := localcluster.ParseFlavour(flavour)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ var operatorGroups = schema.GroupVersionResource{Group: "operators.coreos.com", 
 // doubles as pods (and, on ocp4, the real OLM), and stops it when t ends.
 func doublesEnv(t testing.TB, flavour string) *testenv.Env {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	f, err := localcluster.ParseFlavour(flavour)
 	if err != nil {
 		t.Fatal(err)

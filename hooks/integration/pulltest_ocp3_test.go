@@ -11,13 +11,14 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // TestIntegrationPullTestOCP3AndSIGTERM runs the pull test where OpenShift 3.11 users run it first
 // (the seed's `oc run test --image registry.redhat.io/ubi9`), then stops the node so the test pod
 // can never start and sends the hook SIGTERM while it waits: it must still delete its pod.
 func TestIntegrationPullTestOCP3AndSIGTERM(t *testing.T) {
-	env := testenv.ForTest(t, localcluster.Flavour{Kind: localcluster.OCP3})
+	env := envtest.ForTest(t, localcluster.Flavour{Kind: localcluster.OCP3})
 	w := newWorld(t, env.Client, env.Dynamic)
 	w.namespace(ns)
 	ctx := context.Background()

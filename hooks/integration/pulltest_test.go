@@ -10,6 +10,7 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // TestIntegrationPullTest pulls through the loopback mirror of registry.redhat.io with good and bad
@@ -19,7 +20,7 @@ func TestIntegrationPullTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := testenv.ForTest(t, f)
+	env := envtest.ForTest(t, f)
 	w := newWorld(t, env.Client, env.Dynamic)
 	w.namespace(ns)
 	ctx := context.Background()

@@ -20,12 +20,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // chartRBAC renders the ServiceAccount, Roles and bindings the chart gives one hook.
 func chartRBAC(t *testing.T, chart, hook string) []*unstructured.Unstructured {
 	t.Helper()
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestIntegrationHookRBAC(t *testing.T) {
 	for _, chart := range []string{"mtc-1.7", "mtc-1.8"} {
 		t.Run("cleanup can-i matrix "+chart, func(t *testing.T) {
 			kcfg := applyRBAC(t, cluster, dyn, kc, chartRBAC(t, chart, "cleanup"))
-			root, err := localcluster.RepoRoot()
+			root, err := repo.Root()
 			if err != nil {
 				t.Fatal(err)
 			}

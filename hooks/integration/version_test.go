@@ -3,12 +3,12 @@ package integration
 import (
 	"testing"
 
-	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // TestIntegrationVersionCheck runs version-check on each cluster flavour against both MTC lines.
 func TestIntegrationVersionCheck(t *testing.T) {
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	tests := []struct {
 		flavour string
 		cases   []struct {

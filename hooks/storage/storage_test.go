@@ -28,10 +28,12 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/preflight"
 	"github.com/mtc-helm/mtc-helm/hooks/storage"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 var (
 	labOnce sync.Once
@@ -43,7 +45,7 @@ var (
 // tests of this package (each uses its own probe object and Secrets of its own names).
 func labCluster(t *testing.T) *localcluster.Cluster {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	labOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
@@ -444,7 +446,7 @@ func TestIntegrationClusterWideProxy(t *testing.T) {
 	c := labCluster(t)
 	ctx := ctxFor(t)
 	dyn := dynamic.NewForConfigOrDie(c.Config)
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 )
 
@@ -44,7 +45,7 @@ const (
 	MTCPackage     = "mtc-operator"
 	MTCDisplayName = "Migration Toolkit for Containers Operator"
 	// MTCNamespace is the suggested (and only workable) namespace of MTC.
-	MTCNamespace = "openshift-migration"
+	MTCNamespace = kube.Namespace
 	// MTCDeployment is the MTC operator's Deployment and ServiceAccount.
 	MTCDeployment = "migration-operator"
 	// MTCControllerServiceAccount is the second ServiceAccount of the MTC CSV, that of

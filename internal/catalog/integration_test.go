@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
-	"github.com/mtc-helm/mtc-helm/internal/localcluster"
-	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // TestIntegrationOpmValidate runs operator-registry's own validation (`opm validate`, which builds
 // the model `opm serve` serves: packages, channels, replaces chains, bundle properties and objects)
 // on the catalog of every minor.
 func TestIntegrationOpmValidate(t *testing.T) {
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	opm := opmBinary(t)
 	for _, m := range catalog.Minors() {
 		t.Run(m, func(t *testing.T) {
@@ -39,7 +39,7 @@ func TestIntegrationOpmValidate(t *testing.T) {
 // opmBinary returns bin/opm, or fails the test with the remedy.
 func opmBinary(t *testing.T) string {
 	t.Helper()
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/mtc-helm/mtc-helm/internal/chartpkg"
-	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
-	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // The charts as users get them: packaged with the library inside, signed, pushed to an OCI registry
@@ -24,8 +24,8 @@ import (
 // show chart carries the Artifact Hub annotations, pull --verify passes, and fails on an archive
 // changed after signing.
 func TestIntegrationPackageSignPushVerify(t *testing.T) {
-	testenv.SkipIfShort(t)
-	root, err := localcluster.RepoRoot()
+	envtest.SkipIfShort(t)
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // Charts are the versioned charts under charts/, by directory name.
 var Charts = []string{"mtc-1.8", "mtc-1.7"}
 
 // Namespace is the only namespace the charts install into.
-const Namespace = "openshift-migration"
+const Namespace = kube.Namespace
 
 // Flavour is a kind of cluster a values file is meant for, as Helm sees it offline: the Kubernetes
 // version and the API versions discovery would report beyond Helm's built-in set.
@@ -60,35 +63,12 @@ func (f Flavour) Args() []string {
 	return args
 }
 
-// Root is the repository root: the nearest directory above the working directory with a go.mod of
-// module github.com/mtc-helm/mtc-helm.
-func Root() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(mod, []byte("module github.com/mtc-helm/mtc-helm\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module github.com/mtc-helm/mtc-helm above the working directory")
-		}
-		dir = parent
-	}
-}
+// Root is repo.Root.
+func Root() (string, error) { return repo.Root() }
 
 // Helm returns the path of a Helm CLI in bin/ ("helm" is Helm 3, "helm4" is Helm 4), or an error that
 // says how to build it.
-func Helm(root, name string) (string, error) {
-	path := filepath.Join(root, "bin", name)
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("%s is missing; run `make tools` to build the pinned Helm CLIs into bin/", path)
-	}
-	return path, nil
-}
+func Helm(root, name string) (string, error) { return repo.Tool(filepath.Join(root, "bin"), name) }
 
 // newestMod is the latest modification time of the files under dir (zero when there are none).
 func newestMod(dir string) (time.Time, error) {

@@ -29,9 +29,10 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 // clusterFlavours maps the flavours of values/ headers to local cluster flavours.
 var clusterFlavours = map[string]string{
@@ -110,7 +111,7 @@ var secretsInValues = []string{"example-secret-access-key", "example-service-acc
 // dry-run, so there the objects are created for real in the throwaway cluster, after Helm validated
 // them against that server's OpenAPI schema.
 func TestIntegrationServerDryRun(t *testing.T) {
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	root, helm := setup(t, "helm")
 	_, helm4 := setup(t, "helm4")
 	files, err := ValuesFiles(root)
@@ -180,7 +181,7 @@ func TestIntegrationServerDryRun(t *testing.T) {
 // TestIntegrationPlatformRefusals: with platform auto, the 1.8 chart refuses OpenShift 3.11 and both
 // charts refuse a cluster without OpenShift APIs, each before any object exists and in one sentence.
 func TestIntegrationPlatformRefusals(t *testing.T) {
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	root, helm := setup(t, "helm")
 	cases := []struct {
 		flavour string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // manualUninstall is the documented uninstall procedure, run as kubectl processes: delete the
@@ -53,7 +54,7 @@ func manualUninstall(ctx context.Context, b *testing.B, l *lifecycle.Lab, e *tes
 // benchCluster is a lab with one local OpenShift 4.17 cluster, stopped when the benchmark ends.
 func benchCluster(b *testing.B) (*lifecycle.Lab, *testenv.Env) {
 	b.Helper()
-	testenv.SkipIfShort(b)
+	envtest.SkipIfShort(b)
 	l, err := lifecycle.NewLab(io.Discard, "helm")
 	if err != nil {
 		b.Fatal(err)

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
-	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 // lab returns a lab whose narration goes to the test log (and to stdout with -v).
 func lab(t *testing.T, helm string) *lifecycle.Lab {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	var out io.Writer = &testWriter{t: t}
 	if testing.Verbose() {
 		out = io.MultiWriter(out, os.Stdout)

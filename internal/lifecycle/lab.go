@@ -21,10 +21,13 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // Namespace is where MTC lives; mig-controller hard-codes it.
-const Namespace = "openshift-migration"
+const Namespace = kube.Namespace
 
 // Lab holds the clusters of a story and where its narration goes.
 type Lab struct {
@@ -43,13 +46,13 @@ type Lab struct {
 
 // NewLab finds the repository and the Helm CLI named helm ("helm" or "helm4").
 func NewLab(out io.Writer, helm string) (*Lab, error) {
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(root, "bin", helm)
-	if _, err := os.Stat(p); err != nil {
-		return nil, fmt.Errorf("%s is missing: run `make tools`", p)
+	p, err := repo.Tool(filepath.Join(root, "bin"), helm)
+	if err != nil {
+		return nil, err
 	}
 	return &Lab{Out: out, Helm: p, Root: root, start: time.Now()}, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
 // BenchmarkStart measures a cold start to ready (flavour objects included) and the stop, per
@@ -14,7 +15,7 @@ import (
 func BenchmarkStart(b *testing.B) {
 	for _, f := range []localcluster.Flavour{{Kind: "kubernetes"}, {Kind: "ocp4", Version: "4.17", Network: "OVNKubernetes"}, {Kind: "ocp3"}} {
 		b.Run(f.Kind, func(b *testing.B) {
-			testenv.SkipIfShort(b)
+			envtest.SkipIfShort(b)
 			var stop time.Duration
 			for i := 0; i < b.N; i++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

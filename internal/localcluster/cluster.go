@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +24,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // AdminToken is the bearer token of the cluster-admin user (group system:masters).
@@ -95,7 +96,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if opts.BinDir == "" {
-		root, err := RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +138,7 @@ func (c *Cluster) bin(name string) (string, error) {
 	if c.Flavour.Kind == OCP3 && name != "etcd" {
 		dir = filepath.Join(dir, "k8s-1.11")
 	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s is missing: run `make tools` to build it", p)
-	}
-	return p, nil
+	return repo.Tool(dir, name)
 }
 
 func (c *Cluster) start(ctx context.Context) error {
@@ -489,26 +486,4 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// RepoRoot finds the repository root (the directory holding go.mod) from the working
-// directory upwards, or from MTC_HELM_ROOT when set.
-func RepoRoot() (string, error) {
-	if r := os.Getenv("MTC_HELM_ROOT"); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/mtc-helm/mtc-helm\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the mtc-helm repository root above the working directory: set MTC_HELM_ROOT")
-		}
-		dir = parent
-	}
 }

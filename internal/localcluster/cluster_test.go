@@ -18,10 +18,12 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 func TestParseFlavour(t *testing.T) {
 	t.Parallel()
@@ -62,7 +64,7 @@ func TestParseFlavour(t *testing.T) {
 // startCluster starts a bare cluster (no node) and records its pids for the leak check.
 func startCluster(t *testing.T, f localcluster.Flavour) (*localcluster.Cluster, map[string]int) {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	envtest.SkipIfShort(t)
 	pids := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -209,8 +211,8 @@ func TestIntegrationRestartAPIServer(t *testing.T) {
 // Bad input: each failure is one sentence naming what failed and the log to read, and leaves
 // no process behind.
 func TestIntegrationBadInput(t *testing.T) {
-	testenv.SkipIfShort(t)
-	root, err := localcluster.RepoRoot()
+	envtest.SkipIfShort(t)
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // Storage is the lab's object storage, on loopback over TLS signed by CA: an S3 server (versitygw),
@@ -450,11 +452,7 @@ func (s *Storage) close() {
 
 // toolBin is a tool of BinDir that `make tools` installs.
 func (c *Cluster) toolBin(rel string) (string, error) {
-	p := filepath.Join(c.opts.BinDir, rel)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s is missing: run `make tools` to install the lab's object storage servers", p)
-	}
-	return p, nil
+	return repo.Tool(c.opts.BinDir, rel)
 }
 
 // InstallODF makes the cluster look, to the Multicloud Object Gateway's readers, like one with OpenShift

@@ -23,9 +23,10 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { envtest.Main(m) }
 
 const hookImage = "quay.io/mtc-helm/mtc-hooks:latest"
 
@@ -111,7 +112,7 @@ func runJob(t *testing.T, e *testenv.Env, ns, name string, spec corev1.PodSpec) 
 	if err != nil {
 		t.Fatalf("job %s/%s did not finish: %v (status %+v)", ns, name, err, got.Status)
 	}
-	out, err := exec.Command(e.Tool(t, "kubectl"), "--kubeconfig", e.Kubeconfig, "-n", ns, "logs", "job/"+name).CombinedOutput()
+	out, err := exec.Command(envtest.Tool(t, e, "kubectl"), "--kubeconfig", e.Kubeconfig, "-n", ns, "logs", "job/"+name).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl logs job/%s: %v\n%s", name, err, out)
 	}
@@ -130,7 +131,7 @@ func TestIntegrationJobRunsOnEachFlavour(t *testing.T) {
 		{localcluster.Flavour{Kind: "ocp3"}, "1.7.19", "3.11"},
 	} {
 		t.Run(tc.flavour.Kind, func(t *testing.T) {
-			e := testenv.ForTest(t, tc.flavour)
+			e := envtest.ForTest(t, tc.flavour)
 			restrictedNamespace(t, e.Client, "hooks")
 			serviceAccount(t, e.Client, "hooks", "reader", readEverything)
 			job, logs := runJob(t, e, "hooks", "version", restrictedPod("reader", hookImage, "version-check", "--mtc-version", tc.mtc, "--namespace", "hooks"))
@@ -146,7 +147,7 @@ func TestIntegrationJobRunsOnEachFlavour(t *testing.T) {
 
 // RBAC is real: a hook whose ServiceAccount lacks a verb gets Forbidden from the apiserver.
 func TestIntegrationHookWithoutVerbIsForbidden(t *testing.T) {
-	e := testenv.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
+	e := envtest.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
 	restrictedNamespace(t, e.Client, "hooks")
 	serviceAccount(t, e.Client, "hooks", "nobody", nil)
 	job, logs := runJob(t, e, "hooks", "version", restrictedPod("nobody", hookImage, "version-check", "--mtc-version", "1.8.11", "--namespace", "hooks"))
@@ -160,7 +161,7 @@ func TestIntegrationHookWithoutVerbIsForbidden(t *testing.T) {
 
 // A restricted namespace refuses a pod that asks for privileges: PodSecurity admission is on.
 func TestIntegrationPodSecurityEnforced(t *testing.T) {
-	e := testenv.ForTest(t, localcluster.Flavour{Kind: "kubernetes"})
+	e := envtest.ForTest(t, localcluster.Flavour{Kind: "kubernetes"})
 	restrictedNamespace(t, e.Client, "strict")
 	spec := restrictedPod("default", "registry.redhat.io/ubi9:latest")
 	spec.HostNetwork = true
@@ -197,7 +198,7 @@ func waitingReason(p *corev1.Pod) (string, string) {
 }
 
 func TestIntegrationImagePulls(t *testing.T) {
-	e := testenv.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
+	e := envtest.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
 	ctx := context.Background()
 	ns := "pulls"
 	restrictedNamespace(t, e.Client, ns)
@@ -260,7 +261,7 @@ func TestIntegrationImagePulls(t *testing.T) {
 
 // activeDeadlineSeconds ends a pod that runs too long, with the kubelet's reason.
 func TestIntegrationActiveDeadline(t *testing.T) {
-	e := testenv.ForTest(t, localcluster.Flavour{Kind: "kubernetes"})
+	e := envtest.ForTest(t, localcluster.Flavour{Kind: "kubernetes"})
 	ctx := context.Background()
 	cfg := registry.DockerConfigJSON("registry.redhat.io", e.Registry.Username, e.Registry.Password)
 	if _, err := e.Client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pull"}, Type: corev1.SecretTypeDockerConfigJson, Data: map[string][]byte{corev1.DockerConfigJsonKey: cfg}}, metav1.CreateOptions{}); err != nil {
@@ -287,7 +288,7 @@ func TestIntegrationActiveDeadline(t *testing.T) {
 // the entrypoint taken from the image's layer. An index without the node's platform, an entrypoint
 // the image lacks and an image that would run as root fail with the kubelet's reason and message.
 func TestIntegrationHookImageRunsFromItsLayers(t *testing.T) {
-	e := testenv.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
+	e := envtest.ForTest(t, localcluster.Flavour{Kind: "ocp4", Version: "4.17"})
 	ctx := context.Background()
 	ns := "hook-image"
 	restrictedNamespace(t, e.Client, ns)

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -30,6 +29,8 @@ import (
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/nodesim"
 	"github.com/mtc-helm/mtc-helm/internal/registry"
+
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // HookImage is the repository path suffix of our hook image; the node runs it as mtc-hooks.
@@ -103,7 +104,7 @@ type Env struct {
 
 // Start brings the environment up; Stop takes it down.
 func Start(ctx context.Context, opts Options) (*Env, error) {
-	root, err := localcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -208,40 +209,6 @@ func (e *Env) Stop() {
 	}
 }
 
-// Tool returns the path of a command built into bin/ (kubectl, helm, helm4), or fails t with
-// the remedy.
-func (e *Env) Tool(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(e.Bin, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is missing: run `make tools`", p)
-	}
-	return p
-}
-
-// ForTest starts an environment for one test or package and stops it when t ends. Integration
-// tests call it; under -short it skips the test.
-func ForTest(t testing.TB, f localcluster.Flavour) *Env {
-	t.Helper()
-	SkipIfShort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	e, err := Start(ctx, Options{Flavour: f})
-	if err != nil {
-		t.Fatalf("local cluster %s: %v", f, err)
-	}
-	t.Cleanup(e.Stop)
-	return e
-}
-
-// SkipIfShort skips integration tests under -short, saying how to run them.
-func SkipIfShort(t testing.TB) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the local control plane; run `make test` (or go test without -short after `make tools`)")
-	}
-}
-
 // HookBinary builds ./cmd/mtc-hooks once per process into a temporary directory (or returns
 // MTC_HOOKS_BIN when set) so that the node runs the code under test.
 func HookBinary() (string, error) {
@@ -276,7 +243,7 @@ type goBuild struct {
 
 func (b *goBuild) build() (string, error) {
 	b.once.Do(func() {
-		root, err := localcluster.RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			b.err = err
 			return
@@ -337,20 +304,6 @@ func alive(pid int) bool {
 		}
 	}
 	return true
-}
-
-// Main runs a package's tests and then fails the run if any process they started still runs.
-// Use it as `func TestMain(m *testing.M) { testenv.Main(m) }`.
-func Main(m *testing.M) {
-	code := m.Run()
-	Cleanup()
-	if leaked := Leaked(); len(leaked) > 0 {
-		fmt.Fprintf(os.Stderr, "processes started by the tests still run after them: %v\n", leaked)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
 }
 
 var atExit struct {

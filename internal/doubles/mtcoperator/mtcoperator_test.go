@@ -20,14 +20,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
-	dt "github.com/mtc-helm/mtc-helm/internal/doubles/doubletest"
 	op "github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
+	dt "github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { dt.Main(m) }
 
 const (
 	ns   = op.Namespace
@@ -159,7 +159,7 @@ func patchSpec(t *testing.T, e *testenv.Env, gvr schema.GroupVersionResource, na
 // drives the MTC operator double through what the hooks see: reconcile, readiness, closing plans,
 // the DVM finalizer and the garbage collection of a deleted MigrationController.
 func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
-	e := dt.Env(t, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17"})
+	e := dt.DoublesEnv(t, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.17"})
 	ctx := context.Background()
 	dt.Namespace(t, e, ns)
 
@@ -365,7 +365,7 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 // installed by the operator itself, no controller or web console, no status, and cluster-scoped
 // leftovers after the MigrationController is deleted.
 func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
-	e := dt.Env(t, localcluster.Flavour{Kind: localcluster.OCP3})
+	e := dt.DoublesEnv(t, localcluster.Flavour{Kind: localcluster.OCP3})
 	ctx := context.Background()
 	dt.Namespace(t, e, ns)
 	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.MTC[:1]); err != nil {

@@ -48,6 +48,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/doubles/conditions"
 	"github.com/mtc-helm/mtc-helm/internal/doubles/poll"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
@@ -60,7 +61,7 @@ const doubleName = "mtc-operator"
 
 // Names MTC hard-wires.
 const (
-	Namespace      = "openshift-migration"
+	Namespace      = kube.Namespace
 	OperatorName   = "migration-operator"
 	ControllerName = "migration-controller"
 	UIName         = "migration-ui"

@@ -1,10 +1,12 @@
-// Package doubletest holds what the doubles' integration tests share: an environment with the
-// doubles running, polling assertions and object builders.
-package doubletest
+// Package envtest holds what tests share on top of testenv: the test-bound start and stop of an
+// environment, the -short switch, the leak check of TestMain, polling assertions and object builders.
+// It is the only part of the lab that links the testing package, so the commands do not.
+package envtest
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -16,8 +18,57 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
+
+// Tool returns the path of a command built into the environment's bin/ (kubectl, helm, helm4), or
+// fails t with the remedy.
+func Tool(t testing.TB, e *testenv.Env, name string) string {
+	t.Helper()
+	p, err := repo.Tool(e.Bin, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ForTest starts an environment for one test or package and stops it when t ends. Integration
+// tests call it; under -short it skips the test.
+func ForTest(t testing.TB, f localcluster.Flavour) *testenv.Env {
+	t.Helper()
+	SkipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := testenv.Start(ctx, testenv.Options{Flavour: f})
+	if err != nil {
+		t.Fatalf("local cluster %s: %v", f, err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// SkipIfShort skips integration tests under -short, saying how to run them.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the local control plane; run `make test` (or go test without -short after `make tools`)")
+	}
+}
+
+// Main runs a package's tests and then fails the run if any process they started still runs.
+// Use it as `func TestMain(m *testing.M) { envtest.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	if leaked := testenv.Leaked(); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "processes started by the tests still run after them: %v\n", leaked)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // OLM's kinds the tests create.
 var (
@@ -25,11 +76,11 @@ var (
 	Subscriptions  = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "subscriptions"}
 )
 
-// Env starts a local cluster of flavour f with the doubles running (testenv.Options.Doubles) and
-// stops it when t ends; it skips under -short.
-func Env(t *testing.T, f localcluster.Flavour) *testenv.Env {
+// DoublesEnv starts a local cluster of flavour f with the doubles running (testenv.Options.Doubles)
+// and stops it when t ends; it skips under -short. Its progress goes to the test's output.
+func DoublesEnv(t *testing.T, f localcluster.Flavour) *testenv.Env {
 	t.Helper()
-	testenv.SkipIfShort(t)
+	SkipIfShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true, Storage: f.Kind != localcluster.Kubernetes, Log: t.Output()})
