@@ -167,18 +167,7 @@ func (c *Cleanup) plan(targets []target) {
 
 // retry runs fn, retrying transient API errors (an API server restart) within the wait bound.
 func (c *Cleanup) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	var last error
-	werr := c.Waiter.Until(ctx, "the API server to "+what, "check that the API server is up", func(ctx context.Context) (bool, string, error) {
-		last = fn(ctx)
-		if last != nil && kube.IsTransient(last) {
-			return false, last.Error(), nil
-		}
-		return true, "", nil
-	})
-	if werr != nil {
-		return werr
-	}
-	return last
+	return c.Waiter.Retry(ctx, what, fn)
 }
 
 // parallel runs fn for every target, at most parallelism at a time, and joins the errors.

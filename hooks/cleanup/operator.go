@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -94,7 +95,7 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		if err != nil {
 			return s, err
 		}
-		if u == nil || helmOwned(u) || (o.kind == "Deployment" && olmOwned(u)) || (o.kind != "Deployment" && ownedByAnyone(u)) {
+		if u == nil || helmOwned(u) || (o.kind == "Deployment" && kube.OLMOwned(u)) || (o.kind != "Deployment" && ownedByAnyone(u)) {
 			continue
 		}
 		t := targetOf(o.gvr, o.kind, u)
@@ -464,18 +465,6 @@ func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owne
 	return c.deleteAndWait(ctx, ns, s, "the Deployments and ServiceAccounts left behind", left)
 }
 
-func olmOwned(u *unstructured.Unstructured) bool {
-	if u.GetLabels()["olm.owner"] != "" {
-		return true
-	}
-	for _, o := range u.GetOwnerReferences() {
-		if o.Kind == "ClusterServiceVersion" {
-			return true
-		}
-	}
-	return false
-}
-
 func ownedByAnyone(u *unstructured.Unstructured) bool { return len(u.GetOwnerReferences()) > 0 }
 
 // get returns the object, or nil when it or its type does not exist.
@@ -632,11 +621,12 @@ func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []
 	gvr := kube.CRDs
 	var items []unstructured.Unstructured
 	err := c.retry(ctx, "list CRDs", func(ctx context.Context) error {
-		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
-		if kube.IsNotServed(err) && gvr.Version == "v1" {
-			gvr.Version = "v1beta1"
-			l, err = c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
-		}
+		var l *unstructured.UnstructuredList
+		var err error
+		gvr, err = kube.WithCRDs(c.Dynamic, func(r dynamic.NamespaceableResourceInterface) error {
+			l, err = r.List(ctx, metav1.ListOptions{})
+			return err
+		})
 		if err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ func (c *Cleanup) foreignMTC(ctx context.Context, ns string, objs []*unstructure
 	if err != nil {
 		return "", err
 	}
-	if dep != nil && !olmOwned(dep) && dep.GetDeletionTimestamp() == nil {
+	if dep != nil && !kube.OLMOwned(dep) && dep.GetDeletionTimestamp() == nil {
 		if r := dep.GetAnnotations()[kube.HelmReleaseNameKey]; r != c.Release {
 			why = append(why, "Deployment "+ns+"/"+kube.LegacyOperator+" "+byWhom(r))
 		}

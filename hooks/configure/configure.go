@@ -111,7 +111,7 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 
 	// A hook pod may start while the API server restarts: retry what is transient from the start.
 	var cm *corev1.ConfigMap
-	err = retryTransient(ctx, c.Waiter, "get ConfigMap "+ns+"/"+cmName, func(ctx context.Context) error {
+	err = c.Waiter.Retry(ctx, "get ConfigMap "+ns+"/"+cmName, func(ctx context.Context) error {
 		var err error
 		cm, err = c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
 		return err
@@ -281,7 +281,7 @@ func (c *Configure) prune(ctx context.Context, ns string, objs []*unstructured.U
 		}
 		what := "delete " + name
 		uid := d.u.GetUID()
-		err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+		err := c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 			err := c.Dynamic.Resource(d.gvr).Namespace(ns).Delete(ctx, d.u.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(uid)}})
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -308,7 +308,7 @@ const NodeSelectorAnnotation = "openshift.io/node-selector"
 func (c *Configure) emptyNodeSelector(ctx context.Context, ns string) error {
 	what := "set the annotation " + NodeSelectorAnnotation + `="" on namespace ` + ns
 	var cur *corev1.Namespace
-	err := retryTransient(ctx, c.Waiter, "get namespace "+ns, func(ctx context.Context) error {
+	err := c.Waiter.Retry(ctx, "get namespace "+ns, func(ctx context.Context) error {
 		var err error
 		cur, err = c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return err
@@ -320,7 +320,7 @@ func (c *Configure) emptyNodeSelector(ctx context.Context, ns string) error {
 		return nil
 	}
 	patch := []byte(`{"metadata":{"annotations":{"` + NodeSelectorAnnotation + `":""}}}`)
-	return kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+	return kube.Explain(c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 		_, err := c.Kube.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
 		return err
 	}), what, c.Host)
@@ -349,7 +349,7 @@ func (c *Configure) fillMCG(ctx context.Context, o *unstructured.Unstructured) e
 		return err
 	}
 	what := "write the Multicloud Object Gateway's keys into Secret " + ns + "/" + name
-	if err := kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+	if err := kube.Explain(c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 		_, err := c.Kube.CoreV1().Secrets(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: kube.FieldManager})
 		return err
 	}), what, c.Host); err != nil {
@@ -369,7 +369,7 @@ func (c *Configure) fillMCG(ctx context.Context, o *unstructured.Unstructured) e
 func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) error {
 	what := fmt.Sprintf("apply %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
 	res := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace())
-	err := retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+	err := c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 		_, err := res.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
 		return err
 	})
@@ -377,7 +377,7 @@ func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, 
 		return kube.Explain(err, what, c.Host)
 	}
 	// No server-side apply: create, or merge-patch what we render.
-	return kube.Explain(retryTransient(ctx, c.Waiter, what, func(ctx context.Context) error {
+	return kube.Explain(c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 		_, err := res.Create(ctx, o, metav1.CreateOptions{FieldManager: kube.FieldManager})
 		if !apierrors.IsAlreadyExists(err) {
 			return err
@@ -389,22 +389,6 @@ func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, 
 		_, err = res.Patch(ctx, o.GetName(), types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
 		return err
 	}), what, c.Host)
-}
-
-// retryTransient runs fn until it succeeds or fails with an error that is not transient.
-func retryTransient(ctx context.Context, w kube.Waiter, what string, fn func(ctx context.Context) error) error {
-	var last error
-	werr := w.Until(ctx, "the API server to "+what, "check the API server", func(ctx context.Context) (bool, string, error) {
-		last = fn(ctx)
-		if last != nil && kube.IsTransient(last) {
-			return false, last.Error(), nil
-		}
-		return true, "", nil
-	})
-	if werr != nil {
-		return werr
-	}
-	return last
 }
 
 func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
@@ -450,12 +434,12 @@ func (c *Configure) waitCRD(ctx context.Context, name string) error {
 
 // getCRD reads a CRD through apiextensions v1, or v1beta1 on API servers older than 1.16.
 func getCRD(ctx context.Context, dyn dynamic.Interface, name string) (*unstructured.Unstructured, error) {
-	crd, err := dyn.Resource(kube.CRDs).Get(ctx, name, metav1.GetOptions{})
-	if kube.IsNotServed(err) {
-		v1beta1 := kube.CRDs
-		v1beta1.Version = "v1beta1"
-		return dyn.Resource(v1beta1).Get(ctx, name, metav1.GetOptions{})
-	}
+	var crd *unstructured.Unstructured
+	_, err := kube.WithCRDs(dyn, func(r dynamic.NamespaceableResourceInterface) error {
+		var err error
+		crd, err = r.Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	return crd, err
 }
 

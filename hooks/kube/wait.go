@@ -48,6 +48,23 @@ func (e *TimeoutError) Error() string {
 
 func (e *TimeoutError) Unwrap() error { return e.wrapped }
 
+// Retry runs fn, and runs it again while it fails with a transient API error (an API server restart),
+// within the wait's bound; it returns fn's last error, or the wait's when the bound ran out first.
+func (w Waiter) Retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	var last error
+	werr := w.Until(ctx, "the API server to "+what, "check that the API server is up", func(ctx context.Context) (bool, string, error) {
+		last = fn(ctx)
+		if last != nil && IsTransient(last) {
+			return false, last.Error(), nil
+		}
+		return true, "", nil
+	})
+	if werr != nil {
+		return werr
+	}
+	return last
+}
+
 // Condition is polled until it returns done, or an error that is not transient. The status it returns is
 // logged as progress and quoted in the timeout message.
 type Condition func(ctx context.Context) (done bool, status string, err error)

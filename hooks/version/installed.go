@@ -127,7 +127,7 @@ func (in Inspector) Inspect(ctx context.Context) (*Installed, error) {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, kube.Explain(err, "get Deployment "+in.Namespace+"/"+kube.LegacyOperator, in.Host)
-	case !olmOwned(dep):
+	case !kube.OLMOwned(dep):
 		out.LegacyDeployment = &ObjectRef{Namespace: dep.Namespace, Name: dep.Name, Release: releaseOf(dep.Annotations, dep.Namespace)}
 		if out.Mode == "" {
 			out.Mode = "legacy"
@@ -172,18 +172,6 @@ func releaseOf(annotations map[string]string, ns string) string {
 		return rns + "/" + r
 	}
 	return r
-}
-
-func olmOwned(d *appsv1.Deployment) bool {
-	if d.Labels["olm.owner"] != "" {
-		return true
-	}
-	for _, o := range d.OwnerReferences {
-		if o.Kind == "ClusterServiceVersion" {
-			return true
-		}
-	}
-	return false
 }
 
 func imageVersion(d *appsv1.Deployment) string {
