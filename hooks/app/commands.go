@@ -71,9 +71,9 @@ func newVersionCheck(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &version.Check{Platform: o.platform, Role: o.role, Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
-				MTCVersion: o.mtcVersion, Namespace: g.namespace, Release: o.release, RemotesSecret: o.remotesSecret,
-				AllowUnsupported: o.allowUnsupported, Egress: o.egress, Log: g.log}
+			a := &version.Check{Action: cl.Action(g.namespace, g.waiter(), g.log), Platform: o.platform, Role: o.role,
+				MTCVersion: o.mtcVersion, Release: o.release, RemotesSecret: o.remotesSecret,
+				AllowUnsupported: o.allowUnsupported, Egress: o.egress}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -110,8 +110,8 @@ func newPullTest(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &pulltest.PullTest{Kube: cl.Kube, Host: cl.Host, Namespace: g.namespace, Images: o.images,
-				PullSecrets: o.pullSecrets, Command: o.command, Waiter: boundedBy(g), Log: g.log}
+			a := &pulltest.PullTest{Action: cl.Action(g.namespace, boundedBy(g), g.log), Images: o.images,
+				PullSecrets: o.pullSecrets, Command: o.command}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -145,8 +145,8 @@ func newConfigure(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &configure.Configure{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				ConfigMap: o.configMap, Waiter: g.waiter(), Log: g.log, OLMProgress: o.olmProgress, CSVGrace: o.csvGrace}
+			a := &configure.Configure{Action: cl.Action(g.namespace, g.waiter(), g.log),
+				ConfigMap: o.configMap, OLMProgress: o.olmProgress, CSVGrace: o.csvGrace}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -195,8 +195,8 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 			}
 			w := g.waiter()
 			w.Timeout = o.stepTimeout
-			a := &cleanup.Cleanup{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				Phase: o.phase, Release: o.release, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export, Waiter: w, Log: g.log}
+			a := &cleanup.Cleanup{Action: cl.Action(g.namespace, w, g.log),
+				Phase: o.phase, Release: o.release, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -236,8 +236,8 @@ Migration records stay in the export: re-creating a MigMigration would run it ag
 			if err != nil {
 				return err
 			}
-			a := &cleanup.Restore{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace,
-				Export: o.export, DryRun: o.dryRun, Log: g.log}
+			a := &cleanup.Restore{Action: cl.Action(g.namespace, g.waiter(), g.log),
+				Export: o.export, DryRun: o.dryRun}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -312,7 +312,7 @@ func newVerify(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &verify.Verify{Kube: cl.Kube, Dynamic: cl.Dynamic, Host: cl.Host, Namespace: g.namespace, ConfigMap: configMap, Log: g.log,
+			a := &verify.Verify{Action: cl.Action(g.namespace, g.waiter(), g.log), ConfigMap: configMap,
 				CSVGrace: csvGrace, Interval: g.interval}
 			return run(cmd, g, a.Run)
 		},

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -43,10 +40,7 @@ const crdRequeueEvery = 3 * time.Second
 
 // Cleanup is the cleanup action.
 type Cleanup struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Host      string
-	Namespace string
+	kube.Action
 	// Phase is PhasePreDelete, PhasePostDelete or PhaseAll (the default).
 	Phase string
 	// Three separate risks, each its own switch:
@@ -67,12 +61,9 @@ type Cleanup struct {
 	DryRun bool
 	// ExportFile, when set, also writes the export there.
 	ExportFile string
-	// Waiter bounds each wait (Timeout) and paces the polls.
-	Waiter kube.Waiter
 	// OLMSettle is how long after OLM finished an InstallPlan or CSV here the cleanup waits before
 	// removing the operator; zero means DefaultOLMSettle.
 	OLMSettle time.Duration
-	Log       *slog.Logger
 	// GCGrace is how long garbage collection gets to remove the Deployments and ServiceAccounts of deleted
 	// owners before the cleanup deletes them itself; zero means 10 seconds.
 	GCGrace time.Duration
@@ -161,21 +152,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-func (c *Cleanup) log() *slog.Logger {
-	if c.Log == nil {
-		return slog.Default()
-	}
-	return c.Log
-}
-
 // Run performs the cleanup.
 func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	start := time.Now()
-	c.Waiter.Log = c.log()
-	ns := c.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	c.Waiter.Log = c.Logger()
+	ns := c.NS()
 	phase := c.Phase
 	if phase == "" {
 		phase = PhaseAll
@@ -202,7 +183,7 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 	if foreign != "" {
 		rep.Foreign = foreign + "; release " + c.Release + " did not install this MTC, so the cleanup left it and everything of it as it is"
 		rep.Result = "ok"
-		c.log().Info("left an MTC this release did not install", "why", foreign)
+		c.Logger().Info("left an MTC this release did not install", "why", foreign)
 		return rep, nil
 	}
 	if err := c.refuseRunning(objs); err != nil {
@@ -229,7 +210,7 @@ func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
 			return rep, err
 		}
 		rep.File = c.ExportFile
-		c.log().Info("exported the MTC objects", "objects", len(objs), "configMaps", strings.Join(names, ","), "file", c.ExportFile)
+		c.Logger().Info("exported the MTC objects", "objects", len(objs), "configMaps", strings.Join(names, ","), "file", c.ExportFile)
 	}
 
 	if phase == PhasePreDelete {
@@ -324,7 +305,7 @@ func (c *Cleanup) refuseRunning(objs []*unstructured.Unstructured) error {
 		return nil
 	}
 	if c.DuringMigration {
-		c.log().Warn("deleting MTC while migrations run, because of --during-migration", "migrations", strings.Join(run, ","))
+		c.Logger().Warn("deleting MTC while migrations run, because of --during-migration", "migrations", strings.Join(run, ","))
 		return nil
 	}
 	return kube.Refusef("MigMigration %s is still running, and uninstalling now would leave the migrated namespaces half-moved, so nothing was deleted; wait for it to finish or cancel it (oc patch migmigration %s -n %s --type merge -p '{\"spec\":{\"canceled\":true}}'), or rerun with --during-migration (hooks.cleanup.duringMigration)",

@@ -255,10 +255,8 @@ func (fc *fakeCluster) remoteDown(u *unstructured.Unstructured) bool {
 }
 
 func (fc *fakeCluster) cleanup() *Cleanup {
-	return &Cleanup{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns,
-		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond},
-		Now:    func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)), GCGrace: 50 * time.Millisecond}
+	return &Cleanup{Action: kube.Action{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns, Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, GCGrace: 50 * time.Millisecond}
 }
 
 func (fc *fakeCluster) exists(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) bool {
@@ -905,7 +903,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 	if fc.exists(t, kube.MigPlans, ns, "plan-a") {
 		t.Fatal("the cleanup left plan-a")
 	}
-	r := &Restore{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns, Export: "20260102-030405"}
+	r := &Restore{Action: kube.Action{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns}, Export: "20260102-030405"}
 	got, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatalf("restore of %v: %v", rep.Export, err)

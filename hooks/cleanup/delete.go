@@ -208,7 +208,7 @@ func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
 			return c.Dynamic.Resource(t.GVR).Namespace(t.Namespace).Delete(ctx, t.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
 		})
 		if err == nil || apierrors.IsNotFound(err) {
-			c.log().Info("deleted", "object", t.String())
+			c.Logger().Info("deleted", "object", t.String())
 			return nil
 		}
 		return kube.Explain(err, "delete "+t.String(), c.Host)
@@ -224,7 +224,7 @@ func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error 
 			return err
 		})
 		if err == nil || apierrors.IsNotFound(err) {
-			c.log().Warn("removed finalizers because of --drop-finalizers", "object", t.String(), "finalizers", strings.Join(t.Finalizers, ","))
+			c.Logger().Warn("removed finalizers because of --drop-finalizers", "object", t.String(), "finalizers", strings.Join(t.Finalizers, ","))
 			return nil
 		}
 		return kube.Explain(err, "remove the finalizers of "+t.String(), c.Host)
@@ -385,7 +385,7 @@ func (c *Cleanup) requeueStalledCRDs(ctx context.Context, left []target, last ma
 	return parallel(ctx, stalled, func(ctx context.Context, t target) error {
 		_, err := c.Dynamic.Resource(t.GVR).Patch(ctx, t.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if err == nil || apierrors.IsNotFound(err) {
-			c.log().Info("asked the API server to retry removing the instances of a deleted CRD", "object", t.String(), "stalled", t.Stalled)
+			c.Logger().Info("asked the API server to retry removing the instances of a deleted CRD", "object", t.String(), "stalled", t.Stalled)
 			return nil
 		}
 		return kube.Explain(err, "annotate "+t.String()+" to retry its finalizer", c.Host)
@@ -407,7 +407,7 @@ func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
 		if t.GVR.GroupResource() != kube.CRDs.GroupResource() && !olm {
 			continue
 		}
-		c.log().Info("deleting again what an installer still at work made again", "object", t.String())
+		c.Logger().Info("deleting again what an installer still at work made again", "object", t.String())
 		again = append(again, t)
 	}
 	return c.deleteTargets(ctx, again)

@@ -178,7 +178,7 @@ func (c *Cleanup) export(ctx context.Context, ns string, objs []*unstructured.Un
 	}
 	for _, e := range existing {
 		if e.complete && e.holds(objs) {
-			c.log().Info("every MTC object is in an earlier complete export; not writing another", "export", e.stamp)
+			c.Logger().Info("every MTC object is in an earlier complete export; not writing another", "export", e.stamp)
 			return e.names, nil
 		}
 	}
@@ -322,7 +322,7 @@ func (c *Cleanup) deleteExport(ctx context.Context, ns string, e storedExport) e
 	if err := c.deleteConfigMaps(ctx, ns, e.names); err != nil {
 		return err
 	}
-	c.log().Info("deleted an incomplete export a killed run left", "export", e.stamp, "configMaps", strings.Join(e.names, ","))
+	c.Logger().Info("deleted an incomplete export a killed run left", "export", e.stamp, "configMaps", strings.Join(e.names, ","))
 	return nil
 }
 

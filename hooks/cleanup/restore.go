@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -31,14 +28,10 @@ var restoreOrder = []struct {
 
 // Restore re-creates the plans, storages, clusters and hooks of an export on a reinstalled MTC.
 type Restore struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Host      string
-	Namespace string
+	kube.Action
 	// Export is the stamp of the export (the mtc-helm.io/export label of its ConfigMaps).
 	Export string
 	DryRun bool
-	Log    *slog.Logger
 }
 
 // RestoreReport says what the restore created and what it left as it was.
@@ -82,14 +75,11 @@ func (r *Restore) Run(ctx context.Context) (rep *RestoreReport, err error) {
 	start := time.Now()
 	rep = &RestoreReport{Cluster: r.Host, Export: r.Export, DryRun: r.DryRun, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
-	ns := r.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	ns := r.NS()
 	if r.Export == "" {
 		return rep, kube.Refusef("no export given; pass --export with the stamp of an export (oc get configmap -n %s -l %s --show-labels)", ns, ExportLabel)
 	}
-	c := &Cleanup{Kube: r.Kube, Host: r.Host, Log: r.Log}
+	c := &Cleanup{Action: r.Action}
 	all, err := c.exports(ctx, ns)
 	if err != nil {
 		return rep, err

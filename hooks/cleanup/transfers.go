@@ -69,7 +69,7 @@ func (c *Cleanup) refuseActiveTransfers(ctx context.Context, ns string) error {
 		return nil
 	}
 	if c.DuringMigration {
-		c.log().Warn("deleting MTC while a migration moves data through this cluster, because of --during-migration", "objects", strings.Join(active, ","))
+		c.Logger().Warn("deleting MTC while a migration moves data through this cluster, because of --during-migration", "objects", strings.Join(active, ","))
 		return nil
 	}
 	var names []string

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/storage"
@@ -27,14 +26,9 @@ import (
 
 // Configure is the configure action.
 type Configure struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Host      string
-	Namespace string
+	kube.Action
 	// ConfigMap overrides ConfigMapName.
 	ConfigMap string
-	Waiter    kube.Waiter
-	Log       *slog.Logger
 	// OLMProgress bounds how long OLM may show no progress on the Subscription (no resolution,
 	// no InstallPlan, the catalog not READY) before configure refuses; default DefaultOLMProgress.
 	OLMProgress time.Duration
@@ -93,15 +87,9 @@ func (r *Report) WriteText(w io.Writer) error {
 // Run waits for the operator and the CRDs, then applies and waits for each object in order.
 func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	start := time.Now()
-	log := c.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := c.Logger()
 	c.Waiter.Log = log
-	ns := c.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	ns := c.NS()
 	cmName := c.ConfigMap
 	if cmName == "" {
 		cmName = ConfigMapName

@@ -168,8 +168,7 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 			return true, csv(a.(k8stesting.GetAction).GetName(), "Succeeded"), nil
 		})
 	}
-	c := &Configure{Kube: kc, Dynamic: dc, Namespace: ns, OLMProgress: e.olmProgress, CSVGrace: e.csvGrace, ResolutionGrace: e.resolutionGrace, CriticalGrace: 20 * time.Millisecond,
-		Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond}}
+	c := &Configure{Action: kube.Action{Kube: kc, Dynamic: dc, Namespace: ns, Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond}}, OLMProgress: e.olmProgress, CSVGrace: e.csvGrace, ResolutionGrace: e.resolutionGrace, CriticalGrace: 20 * time.Millisecond}
 	return c, dc
 }
 

@@ -157,8 +157,8 @@ func (p *Preflight) one(ctx context.Context, kubeContext string) *Cluster {
 		return c
 	}
 	c.Host = cl.Host
-	check := &version.Check{Kube: cl.Kube, Dynamic: cl.Dynamic, Discovery: cl.Discovery, Host: cl.Host,
-		MTCVersion: p.MTCVersion, Namespace: p.Namespace, AllowUnsupported: p.AllowUnsupported, Log: log}
+	check := &version.Check{Action: cl.Action(p.Namespace, p.Waiter, log),
+		MTCVersion: p.MTCVersion, AllowUnsupported: p.AllowUnsupported}
 	c.Version, err = check.Run(ctx)
 	if err != nil {
 		c.VersionError, c.err = err.Error(), err
@@ -175,8 +175,8 @@ func (p *Preflight) one(ctx context.Context, kubeContext string) *Cluster {
 		}
 	}
 	if len(p.Images) > 0 {
-		pt := &pulltest.PullTest{Kube: cl.Kube, Host: cl.Host, Namespace: p.Namespace, Images: p.Images,
-			PullSecrets: p.PullSecrets, Waiter: p.Waiter, Log: log}
+		pt := &pulltest.PullTest{Action: cl.Action(p.Namespace, p.Waiter, log), Images: p.Images,
+			PullSecrets: p.PullSecrets}
 		c.Pull, err = pt.Run(ctx)
 		if err != nil {
 			c.PullError = err.Error()

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -47,18 +46,13 @@ var pulledButNotRunning = map[string]bool{
 
 // PullTest is the pull-test action.
 type PullTest struct {
-	Kube      kubernetes.Interface
-	Host      string
-	Namespace string
+	kube.Action
 	// Images to pull; each becomes one container of the test pod.
 	Images []string
 	// PullSecrets are the names of image pull Secrets in the namespace.
 	PullSecrets []string
 	// Command overrides DefaultCommand.
 	Command []string
-	// Waiter bounds and paces the wait for the pod.
-	Waiter kube.Waiter
-	Log    *slog.Logger
 }
 
 // Report is the outcome of a pull test.
@@ -92,16 +86,10 @@ func (r *Report) WriteText(w io.Writer) error {
 // Run creates the pod, waits until its images are pulled or fail to pull, and deletes it.
 func (p *PullTest) Run(ctx context.Context) (rep *Report, err error) {
 	start := time.Now()
-	log := p.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := p.Logger()
 	rep = &Report{Cluster: p.Host, Images: p.Images, Result: "failed"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
-	ns := p.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	ns := p.NS()
 	pods := p.Kube.CoreV1().Pods(ns)
 
 	// A run killed before its deferred delete leaves a pod behind; remove those first.

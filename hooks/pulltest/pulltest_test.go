@@ -76,9 +76,8 @@ func TestPullTest(t *testing.T) {
 			t.Parallel()
 			cs := fake.NewClientset()
 			fakeKubelet(cs, tc.status)
-			pt := &PullTest{Kube: cs, Namespace: kube.Namespace, Images: []string{"registry.example.com/ubi9:latest"},
-				PullSecrets: []string{"mirror-pull"},
-				Waiter:      kube.Waiter{Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}}
+			pt := &PullTest{Action: kube.Action{Kube: cs, Namespace: kube.Namespace, Waiter: kube.Waiter{Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}}, Images: []string{"registry.example.com/ubi9:latest"},
+				PullSecrets: []string{"mirror-pull"}}
 			rep, err := pt.Run(context.Background())
 			switch {
 			case tc.wantTimeout:
@@ -143,7 +142,7 @@ func TestPullTestDeletesPodOnCancel(t *testing.T) {
 	fakeKubelet(cs, corev1.PodStatus{Phase: corev1.PodPending})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	pt := &PullTest{Kube: cs, Images: []string{"quay.io/x/y:1"}, PullSecrets: []string{"mirror-pull"}, Waiter: kube.Waiter{Interval: 10 * time.Millisecond}}
+	pt := &PullTest{Action: kube.Action{Kube: cs, Waiter: kube.Waiter{Interval: 10 * time.Millisecond}}, Images: []string{"quay.io/x/y:1"}, PullSecrets: []string{"mirror-pull"}}
 	_, err := pt.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
@@ -157,7 +156,7 @@ func TestPullTestRemovesLeftovers(t *testing.T) {
 		Labels: map[string]string{NameLabel: Name, ComponentLabel: Component}}}
 	cs := fake.NewClientset(old)
 	fakeKubelet(cs, corev1.PodStatus{Phase: corev1.PodRunning})
-	pt := &PullTest{Kube: cs, Namespace: kube.Namespace, Images: []string{"quay.io/x/y:1"}, Waiter: kube.Waiter{Interval: 10 * time.Millisecond}}
+	pt := &PullTest{Action: kube.Action{Kube: cs, Namespace: kube.Namespace, Waiter: kube.Waiter{Interval: 10 * time.Millisecond}}, Images: []string{"quay.io/x/y:1"}}
 	if _, err := pt.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -21,8 +20,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -48,10 +45,7 @@ const (
 
 // Check is the storage-check action.
 type Check struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Host      string
-	Namespace string
+	kube.Action
 
 	Provider string
 	Bucket   string
@@ -77,7 +71,6 @@ type Check struct {
 	// Proxy is the proxy to reach the endpoint through; empty takes the cluster-wide Proxy object's
 	// status, and without one the environment (HTTPS_PROXY, NO_PROXY).
 	Proxy Proxy
-	Log   *slog.Logger
 }
 
 // Azure are the replication repository's Azure fields.
@@ -145,10 +138,7 @@ const (
 // operation and the provider's error code.
 func (c *Check) Run(ctx context.Context) (rep *Report, err error) {
 	start := time.Now()
-	log := c.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := c.Logger()
 	rep = &Report{Cluster: c.Host, Provider: c.Provider, Bucket: c.target(), Endpoint: c.Endpoint, Result: "refused"}
 	defer func() { rep.Duration = time.Since(start).Round(time.Millisecond).String() }()
 	if err := c.validate(); err != nil {
@@ -304,16 +294,9 @@ func (c *Check) validate() error {
 		return kube.Refusef("storage-check: give the credentials once, as --credentials-secret or as --credentials-file, not both")
 	}
 	if c.CredentialsSecret == "" && c.CredentialsFile == "" {
-		return kube.Refusef("storage-check: no credentials to test; pass --credentials-secret NAME (a Secret in %s) or --credentials-file FILE", c.namespace())
+		return kube.Refusef("storage-check: no credentials to test; pass --credentials-secret NAME (a Secret in %s) or --credentials-file FILE", c.NS())
 	}
 	return nil
-}
-
-func (c *Check) namespace() string {
-	if c.Namespace == "" {
-		return kube.Namespace
-	}
-	return c.Namespace
 }
 
 // inputs reads the credentials and the CA bundle. A Secret the chart made for this hook alone is
@@ -322,14 +305,14 @@ func (c *Check) inputs(ctx context.Context) (creds map[string][]byte, ca []byte,
 	hookSecrets := map[string]bool{}
 	defer func() {
 		for name := range hookSecrets {
-			derr := c.Kube.CoreV1().Secrets(c.namespace()).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
+			derr := c.Kube.CoreV1().Secrets(c.NS()).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
 			if derr != nil && !apierrors.IsNotFound(derr) && err == nil {
-				err = kube.Explain(derr, "delete the hook's copy of the credentials, Secret "+c.namespace()+"/"+name, c.Host)
+				err = kube.Explain(derr, "delete the hook's copy of the credentials, Secret "+c.NS()+"/"+name, c.Host)
 			}
 		}
 	}()
 	read := func(name, purpose string) (map[string][]byte, error) {
-		ns := c.namespace()
+		ns := c.NS()
 		s, err := c.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil, kube.Refusef("storage-check: the %s Secret %s/%s does not exist; create it or fix replicationRepository.existingSecret", purpose, ns, name)
@@ -401,7 +384,7 @@ func (c *Check) credentialsSource() string {
 	if c.CredentialsFile != "" {
 		return "file " + c.CredentialsFile
 	}
-	return "Secret " + c.namespace() + "/" + c.CredentialsSecret
+	return "Secret " + c.NS() + "/" + c.CredentialsSecret
 }
 
 func probeKey() (string, error) {

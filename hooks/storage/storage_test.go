@@ -96,7 +96,7 @@ func check(t *testing.T, c *localcluster.Cluster, provider string, creds map[str
 		name = name[:60]
 	}
 	name = strings.Trim(strings.ReplaceAll(name, "_", "-"), "-")
-	a := &storage.Check{Kube: kubernetes.NewForConfigOrDie(c.Config), Host: c.URL, Namespace: kube.Namespace, Provider: provider,
+	a := &storage.Check{Action: kube.Action{Kube: kubernetes.NewForConfigOrDie(c.Config), Host: c.URL, Namespace: kube.Namespace}, Provider: provider,
 		CABundle: s.CA, CredentialsSecret: secret(t, c, name, creds, nil)}
 	switch provider {
 	case "aws", "s3", "mcg":
@@ -417,8 +417,7 @@ func TestIntegrationPreflightRunsTheStorageCheck(t *testing.T) {
 // Foundation's NooBaa, and is refused in one sentence where there is none.
 func TestIntegrationMCGFromODF(t *testing.T) {
 	c := labCluster(t)
-	a := &storage.Check{Kube: kubernetes.NewForConfigOrDie(c.Config), Dynamic: dynamic.NewForConfigOrDie(c.Config), Host: c.URL,
-		Namespace: kube.Namespace, Provider: "mcg", Bucket: c.Storage.S3.Bucket, Region: c.Storage.S3.Region, ForcePathStyle: true,
+	a := &storage.Check{Action: kube.Action{Kube: kubernetes.NewForConfigOrDie(c.Config), Dynamic: dynamic.NewForConfigOrDie(c.Config), Host: c.URL, Namespace: kube.Namespace}, Provider: "mcg", Bucket: c.Storage.S3.Bucket, Region: c.Storage.S3.Region, ForcePathStyle: true,
 		MCGDiscover: true, Proxy: storage.Proxy{NoProxy: "*"}}
 	_, err := a.Run(ctxFor(t))
 	if err == nil || !kube.IsRefusal(err) || !strings.Contains(err.Error(), "has no NooBaa openshift-storage/noobaa") || strings.Count(err.Error(), "\n") > 0 {

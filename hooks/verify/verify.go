@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -17,8 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/hooks/configure"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -28,13 +25,9 @@ import (
 // Succeeded and left that phase (OLM marks it Failed, then retries through Pending and Installing,
 // while the operator pod is unavailable), for at most CSVGrace.
 type Verify struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Host      string
-	Namespace string
+	kube.Action
 	// ConfigMap is the chart's ConfigMap that says how the operator was installed.
 	ConfigMap string
-	Log       *slog.Logger
 	// CSVGrace bounds the wait for a CSV that went Failed after Succeeded (default
 	// configure.DefaultCSVGrace); Interval is the poll interval of that wait (default 2s).
 	CSVGrace, Interval time.Duration
@@ -81,10 +74,7 @@ func (v *Verify) csvSettled(ctx context.Context, ns, name string) (*unstructured
 	if interval <= 0 {
 		interval = kube.DefaultInterval
 	}
-	log := v.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := v.Logger()
 	var csv *unstructured.Unstructured
 	err := wait.PollUntilContextTimeout(ctx, interval, grace, true, func(ctx context.Context) (bool, error) {
 		cur, err := v.Dynamic.Resource(kube.CSVs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
@@ -119,10 +109,7 @@ var components = []struct{ key, deployment, what string }{
 // Run performs the checks and fails with one sentence naming the first failed one.
 func (v *Verify) Run(ctx context.Context) (*Report, error) {
 	start := time.Now()
-	ns := v.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	ns := v.NS()
 	name := v.ConfigMap
 	if name == "" {
 		name = configure.ConfigMapName

@@ -64,7 +64,7 @@ func TestVerify(t *testing.T) {
 				kube.Subscriptions: "SubscriptionList", kube.CSVs: "ClusterServiceVersionList", kube.MigrationControllers: "MigrationControllerList",
 			}, tt.objects...)
 			k := fake.NewSimpleClientset(append([]runtime.Object{configMap}, tt.deps...)...)
-			v := &Verify{Kube: k, Dynamic: dyn, Host: "https://api.example:6443", Namespace: ns}
+			v := &Verify{Action: kube.Action{Kube: k, Dynamic: dyn, Host: "https://api.example:6443", Namespace: ns}}
 			rep, err := v.Run(context.Background())
 			if tt.wantErr == "" {
 				if err != nil || rep.Result != "ok" {

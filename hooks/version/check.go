@@ -4,12 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mtc-helm/mtc-helm/charts"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
@@ -17,17 +12,12 @@ import (
 
 // Check is the version-check action.
 type Check struct {
-	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Discovery discovery.DiscoveryInterface
-	Host      string
+	kube.Action
 
 	// Matrix is the compatibility matrix; nil loads the embedded one.
 	Matrix charts.Matrix
 	// MTCVersion is the MTC version or line to install ("1.8.8" or "1.8").
 	MTCVersion string
-	// Namespace is the MTC namespace.
-	Namespace string
 	// Release is the Helm release doing the install; empty skips the ownership checks (CLI use).
 	Release string
 	// RemotesSecret names the Secret that lists the remote clusters; empty checks no remotes.
@@ -46,7 +36,6 @@ type Check struct {
 	Remote func(r Remote) (*kube.Clients, error)
 	// OpenShiftVersionHint overrides the /version/openshift probe (tests).
 	OpenShiftVersionHint func(ctx context.Context) (string, error)
-	Log                  *slog.Logger
 }
 
 // Report is what version-check found and decided.
@@ -84,10 +73,7 @@ func (r *Report) WriteText(w io.Writer) error {
 // Run checks the cluster. It returns a *kube.Refusal when the install must not go ahead; the report is
 // filled as far as the check got.
 func (c *Check) Run(ctx context.Context) (*Report, error) {
-	log := c.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := c.Logger()
 	matrix := c.Matrix
 	if matrix == nil {
 		m, err := charts.LoadMatrix()
@@ -105,10 +91,7 @@ func (c *Check) Run(ctx context.Context) (*Report, error) {
 		return nil, fmt.Errorf("MTC %s is not a line this binary knows (it knows %s)",
 			c.MTCVersion, strings.Join(matrix.Lines(), ", "))
 	}
-	ns := c.Namespace
-	if ns == "" {
-		ns = kube.Namespace
-	}
+	ns := c.NS()
 	rep := &Report{Cluster: c.Host, MTCVersion: want.String(), Supported: compat.Describe(), Result: "refused"}
 
 	// 1. The platform and the matrix.

@@ -75,8 +75,8 @@ func (c *cluster) check(mtc string) *Check {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds(), c.unstrs...)
 	hint := c.hint
 	return &Check{
-		Kube: c.clientset, Dynamic: dyn, Discovery: disc, Host: "https://api.test:6443",
-		MTCVersion: mtc, Namespace: kube.Namespace,
+		Action:               kube.Action{Kube: c.clientset, Dynamic: dyn, Discovery: disc, Host: "https://api.test:6443", Namespace: kube.Namespace},
+		MTCVersion:           mtc,
 		OpenShiftVersionHint: func(context.Context) (string, error) { return hint, nil },
 	}
 }

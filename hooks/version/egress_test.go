@@ -54,7 +54,7 @@ func TestCheckEgressRefusesAPolicyOfTheUsers(t *testing.T) {
 			t.Parallel()
 			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 				egressGVR[EgressNetworkPolicyKind]: "EgressNetworkPolicyList", egressGVR[EgressFirewallKind]: "EgressFirewallList"}, tc.objs...)
-			c := &Check{Dynamic: dyn, Host: "https://api.test:6443", Release: "mtc", Egress: tc.egress}
+			c := &Check{Action: kube.Action{Dynamic: dyn, Host: "https://api.test:6443"}, Release: "mtc", Egress: tc.egress}
 			err := c.checkEgress(context.Background(), "openshift-migration")
 			switch {
 			case tc.want == "" && err != nil:
