@@ -3,6 +3,7 @@ package cleanup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -174,31 +175,42 @@ func (c *Cleanup) retry(ctx context.Context, what string, fn func(ctx context.Co
 func parallel(ctx context.Context, targets []target, fn func(ctx context.Context, t target) error) error {
 	sem := make(chan struct{}, parallelism)
 	var mu sync.Mutex
-	var errs []string
-	var first error
+	var errs manyErrors
 	var wg sync.WaitGroup
 	for _, t := range targets {
-		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-sem }()
 			if err := fn(ctx, t); err != nil {
 				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(errs) <= 1 {
-		return first
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
 	}
-	return fmt.Errorf("%w (and %d more: %s)", first, len(errs)-1, strings.Join(errs[1:], "; "))
+	return errs
 }
+
+// manyErrors are the errors of a parallel round: errors.Is and errors.As see each of them, and the
+// message stays one line, the first error and then the others.
+type manyErrors []error
+
+func (e manyErrors) Error() string {
+	rest := make([]string, len(e)-1)
+	for i, err := range e[1:] {
+		rest[i] = err.Error()
+	}
+	return fmt.Sprintf("%s (and %d more: %s)", e[0], len(rest), strings.Join(rest, "; "))
+}
+
+func (e manyErrors) Unwrap() []error { return e }
 
 // deleteTargets deletes every target in parallel; objects already gone count as deleted.
 func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
@@ -411,4 +423,101 @@ func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
 		again = append(again, t)
 	}
 	return c.deleteTargets(ctx, again)
+}
+
+// deleteAndWait deletes the targets and waits for them. DVMs that keep their finalizer while no controller
+// runs get it removed with --drop-finalizers, else the wait stops with a refusal that says so.
+func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
+	if c.exported != nil {
+		var unexported []string
+		for _, t := range targets {
+			if t.GVR.Group == kube.MigrationGroup && !c.exported[t.UID] {
+				unexported = append(unexported, t.String())
+			}
+		}
+		if len(unexported) > 0 {
+			// Deleting it, or the CRDs after it, would lose an object no export holds.
+			return kube.Refusef("%s is not in this run's export (it was created, or its kind could not be read, after the export was taken), so the cleanup stopped before %s; run it again, which exports it first",
+				strings.Join(unexported, ", "), what)
+		}
+	}
+	s.Deleted = append(s.Deleted, names(targets)...)
+	if c.DryRun {
+		c.plan(targets)
+		return nil
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	if err := c.deleteTargets(ctx, targets); err != nil {
+		return err
+	}
+	requeued := map[string]time.Time{}
+	return c.waitGone(ctx, what, targets, func(left []target) error {
+		if err := c.requeueStalledCRDs(ctx, left, requeued, crdRequeueEvery); err != nil {
+			return err
+		}
+		if err := c.redeleteRecreated(ctx, left); err != nil {
+			return err
+		}
+		var held []target
+		for _, t := range left {
+			if slices.Contains(t.Finalizers, DVMFinalizer) {
+				held = append(held, t)
+			}
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		up, err := c.controllerRunning(ctx, ns)
+		if err != nil {
+			return err
+		}
+		if up {
+			// The controller removes the finalizer only after cleaning up on both clusters of the
+			// migration: a cluster it cannot connect to keeps it for good.
+			why, err := c.unreachableClusters(ctx, held)
+			if err != nil || len(why) == 0 {
+				return err
+			}
+			if !c.DropFinalizers {
+				return kube.Refusef("%s keeps the finalizer %s: mig-controller removes it only after cleaning up on both clusters of the migration, and %s; make that cluster reachable and rerun, or rerun with --drop-finalizers to drop it and leave that migration's rsync pods and routes there",
+					strings.Join(names(held), ", "), DVMFinalizer, strings.Join(why, ", "))
+			}
+			s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--drop-finalizers, "+strings.Join(why, ", ")+")")
+			return c.removeFinalizers(ctx, held)
+		}
+		if !c.DropFinalizers {
+			return kube.Refusef("%s keeps the finalizer %s, which only a running mig-controller removes, and the controller is not running; start it again (oc scale deployment/%s -n %s --replicas=1) and rerun, or rerun with --drop-finalizers to drop it and leave the rsync pods and routes of that migration behind",
+				strings.Join(names(held), ", "), DVMFinalizer, kube.ControllerName, ns)
+		}
+		s.Notes = append(s.Notes, "removed the finalizer of "+strings.Join(names(held), ", ")+" (--drop-finalizers, controller not running)")
+		return c.removeFinalizers(ctx, held)
+	})
+}
+
+// helmOwned is true for objects a Helm release manages (the release deletes them itself) and for hook
+// objects (this hook's own ServiceAccount and RBAC among them).
+func helmOwned(u *unstructured.Unstructured) bool {
+	a := u.GetAnnotations()
+	return a["meta.helm.sh/release-name"] != "" || a["helm.sh/hook"] != ""
+}
+
+func ownedByAnyone(u *unstructured.Unstructured) bool { return len(u.GetOwnerReferences()) > 0 }
+
+// get returns the object, or nil when it or its type does not exist.
+func (c *Cleanup) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	var u *unstructured.Unstructured
+	err := c.retry(ctx, "get "+gvr.Resource+" "+name, func(ctx context.Context) error {
+		var err error
+		u, err = c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) || (err == nil && c.planned[plannedKey(gvr, ns, name)]) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, kube.Explain(err, fmt.Sprintf("get %s %s", gvr.GroupResource(), name), c.Host)
+	}
+	return u, nil
 }

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -24,13 +22,6 @@ var (
 	roles           = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}
 	roleBindings    = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
 )
-
-// helmOwned is true for objects a Helm release manages (the release deletes them itself) and for hook
-// objects (this hook's own ServiceAccount and RBAC among them).
-func helmOwned(u *unstructured.Unstructured) bool {
-	a := u.GetAnnotations()
-	return a["meta.helm.sh/release-name"] != "" || a["helm.sh/hook"] != ""
-}
 
 // 5. The operator: OLM Subscription and CSV (and OADP's, when MTC brought it and nothing else uses it), or
 // the objects of the legacy operator.yml.
@@ -293,31 +284,6 @@ func conditionTime(u *unstructured.Unstructured, typ string) time.Time {
 	return time.Time{}
 }
 
-// eachClusterRBAC calls f with every ClusterRole and ClusterRoleBinding.
-func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstructured.Unstructured)) error {
-	for _, k := range []struct {
-		gvr  schema.GroupVersionResource
-		kind string
-	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
-		items, err := c.list(ctx, k.gvr, "")
-		if err != nil {
-			return err
-		}
-		for i := range items {
-			f(targetOf(k.gvr, k.kind, &items[i]), &items[i])
-		}
-	}
-	return nil
-}
-
-// keepOLMRBAC names, in the report, the RBAC OLM made for a CSV that is gone and did not take with
-// it: the cleanup's ClusterRole may delete cluster RBAC by name only, and these names (<csv>-<hash>)
-// are OLM's, so deleting them is left to the administrator, with the command.
-func keepOLMRBAC(s *Step, t target, csv string) {
-	s.Kept = append(s.Kept, fmt.Sprintf("%s: OLM made it for the removed CSV %s and its csv-cleanup did not take it; delete it with kubectl delete %s %s",
-		t.String(), csv, strings.ToLower(t.Kind), t.Name))
-}
-
 // deleteOADPBundleRoles removes, when an OADP CSV this cleanup removed (csvs) was the last OADP of the
 // cluster, the ClusterRoles OADP's bundle ships (only while they still carry OLM's olm.managed label
 // and no owner). The RBAC of the CSVs' clusterPermissions is OLM's csv-cleanup finalizer's to delete;
@@ -465,25 +431,6 @@ func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owne
 	return c.deleteAndWait(ctx, ns, s, "the Deployments and ServiceAccounts left behind", left)
 }
 
-func ownedByAnyone(u *unstructured.Unstructured) bool { return len(u.GetOwnerReferences()) > 0 }
-
-// get returns the object, or nil when it or its type does not exist.
-func (c *Cleanup) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
-	var u *unstructured.Unstructured
-	err := c.retry(ctx, "get "+gvr.Resource+" "+name, func(ctx context.Context) error {
-		var err error
-		u, err = c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		return err
-	})
-	if apierrors.IsNotFound(err) || (err == nil && c.planned[plannedKey(gvr, ns, name)]) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, kube.Explain(err, fmt.Sprintf("get %s %s", gvr.GroupResource(), name), c.Host)
-	}
-	return u, nil
-}
-
 // oadpUsers lists what, besides MTC, uses OADP or Velero: DataProtectionApplications other than MTC's
 // `velero` in the MTC namespace, and Velero backups, restores and schedules outside the MTC namespace.
 func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
@@ -567,206 +514,4 @@ func madeByMTC(u *unstructured.Unstructured) bool {
 		}
 	}
 	return false
-}
-
-// 6. The CRDs: migration.openshift.io always; velero.io and OADP's own oadp.openshift.io only when
-// nothing else uses Velero or OADP (OLM never deletes the CRDs of an operator it removed).
-func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
-	s := &Step{Name: "delete the migration.openshift.io CRDs, and the velero.io and oadp.openshift.io CRDs when nothing else uses them"}
-	crdGVR, crds, err := c.listCRDs(ctx)
-	if err != nil {
-		return s, err
-	}
-	var mig, velero []target
-	for i := range crds {
-		group, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group")
-		name := crds[i].GetName()
-		switch group {
-		case kube.MigrationGroup:
-			if !slices.Contains(kube.MTCCRDs(), name) {
-				s.Kept = append(s.Kept, "CustomResourceDefinition "+name+": not one of the MTC kinds this cleanup knows")
-				continue
-			}
-			mig = append(mig, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
-		case kube.VeleroGroup, kube.OADPGroup, kube.DatamoverGroup:
-			if !slices.Contains(kube.SharedCRDs, name) {
-				s.Kept = append(s.Kept, "CustomResourceDefinition "+name+": not one an OADP 1.0 to 1.5 bundle brings, so not OADP's to remove here")
-				continue
-			}
-			velero = append(velero, targetOf(crdGVR, "CustomResourceDefinition", &crds[i]))
-		}
-	}
-	targets := mig
-	if len(velero) > 0 {
-		reasons, err := c.veleroUsers(ctx, ns)
-		if err != nil {
-			return s, err
-		}
-		switch {
-		case len(reasons) == 0:
-			targets = append(targets, velero...)
-		case c.DeleteShared:
-			targets = append(targets, velero...)
-			s.Notes = append(s.Notes, "deleted the velero.io and oadp.openshift.io CRDs although "+strings.Join(reasons, ", ")+" (--delete-shared)")
-		default:
-			c.veleroKept = true
-			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs: %s; mtc-hooks cleanup --delete-shared --dry-run lists what deleting them anyway would take", len(velero), strings.Join(reasons, ", ")))
-		}
-	}
-	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)
-}
-
-// listCRDs lists CRDs through apiextensions v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11).
-func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []unstructured.Unstructured, error) {
-	gvr := kube.CRDs
-	var items []unstructured.Unstructured
-	err := c.retry(ctx, "list CRDs", func(ctx context.Context) error {
-		var l *unstructured.UnstructuredList
-		var err error
-		gvr, err = kube.WithCRDs(c.Dynamic, func(r dynamic.NamespaceableResourceInterface) error {
-			l, err = r.List(ctx, metav1.ListOptions{})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		items = c.withoutPlanned(gvr, l.Items)
-		return nil
-	})
-	if err != nil {
-		return gvr, nil, kube.Explain(err, "list CustomResourceDefinitions", c.Host)
-	}
-	return gvr, items, nil
-}
-
-// veleroUsers says why the velero.io CRDs must stay: OADP still installed anywhere, or Velero objects
-// outside the MTC namespace.
-func (c *Cleanup) veleroUsers(ctx context.Context, ns string) ([]string, error) {
-	var reasons []string
-	csvs, err := c.list(ctx, kube.CSVs, "")
-	if err != nil {
-		return nil, err
-	}
-	for i := range csvs {
-		n := csvs[i].GetName()
-		if strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
-			reasons = append(reasons, "OADP is installed (CSV "+csvs[i].GetNamespace()+"/"+n+")")
-			break
-		}
-	}
-	users, err := c.oadpUsers(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
-	return append(reasons, users...), nil
-}
-
-// The ansible-based MTC operator marks what it creates outside the namespace of its
-// MigrationController (cluster-scoped objects cannot have a namespaced owner) with these annotations.
-const (
-	primaryResourceKey     = "operator-sdk/primary-resource"
-	primaryResourceTypeKey = "operator-sdk/primary-resource-type"
-	primaryResourceType    = "MigrationController." + kube.MigrationGroup
-)
-
-// madeByOperatorFor says whether u carries the mark of the MTC operator reconciling a
-// MigrationController of namespace ns.
-func madeByOperatorFor(u *unstructured.Unstructured, ns string) bool {
-	a := u.GetAnnotations()
-	return a[primaryResourceTypeKey] == primaryResourceType && strings.HasPrefix(a[primaryResourceKey], ns+"/")
-}
-
-// 7. Cluster-scoped leftovers: what MTC's operator made outside the namespace and leaves behind (its
-// cluster roles and bindings, SCCs, the OAuthClient of the web console), known by the operator's mark,
-// and OLM's RBAC of the removed CSVs, known by OLM's labels. The manual procedure deletes every
-// cluster role and binding whose name holds migration.openshift.io or velero; those without a mark are
-// kept and named in the report.
-func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, error) {
-	s := &Step{Name: "delete the MTC cluster roles and bindings, the SCCs and the OAuthClient the operator leaves behind"}
-	_, crds, err := c.listCRDs(ctx)
-	if err != nil {
-		return s, err
-	}
-	veleroStays := c.veleroKept
-	for i := range crds {
-		if g, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group"); g == kube.VeleroGroup && crds[i].GetDeletionTimestamp() == nil && !c.DryRun {
-			veleroStays = true
-		}
-	}
-	// OLM's RBAC for an MTC or OADP CSV of this namespace that no longer exists: its csv-cleanup
-	// finalizer removes it, but a sync of the CSV still in flight can create it again a moment later.
-	csvs, err := c.list(ctx, kube.CSVs, ns)
-	if err != nil {
-		return s, err
-	}
-	liveCSV := map[string]bool{}
-	for i := range csvs {
-		liveCSV[csvs[i].GetName()] = true
-	}
-	var targets []target
-	err = c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
-		if l := u.GetLabels(); l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && !liveCSV[l["olm.owner"]] &&
-			(strings.HasPrefix(l["olm.owner"], kube.CSVPrefix) || strings.HasPrefix(l["olm.owner"], kube.OADPCSVPrefix) || strings.HasPrefix(l["olm.owner"], "redhat-oadp-operator.")) {
-			keepOLMRBAC(s, t, l["olm.owner"])
-			return
-		}
-		n := u.GetName()
-		if helmOwned(u) || ownedByAnyone(u) {
-			return
-		}
-		vel := strings.Contains(n, "velero")
-		switch {
-		case madeByOperatorFor(u, ns) && !slices.Contains(kube.OperatorClusterRBAC, n):
-			s.Kept = append(s.Kept, t.Kind+" "+n+": MTC's operator marked it, but it is none of "+strings.Join(kube.OperatorClusterRBAC, ", ")+
-				" that the cleanup may delete; delete it with kubectl delete "+strings.ToLower(t.Kind)+" "+n)
-		case madeByOperatorFor(u, ns):
-			if vel && veleroStays {
-				s.Kept = append(s.Kept, t.Kind+" "+n+": the velero.io CRDs stay")
-				return
-			}
-			targets = append(targets, t)
-		case n == kube.LegacyOperator && c.Release == "":
-			// operator.yml's own RBAC of an MTC installed by hand, which this run removes.
-			targets = append(targets, t)
-		case strings.Contains(n, kube.MigrationGroup) || vel:
-			// The manual procedure deletes by these name patterns; a name says nothing of who made it.
-			s.Kept = append(s.Kept, t.Kind+" "+n+": its name looks like MTC's or Velero's, but MTC's operator did not make it; delete it yourself if it was MTC's")
-		}
-	})
-	if err != nil {
-		return s, err
-	}
-	singles := []struct {
-		gvr        schema.GroupVersionResource
-		kind, name string
-		ifVelero   bool
-	}{
-		{kube.SCCs, "SecurityContextConstraints", "rsync-anyuid", false},
-		{kube.SCCs, "SecurityContextConstraints", "velero-privileged", true},
-		{kube.OAuthClients, "OAuthClient", "migration", false},
-	}
-	for _, o := range singles {
-		u, err := c.get(ctx, o.gvr, "", o.name)
-		if err != nil {
-			return s, err
-		}
-		if u == nil || helmOwned(u) {
-			continue
-		}
-		if !madeByOperatorFor(u, ns) {
-			s.Kept = append(s.Kept, o.kind+" "+o.name+": MTC's operator did not make it; delete it yourself if it was MTC's")
-			continue
-		}
-		if o.ifVelero && veleroStays {
-			s.Kept = append(s.Kept, o.kind+" "+o.name+": the velero.io CRDs stay")
-			continue
-		}
-		t := targetOf(o.gvr, o.kind, u)
-		t.ByName = true
-		targets = append(targets, t)
-	}
-	if err := c.deleteAndWait(ctx, ns, s, "the cluster-scoped leftovers", targets); err != nil {
-		return s, err
-	}
-	return s, c.deleteOperatorObjects(ctx, ns, s)
 }
