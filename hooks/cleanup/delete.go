@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -85,6 +86,57 @@ func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResou
 		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
 	}
 	return items, nil
+}
+
+// listMeta is list for what needs only the objects' metadata (names, labels, annotations, owners,
+// finalizers, deletion): through the metadata client the API server sends no spec, status, schema or
+// rules, which is what keeps the cleanup's memory small on a cluster whose CRDs and cluster roles weigh
+// tens of megabytes. The objects hold apiVersion and metadata. Without a metadata client it lists whole
+// objects.
+func (c *Cleanup) listMeta(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+	items, err := c.listMetaOrNotServed(ctx, gvr, ns)
+	if kube.IsNotServed(err) {
+		return nil, nil
+	}
+	if err != nil {
+		where := "in all namespaces"
+		if ns != "" {
+			where = "in " + ns
+		}
+		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
+	}
+	return items, nil
+}
+
+// listMetaOrNotServed is listMeta with the API server's error as it came, a type it does not serve
+// included.
+func (c *Cleanup) listMetaOrNotServed(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+	var items []unstructured.Unstructured
+	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
+		if c.Metadata == nil {
+			l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			items = c.withoutPlanned(gvr, l.Items)
+			return nil
+		}
+		l, err := c.Metadata.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		items = make([]unstructured.Unstructured, 0, len(l.Items))
+		for i := range l.Items {
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&l.Items[i].ObjectMeta)
+			if err != nil {
+				return err
+			}
+			items = append(items, unstructured.Unstructured{Object: map[string]any{"apiVersion": gvr.GroupVersion().String(), "metadata": m}})
+		}
+		items = c.withoutPlanned(gvr, items)
+		return nil
+	})
+	return items, err
 }
 
 // listAll lists several kinds at once. The API server may take a second to answer the first consistent
@@ -270,22 +322,36 @@ func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, erro
 			}
 			continue
 		}
-		l, err := c.Dynamic.Resource(k.gvr).Namespace(k.ns).List(ctx, metav1.ListOptions{})
+		// Metadata only: a list of every CRD with its schema, every 250 ms, is what would weigh.
+		items, err := c.listMetaOrNotServed(ctx, k.gvr, k.ns)
 		if kube.IsNotServed(err) {
 			continue
 		}
 		if err != nil {
 			return nil, kube.Explain(err, fmt.Sprintf("list %s", k.gvr.GroupResource()), c.Host)
 		}
-		have := map[string]unstructured.Unstructured{}
-		for _, it := range l.Items {
-			have[it.GetName()] = it
+		have := map[string]*unstructured.Unstructured{}
+		for i := range items {
+			have[items[i].GetName()] = &items[i]
 		}
 		for _, t := range ts {
-			if it, ok := have[t.Name]; ok {
-				t.observe(&it)
-				left = append(left, t)
+			it, ok := have[t.Name]
+			if !ok {
+				continue
 			}
+			if t.GVR.GroupResource() == kube.CRDs.GroupResource() && it.GetDeletionTimestamp() != nil && c.Metadata != nil {
+				// A CRD being deleted says in its status why its finalizer is stuck: read that one whole.
+				full, err := c.Dynamic.Resource(t.GVR).Get(ctx, t.Name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return nil, kube.Explain(err, "get "+t.String(), c.Host)
+				}
+				it = full
+			}
+			t.observe(it)
+			left = append(left, t)
 		}
 	}
 	sort.Slice(left, func(i, j int) bool { return left[i].String() < left[j].String() })

@@ -43,7 +43,7 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 			oadpSubs = append(oadpSubs, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
 		}
 	}
-	csvs, err := c.list(ctx, kube.CSVs, ns)
+	csvs, err := c.listMeta(ctx, kube.CSVs, ns)
 	if err != nil {
 		return s, err
 	}
@@ -294,7 +294,7 @@ func (c *Cleanup) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step,
 		return strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")
 	})
 	if oadpGone && !c.DryRun {
-		all, err := c.list(ctx, kube.CSVs, "")
+		all, err := c.listMeta(ctx, kube.CSVs, "")
 		if err != nil {
 			return err
 		}
@@ -334,7 +334,7 @@ func (c *Cleanup) deleteOperatorObjects(ctx context.Context, ns string, s *Step)
 	if err != nil {
 		return err
 	}
-	csvs, err := c.list(ctx, kube.CSVs, ns)
+	csvs, err := c.listMeta(ctx, kube.CSVs, ns)
 	if err != nil {
 		return err
 	}

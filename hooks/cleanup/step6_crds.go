@@ -6,10 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -24,8 +22,8 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 	}
 	var mig, velero []target
 	for i := range crds {
-		group, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group")
 		name := crds[i].GetName()
+		group := kube.CRDGroup(name)
 		switch group {
 		case kube.MigrationGroup:
 			if !slices.Contains(kube.MTCCRDs(), name) {
@@ -61,22 +59,15 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)
 }
 
-// listCRDs lists CRDs through apiextensions v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11).
+// listCRDs lists the metadata of every CRD (their schemas can weigh megabytes on a cluster with many
+// operators), through apiextensions v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11). kube.CRDGroup gives
+// a CRD's group from its name.
 func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []unstructured.Unstructured, error) {
-	gvr := kube.CRDs
 	var items []unstructured.Unstructured
-	err := c.retry(ctx, "list CRDs", func(ctx context.Context) error {
-		var l *unstructured.UnstructuredList
+	gvr, err := kube.WithCRDs(func(gvr schema.GroupVersionResource) error {
 		var err error
-		gvr, err = kube.WithCRDs(c.Dynamic, func(r dynamic.NamespaceableResourceInterface) error {
-			l, err = r.List(ctx, metav1.ListOptions{})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		items = c.withoutPlanned(gvr, l.Items)
-		return nil
+		items, err = c.listMetaOrNotServed(ctx, gvr, "")
+		return err
 	})
 	if err != nil {
 		return gvr, nil, kube.Explain(err, "list CustomResourceDefinitions", c.Host)
@@ -88,7 +79,7 @@ func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []
 // outside the MTC namespace.
 func (c *Cleanup) veleroUsers(ctx context.Context, ns string) ([]string, error) {
 	var reasons []string
-	csvs, err := c.list(ctx, kube.CSVs, "")
+	csvs, err := c.listMeta(ctx, kube.CSVs, "")
 	if err != nil {
 		return nil, err
 	}

@@ -25,13 +25,13 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 	}
 	veleroStays := c.veleroKept
 	for i := range crds {
-		if g, _, _ := unstructured.NestedString(crds[i].Object, "spec", "group"); g == kube.VeleroGroup && crds[i].GetDeletionTimestamp() == nil && !c.DryRun {
+		if kube.CRDGroup(crds[i].GetName()) == kube.VeleroGroup && crds[i].GetDeletionTimestamp() == nil && !c.DryRun {
 			veleroStays = true
 		}
 	}
 	// OLM's RBAC for an MTC or OADP CSV of this namespace that no longer exists: its csv-cleanup
 	// finalizer removes it, but a sync of the CSV still in flight can create it again a moment later.
-	csvs, err := c.list(ctx, kube.CSVs, ns)
+	csvs, err := c.listMeta(ctx, kube.CSVs, ns)
 	if err != nil {
 		return s, err
 	}
@@ -113,7 +113,7 @@ func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstr
 		gvr  schema.GroupVersionResource
 		kind string
 	}{{kube.ClusterRoles, "ClusterRole"}, {kube.ClusterRoleBindings, "ClusterRoleBinding"}} {
-		items, err := c.list(ctx, k.gvr, "")
+		items, err := c.listMeta(ctx, k.gvr, "")
 		if err != nil {
 			return err
 		}

@@ -423,9 +423,9 @@ func (c *Configure) waitCRD(ctx context.Context, name string) error {
 // getCRD reads a CRD through apiextensions v1, or v1beta1 on API servers older than 1.16.
 func getCRD(ctx context.Context, dyn dynamic.Interface, name string) (*unstructured.Unstructured, error) {
 	var crd *unstructured.Unstructured
-	_, err := kube.WithCRDs(dyn, func(r dynamic.NamespaceableResourceInterface) error {
+	_, err := kube.WithCRDs(func(gvr schema.GroupVersionResource) error {
 		var err error
-		crd, err = r.Get(ctx, name, metav1.GetOptions{})
+		crd, err = dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
 	return crd, err

@@ -10,12 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 )
@@ -156,4 +160,73 @@ func BenchmarkIntegrationCleanup(b *testing.B) {
 	b.ReportMetric(hooksTotal.Seconds()/float64(b.N), "hooks-s/op")
 	b.ReportMetric(manualTotal.Seconds()/float64(b.N), "manual-s/op")
 	b.ReportMetric(hooksTotal.Seconds()/manualTotal.Seconds(), "hooks/manual")
+}
+
+// bigCRD is a CRD of group <i>.bench.example.com whose schema is about size bytes of JSON, as the
+// CRDs of a cluster with many operators are.
+func bigCRD(i, size int) *unstructured.Unstructured {
+	props := map[string]any{}
+	desc := "a field of a large operator's custom resource, as described by its schema"
+	for n := 0; n*(len(desc)+40) < size; n++ {
+		props[fmt.Sprintf("field%04d", n)] = map[string]any{"type": "string", "description": desc}
+	}
+	group := fmt.Sprintf("g%03d.bench.example.com", i)
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets." + group},
+		"spec": map[string]any{
+			"group": group, "scope": "Namespaced",
+			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "properties": map[string]any{
+					"spec": map[string]any{"type": "object", "properties": props}}}}}},
+		},
+	}}
+}
+
+// BenchmarkIntegrationCleanupMemory runs mtc-hooks cleanup on a cluster that holds 300 CRDs of other
+// operators, each with about 100 KB of schema, and reports the cleanup process's peak resident memory
+// against the hook pod's memory limit (hooks.resources.limits.memory, 128 Mi).
+func BenchmarkIntegrationCleanupMemory(b *testing.B) {
+	cluster := controlPlane(b, "ocp4:4.17")
+	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	w := newWorld(b, kubernetes.NewForConfigOrDie(cluster.Config), dyn)
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	sem := make(chan struct{}, 8)
+	for i := range 300 {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := dyn.Resource(kube.CRDs).Create(w.ctx, bigCRD(i, 100<<10), metav1.CreateOptions{}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatalf("create a CRD: %v", err)
+	}
+	bin, err := testenv.HookBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var peak int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		w.installMTC(20)
+		b.StartTimer()
+		cmd := exec.Command(bin, "cleanup", "--step-timeout", "60s")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("mtc-hooks cleanup: %v\n%s", err, out)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peak = max(peak, ru.Maxrss) // KiB on Linux
+		}
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-MiB")
+	b.ReportMetric(float64(peak)/1024/128, "of-limit")
 }

@@ -6,6 +6,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 )
 
 // Action is what every action of the hook binary works with, one value handed to each (as Helm's
@@ -15,6 +16,8 @@ type Action struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
 	Discovery discovery.DiscoveryInterface
+	// Metadata lists metadata only; nil makes the lists that would use it read whole objects.
+	Metadata metadata.Interface
 	// Host names the cluster in messages (its API server URL).
 	Host string
 	// Namespace is the MTC namespace; empty means Namespace (openshift-migration).
@@ -42,5 +45,5 @@ func (a *Action) Logger() *slog.Logger {
 
 // Action is the Action for these clients, with the namespace, the waiter and the logger of the run.
 func (c *Clients) Action(namespace string, w Waiter, log *slog.Logger) Action {
-	return Action{Kube: c.Kube, Dynamic: c.Dynamic, Discovery: c.Discovery, Host: c.Host, Namespace: namespace, Waiter: w, Log: log}
+	return Action{Kube: c.Kube, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Host: c.Host, Namespace: namespace, Waiter: w, Log: log}
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -31,6 +32,9 @@ type Clients struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
 	Discovery discovery.DiscoveryInterface
+	// Metadata lists objects' metadata only (PartialObjectMetadata): a list of CRDs or cluster roles
+	// without their schemas and rules.
+	Metadata metadata.Interface
 	// Host is the API server URL, for messages.
 	Host string
 }
@@ -60,7 +64,7 @@ func RESTConfig(o ConfigOptions) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewClients builds the typed, dynamic and discovery clients for cfg.
+// NewClients builds the typed, dynamic, discovery and metadata clients for cfg.
 func NewClients(cfg *rest.Config) (*Clients, error) {
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -74,7 +78,11 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to build the discovery client: %w", err)
 	}
-	return &Clients{Config: cfg, Kube: kc, Dynamic: dc, Discovery: disc, Host: cfg.Host}, nil
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to build the metadata client: %w", err)
+	}
+	return &Clients{Config: cfg, Kube: kc, Dynamic: dc, Discovery: disc, Metadata: mc, Host: cfg.Host}, nil
 }
 
 // Load is RESTConfig followed by NewClients.

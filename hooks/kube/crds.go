@@ -1,22 +1,29 @@
 package kube
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 )
 
 // CRDsV1beta1 is apiextensions.k8s.io/v1beta1, the only CRD API of Kubernetes 1.11 (OpenShift 3.11).
 var CRDsV1beta1 = schema.GroupVersionResource{Group: CRDs.Group, Version: "v1beta1", Resource: CRDs.Resource}
 
-// WithCRDs calls f with the CRD API at apiextensions v1, and once more at v1beta1 when the server does
-// not serve v1 (API servers older than 1.16). It returns the version f last ran against and f's error.
-func WithCRDs(dyn dynamic.Interface, f func(r dynamic.NamespaceableResourceInterface) error) (schema.GroupVersionResource, error) {
-	err := f(dyn.Resource(CRDs))
+// WithCRDs calls f with the CRD resource at apiextensions v1, and once more at v1beta1 when the server
+// does not serve v1 (API servers older than 1.16). It returns the version f last ran with and f's error.
+func WithCRDs(f func(gvr schema.GroupVersionResource) error) (schema.GroupVersionResource, error) {
+	err := f(CRDs)
 	if IsNotServed(err) {
-		return CRDsV1beta1, f(dyn.Resource(CRDsV1beta1))
+		return CRDsV1beta1, f(CRDsV1beta1)
 	}
 	return CRDs, err
+}
+
+// CRDGroup is the API group of the CRD named name (<plural>.<group>).
+func CRDGroup(name string) string {
+	_, g, _ := strings.Cut(name, ".")
+	return g
 }
 
 // OLMOwned says whether OLM made o for a CSV: labelled olm.owner, or owned by a ClusterServiceVersion.

@@ -225,7 +225,7 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   resourceNames: {{ include "mtc.lib.hookRules.crdNames" . }}
-  verbs: ["delete", "patch"]
+  verbs: ["get", "delete", "patch"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterroles", "clusterrolebindings"]
   verbs: ["get", "list"]
