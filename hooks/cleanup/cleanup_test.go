@@ -1318,4 +1318,28 @@ func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
 	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "for up to 15m0s") {
 		t.Fatalf("want a wait as long as OLM's slow passes, at most three settle times, got %v", err)
 	}
+	// A CSV that has just changed phase, with no InstallPlan in the namespace (an operator not
+	// installed through a plan): there is no plan for a last pass to run again, so no wait.
+	var objs []runtime.Object
+	for _, o := range populated() {
+		if u, ok := o.(*unstructured.Unstructured); ok && u.GetKind() == "ClusterServiceVersion" {
+			u = u.DeepCopy()
+			_ = unstructured.SetNestedField(u.Object, time.Now().UTC().Format(time.RFC3339), "status", "lastTransitionTime")
+			o = u
+		}
+		objs = append(objs, o)
+	}
+	fc = newFakeCluster(true, objs...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatalf("a fresh CSV without an InstallPlan: %v", err)
+	}
+	// The same CSV beside a plan completed long ago: the CSV's change is OLM's, so the wait follows it.
+	fc = newFakeCluster(true, append(objs, completed(2*time.Hour))...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
+		t.Fatalf("want a wait after the CSV OLM changed, got %v", err)
+	}
 }

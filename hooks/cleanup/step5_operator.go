@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -222,9 +223,14 @@ func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []tar
 					}
 				}
 			}
-			csvs, err := c.list(ctx, kube.CSVs, ns)
-			if err != nil {
-				return false, "", err
+			// Without an InstallPlan there is no plan for a stale pass to run again: the settle
+			// only follows what OLM executed.
+			var csvs []unstructured.Unstructured
+			if len(plans) > 0 {
+				csvs, err = c.list(ctx, kube.CSVs, ns)
+				if err != nil {
+					return false, "", err
+				}
 			}
 			for i := range csvs {
 				if t, _, _ := unstructured.NestedString(csvs[i].Object, "status", "lastTransitionTime"); t != "" {
@@ -464,13 +470,21 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 			users = append(users, fmt.Sprintf("%d Velero %ss in %s that MTC did not make", theirs, kinds[j], ns))
 		}
 	}
-	// Outside it, any object of any Velero kind belongs to another Velero.
-	for _, gvr := range kube.VeleroResources() {
-		n, err := c.countOutside(ctx, gvr, ns)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
+	// Outside it, any object of any Velero kind belongs to another Velero (one request per kind, all
+	// at once).
+	kindsOutside := kube.VeleroResources()
+	counts := make([]int, len(kindsOutside))
+	errs := make([]error, len(kindsOutside))
+	var wg sync.WaitGroup
+	for i, gvr := range kindsOutside {
+		wg.Go(func() { counts[i], errs[i] = c.countOutside(ctx, gvr, ns) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, gvr := range kindsOutside {
+		if counts[i] > 0 {
 			users = append(users, fmt.Sprintf("Velero %s outside %s", gvr.Resource, ns))
 		}
 	}
