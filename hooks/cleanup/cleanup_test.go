@@ -507,8 +507,12 @@ func TestCleanupKeepsVeleroForAnotherVelero(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") {
-				t.Fatal("OADP or the velero CRDs were removed although another Velero uses them")
+			if !fc.exists(t, kube.CRDs, "", "backups.velero.io") {
+				t.Fatal("the velero CRDs were removed although another Velero uses them")
+			}
+			// MTC's OADP serves its own namespace only: another Velero does not use it.
+			if fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") {
+				t.Error("MTC's OADP stayed although nothing in its namespace uses it")
 			}
 			var kept []string
 			for _, st := range rep.Steps {
@@ -532,8 +536,11 @@ func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
-		t.Fatal("velero CRDs or OADP removed although another DataProtectionApplication uses them")
+	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") {
+		t.Fatal("velero CRDs removed although another DataProtectionApplication uses them")
+	}
+	if fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
+		t.Error("MTC's OADP stayed although the other DataProtectionApplication is served by its own namespace's OADP")
 	}
 	if !fc.exists(t, kube.ClusterRoles, "", "migration-velero") {
 		t.Error("the operator's velero cluster role removed although the velero CRDs stay")
@@ -543,7 +550,7 @@ func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
-	if !strings.Contains(text.String(), "kept 4 velero.io and oadp.openshift.io CRDs: OADP is installed (CSV openshift-migration/oadp-operator.v1.2.3), DataProtectionApplication openshift-adp/dpa-sample") {
+	if !strings.Contains(text.String(), "kept 4 velero.io CRDs: DataProtectionApplication openshift-adp/dpa-sample") {
 		t.Errorf("report does not say why velero stays:\n%s", text.String())
 	}
 }
@@ -790,7 +797,7 @@ func TestCleanupDeleteShared(t *testing.T) {
 	if _, err := c.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") || !fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
+	if !fc.exists(t, kube.CRDs, "", "backups.velero.io") {
 		t.Fatal("--during-migration or --drop-finalizers removed what another DataProtectionApplication uses")
 	}
 	c = fc.cleanup()
@@ -799,8 +806,8 @@ func TestCleanupDeleteShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fc.exists(t, kube.CRDs, "", "backups.velero.io") || fc.exists(t, kube.Subscriptions, ns, "redhat-oadp-operator-stable-1.2") {
-		t.Fatal("--delete-shared left OADP or the Velero CRDs")
+	if fc.exists(t, kube.CRDs, "", "backups.velero.io") {
+		t.Fatal("--delete-shared left the Velero CRDs")
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
@@ -1273,6 +1280,10 @@ func TestCleanupKeepsVeleroForTheUsersBackupInMTCsNamespace(t *testing.T) {
 			}
 			if kept := fc.exists(t, kube.CRDs, "", "backups.velero.io"); kept != tc.keep {
 				t.Fatalf("velero CRDs kept=%v, want %v", kept, tc.keep)
+			}
+			// The user's Backup in MTC's namespace is served by the OADP installed there: it stays too.
+			if kept := fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3"); kept != tc.keep {
+				t.Fatalf("MTC's OADP kept=%v, want %v", kept, tc.keep)
 			}
 			var text strings.Builder
 			_ = rep.WriteText(&text)

@@ -59,7 +59,9 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 		}
 	}
 	if len(oadpSubs)+len(oadpCSVs) > 0 {
-		users, err := c.oadpUsers(ctx, ns)
+		// OADP runs for its own namespace only (OwnNamespace): what uses this OADP is in ns. A Velero or
+		// an OADP elsewhere keeps the shared CRDs (step 6), not this operator.
+		users, err := c.oadpUsersIn(ctx, ns)
 		if err != nil {
 			return s, err
 		}
@@ -440,34 +442,17 @@ func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owne
 // oadpUsers lists what, besides MTC, uses OADP or Velero: DataProtectionApplications other than MTC's
 // `velero` in the MTC namespace, and Velero backups, restores and schedules outside the MTC namespace.
 func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
-	var users []string
-	dpas, err := c.list(ctx, kube.DataProtectionApps, "")
+	users, err := c.oadpUsersIn(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
-	for i := range dpas {
-		if mtcDPA(&dpas[i], ns) {
-			continue
-		}
-		users = append(users, "DataProtectionApplication "+dpas[i].GetNamespace()+"/"+dpas[i].GetName())
-	}
-	// Inside MTC's namespace, Velero itself makes objects for MTC's backups (repositories, volume
-	// backups, requests) that carry no MTC label; a user's own operations are Backups, Restores and
-	// Schedules, which mig-controller labels when it makes them.
-	kinds := []string{"Backup", "Restore", "Schedule"}
-	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.VeleroBackups, kube.VeleroRestores, kube.VeleroSchedules}, ns)
+	dpas, err := c.otherDPAs(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
-	for j, items := range lists {
-		theirs := 0
-		for i := range items {
-			if !madeByMTC(&items[i]) {
-				theirs++ // a Velero object of the user's in MTC's namespace: its CRD must stay too
-			}
-		}
-		if theirs > 0 {
-			users = append(users, fmt.Sprintf("%d Velero %ss in %s that MTC did not make", theirs, kinds[j], ns))
+	for _, d := range dpas {
+		if !strings.HasPrefix(d, ns+"/") {
+			users = append(users, "DataProtectionApplication "+d)
 		}
 	}
 	// Outside it, any object of any Velero kind belongs to another Velero (one request per kind, all
@@ -502,6 +487,57 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 	}
 	slices.Sort(users)
 	return slices.Compact(users), nil
+}
+
+// otherDPAs lists, as namespace/name, the DataProtectionApplications of the cluster that are not MTC's
+// (MTC's is in ns, owned by its MigrationController).
+func (c *Cleanup) otherDPAs(ctx context.Context, ns string) ([]string, error) {
+	dpas, err := c.list(ctx, kube.DataProtectionApps, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range dpas {
+		if !mtcDPA(&dpas[i], ns) {
+			out = append(out, dpas[i].GetNamespace()+"/"+dpas[i].GetName())
+		}
+	}
+	return out, nil
+}
+
+// oadpUsersIn names what in ns uses the OADP installed there: a DataProtectionApplication that is not
+// MTC's, and the user's own Velero Backups, Restores and Schedules.
+func (c *Cleanup) oadpUsersIn(ctx context.Context, ns string) ([]string, error) {
+	var users []string
+	dpas, err := c.otherDPAs(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dpas {
+		if strings.HasPrefix(d, ns+"/") {
+			users = append(users, "DataProtectionApplication "+d)
+		}
+	}
+	// Inside MTC's namespace, Velero itself makes objects for MTC's backups (repositories, volume
+	// backups, requests) that carry no MTC label; a user's own operations are Backups, Restores and
+	// Schedules, which mig-controller labels when it makes them.
+	kinds := []string{"Backup", "Restore", "Schedule"}
+	lists, err := c.listAll(ctx, []schema.GroupVersionResource{kube.VeleroBackups, kube.VeleroRestores, kube.VeleroSchedules}, ns)
+	if err != nil {
+		return nil, err
+	}
+	for j, items := range lists {
+		theirs := 0
+		for i := range items {
+			if !madeByMTC(&items[i]) {
+				theirs++ // a Velero object of the user's in MTC's namespace: its CRD must stay too
+			}
+		}
+		if theirs > 0 {
+			users = append(users, fmt.Sprintf("%d Velero %ss in %s that MTC did not make", theirs, kinds[j], ns))
+		}
+	}
+	return users, nil
 }
 
 // mtcDPA says whether a DataProtectionApplication is the one MTC's operator made for its

@@ -40,20 +40,37 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 		}
 	}
 	targets := mig
+	var veleroIO, oadpOwn []target
+	for _, t := range velero {
+		if kube.CRDGroup(t.Name) == kube.VeleroGroup {
+			veleroIO = append(veleroIO, t)
+		} else {
+			oadpOwn = append(oadpOwn, t)
+		}
+	}
 	if len(velero) > 0 {
-		reasons, err := c.veleroUsers(ctx, ns)
+		veleroReasons, oadpReasons, err := c.sharedUsers(ctx, ns)
 		if err != nil {
 			return s, err
 		}
-		switch {
-		case len(reasons) == 0:
-			targets = append(targets, velero...)
-		case c.DeleteShared:
-			targets = append(targets, velero...)
-			s.Notes = append(s.Notes, "deleted the velero.io and oadp.openshift.io CRDs although "+strings.Join(reasons, ", ")+" (--delete-shared)")
-		default:
-			c.veleroKept = true
-			s.Kept = append(s.Kept, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs: %s; mtc-hooks cleanup --delete-shared --dry-run lists what deleting them anyway would take", len(velero), strings.Join(reasons, ", ")))
+		for _, g := range []struct {
+			what    string
+			crds    []target
+			reasons []string
+		}{{"velero.io", veleroIO, veleroReasons}, {"oadp.openshift.io and datamover.oadp.openshift.io", oadpOwn, oadpReasons}} {
+			switch {
+			case len(g.crds) == 0:
+			case len(g.reasons) == 0:
+				targets = append(targets, g.crds...)
+			case c.DeleteShared:
+				targets = append(targets, g.crds...)
+				s.Notes = append(s.Notes, "deleted the "+g.what+" CRDs although "+strings.Join(g.reasons, ", ")+" (--delete-shared)")
+			default:
+				if g.what == "velero.io" {
+					c.veleroKept = true
+				}
+				s.Kept = append(s.Kept, fmt.Sprintf("%d %s CRDs: %s; mtc-hooks cleanup --delete-shared --dry-run lists what deleting them anyway would take", len(g.crds), g.what, strings.Join(g.reasons, ", ")))
+			}
 		}
 	}
 	return s, c.deleteAndWait(ctx, ns, s, "the CRDs", targets)
@@ -75,24 +92,35 @@ func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []
 	return gvr, items, nil
 }
 
-// veleroUsers says why the velero.io CRDs must stay: OADP still installed anywhere, or Velero objects
-// outside the MTC namespace.
-func (c *Cleanup) veleroUsers(ctx context.Context, ns string) ([]string, error) {
-	var reasons []string
+
+// sharedUsers says what keeps the shared CRDs: for velero.io, an OADP left installed anywhere and
+// whatever oadpUsers names (another Velero, its objects, the user's in ns); for OADP's own groups
+// (oadp.openshift.io, datamover.oadp.openshift.io), an OADP left installed and a
+// DataProtectionApplication that is not MTC's.
+func (c *Cleanup) sharedUsers(ctx context.Context, ns string) (velero, oadp []string, err error) {
 	csvs, err := c.listMeta(ctx, kube.CSVs, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var installed []string // an OADP left installed
 	for i := range csvs {
 		n := csvs[i].GetName()
-		if strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
-			reasons = append(reasons, "OADP is installed (CSV "+csvs[i].GetNamespace()+"/"+n+")")
+		if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && csvs[i].GetDeletionTimestamp() == nil {
+			installed = append(installed, "OADP is installed (CSV "+csvs[i].GetNamespace()+"/"+n+")")
 			break
 		}
 	}
+	dpas, err := c.otherDPAs(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	oadp = slices.Clone(installed)
+	for _, d := range dpas {
+		oadp = append(oadp, "DataProtectionApplication "+d)
+	}
 	users, err := c.oadpUsers(ctx, ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(reasons, users...), nil
+	return append(slices.Clone(installed), users...), oadp, nil
 }
