@@ -60,7 +60,7 @@ var MTCKinds = []struct {
 
 // SharedCRDs are the velero.io, oadp.openshift.io and datamover.oadp.openshift.io CRDs that the OADP
 // bundles 1.0 to 1.5 and the legacy operator's Velero bring: the only CRDs of those groups the cleanup
-// deletes, and the only ones its ClusterRole may delete (charts/mtc-lib/templates/_hook-rules.tpl
+// deletes, and the only ones its ClusterRole may delete (charts/mtc-lib/templates/_hook-cleanup.tpl
 // lists the same names; internal/catalog checks them against every OADP bundle).
 var SharedCRDs = []string{
 	"backuprepositories.velero.io", "backups.velero.io", "backupstoragelocations.velero.io",
@@ -78,7 +78,7 @@ var SharedCRDs = []string{
 // OperatorClusterRBAC are the names of the ClusterRoles and ClusterRoleBindings MTC's operator makes
 // outside its namespace (the controller's, and Velero's of the legacy operator): the only cluster RBAC
 // of MTC the cleanup deletes, and the only names its ClusterRole may delete
-// (charts/mtc-lib/templates/_hook-rules.tpl lists the same; internal/charttest checks both agree).
+// (charts/mtc-lib/templates/_hook-cleanup.tpl lists the same; internal/charttest checks both agree).
 var OperatorClusterRBAC = []string{"migration-controller", "migration-velero"}
 
 // OADPBundleClusterRoles are the ClusterRoles OADP's bundle ships: OLM creates them from the

@@ -19,14 +19,14 @@ func TestCleanupDeletesOnlyNamedCRDs(t *testing.T) {
 	slices.Sort(want)
 	for _, chart := range Charts {
 		t.Run(chart, func(t *testing.T) {
-			out, err := Template(root, helm, chart, append([]string{"--show-only", "templates/hook-cleanup-rbac.yaml"}, Flavours["ocp4-ovn"].Args()...)...)
+			out, err := Template(root, helm, chart, append([]string{"--show-only", "templates/hooks.yaml"}, Flavours["ocp4-ovn"].Args()...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var found bool
 			for _, d := range decodeDocs(out) {
 				var cr rbacv1.ClusterRole
-				if err := yaml.Unmarshal(d, &cr); err != nil || cr.Kind != "ClusterRole" {
+				if err := yaml.Unmarshal(d, &cr); err != nil || cr.Kind != "ClusterRole" || cr.Labels["app.kubernetes.io/component"] != "hook-cleanup" {
 					continue
 				}
 				for _, r := range cr.Rules {
@@ -61,14 +61,14 @@ func TestCleanupDeletesOnlyNamedClusterRBAC(t *testing.T) {
 	}
 	for _, chart := range Charts {
 		t.Run(chart, func(t *testing.T) {
-			out, err := Template(root, helm, chart, append([]string{"--show-only", "templates/hook-cleanup-rbac.yaml"}, Flavours["ocp4-ovn"].Args()...)...)
+			out, err := Template(root, helm, chart, append([]string{"--show-only", "templates/hooks.yaml"}, Flavours["ocp4-ovn"].Args()...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := map[string][]string{}
 			for _, d := range decodeDocs(out) {
 				var cr rbacv1.ClusterRole
-				if err := yaml.Unmarshal(d, &cr); err != nil || cr.Kind != "ClusterRole" {
+				if err := yaml.Unmarshal(d, &cr); err != nil || cr.Kind != "ClusterRole" || cr.Labels["app.kubernetes.io/component"] != "hook-cleanup" {
 					continue
 				}
 				for _, r := range cr.Rules {

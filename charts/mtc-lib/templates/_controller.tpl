@@ -56,8 +56,8 @@ proxies themselves come from the cluster-wide Proxy (through the operator's envi
 {{- with $mc.proxy.noProxy -}}{{- $_ := set $spec "no_proxy" . -}}{{- end -}}
 {{- with $mc.stunnelTcpProxy -}}{{- $_ := set $spec "stunnel_tcp_proxy" . -}}{{- end -}}
 {{- with $mc.rsyncEndpointType -}}{{- $_ := set $spec "rsync_endpoint_type" . -}}{{- end -}}
-{{- with $mc.sourceSupplementalGroups -}}{{- $_ := set $spec "src_supplemental_groups" (include "mtc.lib.intList" .) -}}{{- end -}}
-{{- with $mc.targetSupplementalGroups -}}{{- $_ := set $spec "target_supplemental_groups" (include "mtc.lib.intList" .) -}}{{- end -}}
+{{- with $mc.sourceSupplementalGroups -}}{{- $_ := set $spec "src_supplemental_groups" (include "mtc.lib.controller.intList" .) -}}{{- end -}}
+{{- with $mc.targetSupplementalGroups -}}{{- $_ := set $spec "target_supplemental_groups" (include "mtc.lib.controller.intList" .) -}}{{- end -}}
 {{- with $mc.uiClusterApiEndpoint -}}{{- $_ := set $spec "mig_ui_cluster_api_endpoint" . -}}{{- end -}}
 {{- with $mc.azureResourceGroup -}}{{- $_ := set $spec "azure_resource_group" . -}}{{- end -}}
 {{- range $key, $path := (include "mtc.lib.controller.resourceKeys" . | fromJson) -}}
@@ -75,11 +75,11 @@ mtc.lib.controller.objects: objects.yaml of mtc-configure, a multi-document YAML
 {{- define "mtc.lib.controller.objects" -}}
 apiVersion: migration.openshift.io/v1alpha1
 kind: MigrationController
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-controller" "component" "migration-controller") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-controller" "component" "migration-controller") }}
 spec:
   {{- include "mtc.lib.controller.spec" . | fromJson | toYaml | nindent 2 }}
 {{- include "mtc.lib.storage.migStorage" . }}
-{{- include "mtc.lib.remote.migClusters" . }}
+{{- include "mtc.lib.remotes.migClusters" . }}
 {{- end }}
 
 {{/*
@@ -87,13 +87,13 @@ mtc.lib.controller.configMap: ConfigMap mtc-configure, the input of the configur
 Usage: {{ include "mtc.lib.controller.configMap" . }}
 */}}
 {{- define "mtc.lib.controller.configMap" -}}
-{{- $mode := include "mtc.lib.operatorMode" . -}}
+{{- $mode := include "mtc.lib.platform.operatorMode" . -}}
 {{- $operator := dict "mode" $mode "deployment" "migration-operator" -}}
 {{- if eq $mode "olm" -}}{{- $_ := set $operator "subscription" .Values.olm.subscription.name -}}{{- end -}}
-{{- $_ := set $operator "line" ((include "mtc.lib.compat" . | fromJson).line | toString) -}}
+{{- $_ := set $operator "line" ((include "mtc.lib.platform.compat" . | fromJson).line | toString) -}}
 apiVersion: v1
 kind: ConfigMap
-{{ include "mtc.lib.metadata" (dict "context" . "name" "mtc-configure" "component" "configure") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "mtc-configure" "component" "configure") }}
 data:
   operator.yaml: |
     {{- toYaml $operator | nindent 4 }}
@@ -102,10 +102,10 @@ data:
 {{- end }}
 
 {{/*
-mtc.lib.intList: a list of integers as the comma-separated string the operator reads, e.g. "1000,2000"
+mtc.lib.controller.intList: a list of integers as the comma-separated string the operator reads, e.g. "1000,2000"
 (formatted as integers: values arrive as floats and large IDs would otherwise print in exponent form).
 */}}
-{{- define "mtc.lib.intList" -}}
+{{- define "mtc.lib.controller.intList" -}}
 {{- $out := list -}}
 {{- range . -}}{{- $out = append $out (printf "%d" (int64 .)) -}}{{- end -}}
 {{- join "," $out -}}

@@ -1,10 +1,10 @@
 {{/*
-mtc.lib.image: an image reference from a map {registry, repository, tag, digest}.
+mtc.lib.images.image: an image reference from a map {registry, repository, tag, digest}.
 global.imageRegistry, when set, replaces the registry (disconnected clusters); a digest wins over the tag;
 an empty tag falls back to "defaultTag".
-Usage: {{ include "mtc.lib.image" (dict "context" $ "image" .Values.hooks.image "defaultTag" .Chart.Version) }}
+Usage: {{ include "mtc.lib.images.image" (dict "context" $ "image" .Values.hooks.image "defaultTag" .Chart.Version) }}
 */}}
-{{- define "mtc.lib.image" -}}
+{{- define "mtc.lib.images.image" -}}
 {{- $global := .context.Values.global | default dict -}}
 {{- $registry := $global.imageRegistry | default .image.registry -}}
 {{- $ref := .image.repository -}}
@@ -17,10 +17,10 @@ Usage: {{ include "mtc.lib.image" (dict "context" $ "image" .Values.hooks.image 
 {{- end }}
 
 {{/*
-mtc.lib.pullSecretNames: the pull Secret names of global.imagePullSecrets plus "extra", deduplicated, as a list in JSON.
-Usage: {{ include "mtc.lib.pullSecretNames" (dict "context" $ "extra" .Values.hooks.pullTest.pullSecrets) | fromJsonArray }}
+mtc.lib.images.pullSecretNames: the pull Secret names of global.imagePullSecrets plus "extra", deduplicated, as a list in JSON.
+Usage: {{ include "mtc.lib.images.pullSecretNames" (dict "context" $ "extra" .Values.hooks.pullTest.pullSecrets) | fromJsonArray }}
 */}}
-{{- define "mtc.lib.pullSecretNames" -}}
+{{- define "mtc.lib.images.pullSecretNames" -}}
 {{- $global := .context.Values.global | default dict -}}
 {{- $names := list -}}
 {{- range (concat ($global.imagePullSecrets | default list) (.extra | default list)) -}}
@@ -30,11 +30,11 @@ Usage: {{ include "mtc.lib.pullSecretNames" (dict "context" $ "extra" .Values.ho
 {{- end }}
 
 {{/*
-mtc.lib.imagePullSecrets: the imagePullSecrets field of a pod spec, empty when there are none.
-Usage: {{- with include "mtc.lib.imagePullSecrets" (dict "context" $) }}{{ . | nindent 6 }}{{ end }}
+mtc.lib.images.pullSecrets: the imagePullSecrets field of a pod spec, empty when there are none.
+Usage: {{- with include "mtc.lib.images.pullSecrets" (dict "context" $) }}{{ . | nindent 6 }}{{ end }}
 */}}
-{{- define "mtc.lib.imagePullSecrets" -}}
-{{- $names := include "mtc.lib.pullSecretNames" . | fromJsonArray -}}
+{{- define "mtc.lib.images.pullSecrets" -}}
+{{- $names := include "mtc.lib.images.pullSecretNames" . | fromJsonArray -}}
 {{- if $names -}}
 imagePullSecrets:
 {{- range $names }}

@@ -4,7 +4,7 @@ Usage: {{ include "mtc.lib.labels" (dict "context" $ "component" "operator") }}
 */}}
 {{- define "mtc.lib.labels" -}}
 {{- $ctx := .context -}}
-{{ include "mtc.lib.selectorLabels" . }}
+{{ include "mtc.lib.labels.selector" . }}
 app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
 app.kubernetes.io/part-of: mtc
@@ -15,20 +15,20 @@ app.kubernetes.io/component: {{ . }}
 {{- end }}
 
 {{/*
-mtc.lib.selectorLabels: the labels selectors may use (name and instance only).
-Usage: {{ include "mtc.lib.selectorLabels" (dict "context" $) }}
+mtc.lib.labels.selector: the labels selectors may use (name and instance only).
+Usage: {{ include "mtc.lib.labels.selector" (dict "context" $) }}
 */}}
-{{- define "mtc.lib.selectorLabels" -}}
+{{- define "mtc.lib.labels.selector" -}}
 app.kubernetes.io/name: {{ .context.Chart.Name }}
 app.kubernetes.io/instance: {{ .context.Release.Name }}
 {{- end }}
 
 {{/*
-mtc.lib.metadata: name, namespace and labels of a namespaced object in the install namespace.
-Usage: {{ include "mtc.lib.metadata" (dict "context" $ "name" "mtc-configure" "component" "configure") }}
+mtc.lib.labels.metadata: name, namespace and labels of a namespaced object in the install namespace.
+Usage: {{ include "mtc.lib.labels.metadata" (dict "context" $ "name" "mtc-configure" "component" "configure") }}
 Pass "namespace" to place the object elsewhere, "annotations" (a map) to add annotations.
 */}}
-{{- define "mtc.lib.metadata" -}}
+{{- define "mtc.lib.labels.metadata" -}}
 metadata:
   name: {{ .name }}
   namespace: {{ .namespace | default .context.Release.Namespace }}
@@ -41,10 +41,10 @@ metadata:
 {{- end }}
 
 {{/*
-mtc.lib.clusterMetadata: name and labels of a cluster-scoped object.
-Usage: {{ include "mtc.lib.clusterMetadata" (dict "context" $ "name" "x" "component" "y" "annotations" (dict)) }}
+mtc.lib.labels.clusterMetadata: name and labels of a cluster-scoped object.
+Usage: {{ include "mtc.lib.labels.clusterMetadata" (dict "context" $ "name" "x" "component" "y" "annotations" (dict)) }}
 */}}
-{{- define "mtc.lib.clusterMetadata" -}}
+{{- define "mtc.lib.labels.clusterMetadata" -}}
 metadata:
   name: {{ .name }}
   labels:

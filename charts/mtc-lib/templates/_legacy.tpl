@@ -14,14 +14,14 @@ a client dry-run.)
 mtc.lib.legacy.enabled: "true" on the legacy path.
 */}}
 {{- define "mtc.lib.legacy.enabled" -}}
-{{- if eq (include "mtc.lib.operatorMode" .) "legacy" -}}true{{- end -}}
+{{- if eq (include "mtc.lib.platform.operatorMode" .) "legacy" -}}true{{- end -}}
 {{- end }}
 
 {{- define "mtc.lib.legacy.serviceAccount" -}}
 {{- if include "mtc.lib.legacy.enabled" . -}}
 apiVersion: v1
 kind: ServiceAccount
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 {{- end }}
 {{- end }}
 
@@ -30,10 +30,10 @@ mtc.lib.legacy.crd: the MigrationController CRD, v1beta1 where the API has nothi
 */}}
 {{- define "mtc.lib.legacy.crd" -}}
 {{- if include "mtc.lib.legacy.enabled" . -}}
-{{- $apiVersion := include "mtc.lib.crdAPIVersion" . -}}
+{{- $apiVersion := include "mtc.lib.platform.crdAPIVersion" . -}}
 apiVersion: {{ $apiVersion }}
 kind: CustomResourceDefinition
-{{ include "mtc.lib.clusterMetadata" (dict "context" . "name" "migrationcontrollers.migration.openshift.io" "component" "operator") }}
+{{ include "mtc.lib.labels.clusterMetadata" (dict "context" . "name" "migrationcontrollers.migration.openshift.io" "component" "operator") }}
 spec:
   group: migration.openshift.io
   names:
@@ -69,7 +69,7 @@ spec:
 {{- if include "mtc.lib.legacy.enabled" . -}}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 rules:
   - apiGroups: [""]
     resources: ["pods", "services", "endpoints", "persistentvolumeclaims", "events", "configmaps", "secrets", "serviceaccounts"]
@@ -90,7 +90,7 @@ rules:
 {{- if include "mtc.lib.legacy.enabled" . -}}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
@@ -114,7 +114,7 @@ breaks Velero on 3.11.
 {{- if include "mtc.lib.legacy.enabled" . -}}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
-{{ include "mtc.lib.clusterMetadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.clusterMetadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 rules:
   - apiGroups: [""]
     resources: ["configmaps", "namespaces", "secrets", "services"]
@@ -155,7 +155,7 @@ rules:
 {{- if include "mtc.lib.legacy.enabled" . -}}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
-{{ include "mtc.lib.clusterMetadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.clusterMetadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
@@ -182,7 +182,7 @@ mtc.lib.legacy.projectRoleBindings: operator.yml's project bindings under the ch
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" .name "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" .name "component" "operator") }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
@@ -211,13 +211,13 @@ REGISTRY/PROJECT/<NAME>_REPO:<NAME>_TAG; global.imageRegistry replaces REGISTRY 
 {{- $global := .Values.global | default dict -}}
 apiVersion: apps/v1
 kind: Deployment
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-operator" "component" "operator") }}
 spec:
   replicas: 1
   selector:
     matchLabels:
       app: migration
-      {{- include "mtc.lib.selectorLabels" (dict "context" .) | nindent 6 }}
+      {{- include "mtc.lib.labels.selector" (dict "context" .) | nindent 6 }}
   template:
     metadata:
       labels:
@@ -225,8 +225,8 @@ spec:
         {{- include "mtc.lib.labels" (dict "context" . "component" "operator") | nindent 8 }}
     spec:
       serviceAccountName: migration-operator
-      {{- include "mtc.lib.podSecurityContext" . | nindent 6 }}
-      {{- with include "mtc.lib.imagePullSecrets" (dict "context" .) }}
+      {{- include "mtc.lib.security.pod" . | nindent 6 }}
+      {{- with include "mtc.lib.images.pullSecrets" (dict "context" .) }}
       {{- . | nindent 6 }}
       {{- end }}
       {{- with $l.nodeSelector }}
@@ -239,7 +239,7 @@ spec:
       {{- end }}
       containers:
         - name: operator
-          image: {{ include "mtc.lib.image" (dict "context" . "image" $l.image "defaultTag" .Chart.AppVersion) }}
+          image: {{ include "mtc.lib.images.image" (dict "context" . "image" $l.image "defaultTag" .Chart.AppVersion) }}
           imagePullPolicy: {{ $l.image.pullPolicy }}
           env:
             - name: OPERATOR_NAME

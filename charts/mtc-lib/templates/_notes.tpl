@@ -6,8 +6,8 @@ Usage (in templates/NOTES.txt): {{ include "mtc.lib.notes" . }}
 {{- define "mtc.lib.notes" -}}
 {{- $v := .Values -}}
 {{- $ns := .Release.Namespace -}}
-{{- $mode := include "mtc.lib.operatorMode" . -}}
-{{- $compat := include "mtc.lib.compat" . | fromJson -}}
+{{- $mode := include "mtc.lib.platform.operatorMode" . -}}
+{{- $compat := include "mtc.lib.platform.compat" . | fromJson -}}
 MTC {{ .Chart.AppVersion }} (line {{ $compat.line }}) is installed in namespace {{ $ns }} as release {{ .Release.Name }}, role {{ $v.role }}, cluster name {{ $v.clusterName }}.
 
 Operator: {{ if eq $mode "olm" }}OLM Subscription {{ $v.olm.subscription.name }} (package {{ $v.olm.subscription.package }}, channel {{ $v.olm.subscription.channel | default $compat.channel }}, approval {{ $v.olm.subscription.installPlanApproval }}){{ with $v.olm.oadp.channel }}; OADP pinned to channel {{ . }}{{ end }}. OLM also installs OADP, which brings the velero.io CRDs.{{ else }}legacy operator Deployment migration-operator (OpenShift 3.11).{{ end }}
@@ -18,7 +18,7 @@ MigrationController migration-controller{{ if include "mtc.lib.storage.enabled" 
 NetworkPolicies ({{ $np.mode }}) for rsync pods in {{ $npCount }} namespace(s).
 {{- end }}
 {{- if $v.egressPolicies.namespaces }}
-Egress policies ({{ include "mtc.lib.networkType" . }}) in {{ len $v.egressPolicies.namespaces }} namespace(s).
+Egress policies ({{ include "mtc.lib.platform.networkType" . }}) in {{ len $v.egressPolicies.namespaces }} namespace(s).
 {{- end }}
 {{- if and (eq $mode "olm") (eq $v.olm.subscription.installPlanApproval "Manual") }}
 
@@ -42,7 +42,7 @@ Note: migrationController.{{ join ", migrationController." . }} take effect only
 
 Web console (once the operator has reconciled):
   oc get route migration -n {{ $ns }} -o jsonpath='https://{.spec.host}{"\n"}'
-{{- else if include "mtc.lib.remoteToken.enabled" . }}
+{{- else if include "mtc.lib.remotes.tokenEnabled" . }}
 
 This is a remote cluster. Give its token to the control cluster (remoteClusters.<name>.token there):
   oc get secret {{ $v.remoteToken.secretName }} -n {{ $ns }} -o jsonpath='{.data.token}' | base64 -d

@@ -7,7 +7,7 @@ Subscription that pins OADP's channel, an optional CatalogSource for a mirrored 
 mtc.lib.olm.enabled: "true" on the OLM path.
 */}}
 {{- define "mtc.lib.olm.enabled" -}}
-{{- if eq (include "mtc.lib.operatorMode" .) "olm" -}}true{{- end -}}
+{{- if eq (include "mtc.lib.platform.operatorMode" .) "olm" -}}true{{- end -}}
 {{- end }}
 
 {{/*
@@ -26,7 +26,7 @@ mtc.lib.olm.source: the CatalogSource name and namespace subscriptions use, as J
 {{- if and (include "mtc.lib.olm.enabled" .) .Values.olm.operatorGroup.create -}}
 apiVersion: operators.coreos.com/v1
 kind: OperatorGroup
-{{ include "mtc.lib.metadata" (dict "context" . "name" .Values.olm.operatorGroup.name "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" .Values.olm.operatorGroup.name "component" "operator") }}
 spec:
   targetNamespaces:
     - {{ .Release.Namespace }}
@@ -36,11 +36,11 @@ spec:
 {{- define "mtc.lib.olm.subscription" -}}
 {{- if include "mtc.lib.olm.enabled" . -}}
 {{- $sub := .Values.olm.subscription -}}
-{{- $compat := include "mtc.lib.compat" . | fromJson -}}
+{{- $compat := include "mtc.lib.platform.compat" . | fromJson -}}
 {{- $source := include "mtc.lib.olm.source" . | fromJson -}}
 apiVersion: operators.coreos.com/v1alpha1
 kind: Subscription
-{{ include "mtc.lib.metadata" (dict "context" . "name" $sub.name "component" "operator") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" $sub.name "component" "operator") }}
 spec:
   name: {{ $sub.package }}
   channel: {{ $sub.channel | default $compat.channel }}
@@ -59,7 +59,7 @@ spec:
 {{- $source := include "mtc.lib.olm.source" . | fromJson -}}
 apiVersion: operators.coreos.com/v1alpha1
 kind: Subscription
-{{ include "mtc.lib.metadata" (dict "context" . "name" $oadp.subscriptionName "component" "oadp") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" $oadp.subscriptionName "component" "oadp") }}
 spec:
   name: {{ $oadp.package }}
   channel: {{ $oadp.channel }}
@@ -74,7 +74,7 @@ spec:
 {{- if and (include "mtc.lib.olm.enabled" .) $cs.create -}}
 apiVersion: operators.coreos.com/v1alpha1
 kind: CatalogSource
-{{ include "mtc.lib.metadata" (dict "context" . "name" $cs.name "namespace" $cs.namespace "component" "catalog") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" $cs.name "namespace" $cs.namespace "component" "catalog") }}
 spec:
   sourceType: grpc
   image: {{ $cs.image }}

@@ -1,8 +1,8 @@
 {{/*
-mtc.lib.compat: the chart's compatibility matrix (compat.yaml of the versioned chart) as JSON.
-Usage: {{ $compat := include "mtc.lib.compat" $ | fromJson }}
+mtc.lib.platform.compat: the chart's compatibility matrix (compat.yaml of the versioned chart) as JSON.
+Usage: {{ $compat := include "mtc.lib.platform.compat" $ | fromJson }}
 */}}
-{{- define "mtc.lib.compat" -}}
+{{- define "mtc.lib.platform.compat" -}}
 {{- $raw := .Files.Get "compat.yaml" -}}
 {{- if not $raw -}}
 {{- fail (printf "chart %s %s has no compat.yaml; the chart is broken, rebuild it from the repository." .Chart.Name .Chart.Version) -}}
@@ -11,9 +11,9 @@ Usage: {{ $compat := include "mtc.lib.compat" $ | fromJson }}
 {{- end }}
 
 {{/*
-mtc.lib.hasOpenShiftAPI: "true" when the API serves OpenShift groups (3.x and 4.x both serve them).
+mtc.lib.platform.hasOpenShiftAPI: "true" when the API serves OpenShift groups (3.x and 4.x both serve them).
 */}}
-{{- define "mtc.lib.hasOpenShiftAPI" -}}
+{{- define "mtc.lib.platform.hasOpenShiftAPI" -}}
 {{- $caps := .Capabilities.APIVersions -}}
 {{- range list "route.openshift.io/v1" "project.openshift.io/v1" "security.openshift.io/v1" "apps.openshift.io/v1" "image.openshift.io/v1" "authorization.openshift.io/v1" -}}
 {{- if $caps.Has . -}}true{{- end -}}
@@ -21,10 +21,10 @@ mtc.lib.hasOpenShiftAPI: "true" when the API serves OpenShift groups (3.x and 4.
 {{- end }}
 
 {{/*
-mtc.lib.online: "true" when the templates are rendered against a live cluster (install, upgrade,
+mtc.lib.platform.online: "true" when the templates are rendered against a live cluster (install, upgrade,
 server-side dry-run), detected by a lookup of the "default" namespace, which every API server creates.
 */}}
-{{- define "mtc.lib.online" -}}
+{{- define "mtc.lib.platform.online" -}}
 {{- if (lookup "v1" "Namespace" "" "default") -}}true{{- end -}}
 {{- end }}
 
@@ -39,9 +39,9 @@ Usage: {{ $platform := include "mtc.lib.platform" $ }}
 {{- .Values.platform -}}
 {{- else if .Capabilities.APIVersions.Has "config.openshift.io/v1/ClusterVersion" -}}
 ocp4
-{{- else if include "mtc.lib.hasOpenShiftAPI" . -}}
+{{- else if include "mtc.lib.platform.hasOpenShiftAPI" . -}}
 ocp3
-{{- else if include "mtc.lib.online" . -}}
+{{- else if include "mtc.lib.platform.online" . -}}
 {{- fail "platform is auto but this cluster serves no OpenShift API (neither config.openshift.io nor route.openshift.io); MTC runs only on OpenShift, so install on an OpenShift cluster or set platform to ocp4 or ocp3 if discovery is hidden from you." -}}
 {{- else -}}
 ocp4
@@ -49,18 +49,18 @@ ocp4
 {{- end }}
 
 {{/*
-mtc.lib.operatorMode: olm on ocp4, legacy on ocp3.
+mtc.lib.platform.operatorMode: olm on ocp4, legacy on ocp3.
 */}}
-{{- define "mtc.lib.operatorMode" -}}
+{{- define "mtc.lib.platform.operatorMode" -}}
 {{- if eq (include "mtc.lib.platform" .) "ocp3" -}}legacy{{- else -}}olm{{- end -}}
 {{- end }}
 
 {{/*
-mtc.lib.networkType: OVNKubernetes or OpenShiftSDN, the network plugin that decides the kind of the egress
+mtc.lib.platform.networkType: OVNKubernetes or OpenShiftSDN, the network plugin that decides the kind of the egress
 policies. The value egressPolicies.networkType wins unless it is auto; auto reads the API (EgressFirewall
 k8s.ovn.org/v1 first, then EgressNetworkPolicy network.openshift.io/v1); OpenShift 3.11 only has the SDN.
 */}}
-{{- define "mtc.lib.networkType" -}}
+{{- define "mtc.lib.platform.networkType" -}}
 {{- $type := .Values.egressPolicies.networkType -}}
 {{- if ne $type "auto" -}}
 {{- $type -}}
@@ -76,10 +76,10 @@ OpenShiftSDN
 {{- end }}
 
 {{/*
-mtc.lib.crdAPIVersion: apiextensions.k8s.io/v1 where the API serves it, else v1beta1 (OpenShift 3.11,
+mtc.lib.platform.crdAPIVersion: apiextensions.k8s.io/v1 where the API serves it, else v1beta1 (OpenShift 3.11,
 Kubernetes 1.11). When discovery says nothing useful (offline rendering), the Kubernetes version decides.
 */}}
-{{- define "mtc.lib.crdAPIVersion" -}}
+{{- define "mtc.lib.platform.crdAPIVersion" -}}
 {{- $v1 := .Capabilities.APIVersions.Has "apiextensions.k8s.io/v1" -}}
 {{- $v1beta1 := .Capabilities.APIVersions.Has "apiextensions.k8s.io/v1beta1" -}}
 {{- if and $v1beta1 (not $v1) -}}

@@ -30,7 +30,7 @@ ingress policy per target namespace and an egress policy per source namespace.
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" "mtc-rsync-allow-all" "namespace" $ns "component" "rsync-network-policy") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" "mtc-rsync-allow-all" "namespace" $ns "component" "rsync-network-policy") }}
 spec:
   {{- $selector | nindent 2 }}
   policyTypes: ["Ingress", "Egress"]
@@ -45,7 +45,7 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" "mtc-rsync-target-ingress" "namespace" $ns "component" "rsync-network-policy") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" "mtc-rsync-target-ingress" "namespace" $ns "component" "rsync-network-policy") }}
 spec:
   {{- $selector | nindent 2 }}
   policyTypes: ["Ingress"]
@@ -79,7 +79,7 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" "mtc-rsync-source-egress" "namespace" $ns "component" "rsync-network-policy") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" "mtc-rsync-source-egress" "namespace" $ns "component" "rsync-network-policy") }}
 spec:
   {{- $selector | nindent 2 }}
   policyTypes: ["Egress"]
@@ -156,18 +156,18 @@ mtc.lib.policies.egressPolicies: one EgressFirewall "default" (OVN-Kubernetes) o
 {{- $ctx := . -}}
 {{- $ep := .Values.egressPolicies -}}
 {{- if $ep.namespaces -}}
-{{- $ovn := eq (include "mtc.lib.networkType" .) "OVNKubernetes" -}}
+{{- $ovn := eq (include "mtc.lib.platform.networkType" .) "OVNKubernetes" -}}
 {{- $rules := include "mtc.lib.policies.egressRules" . -}}
 {{- range $ns := $ep.namespaces }}
 ---
 {{- if $ovn }}
 apiVersion: k8s.ovn.org/v1
 kind: EgressFirewall
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" "default" "namespace" $ns "component" "egress-policy") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" "default" "namespace" $ns "component" "egress-policy") }}
 {{- else }}
 apiVersion: network.openshift.io/v1
 kind: EgressNetworkPolicy
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" $ep.name "namespace" $ns "component" "egress-policy") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" $ep.name "namespace" $ns "component" "egress-policy") }}
 {{- end }}
 spec:
   egress:

@@ -5,27 +5,27 @@ ServiceAccount and its token Secret.
 */}}
 
 {{/*
-mtc.lib.remoteSecretName: the Secret holding a remote's saToken: existingSecret, else mtc-remote-<name>.
-Usage: {{ include "mtc.lib.remoteSecretName" (dict "name" $name "remote" $remote) }}
+mtc.lib.remotes.secretName: the Secret holding a remote's saToken: existingSecret, else mtc-remote-<name>.
+Usage: {{ include "mtc.lib.remotes.secretName" (dict "name" $name "remote" $remote) }}
 */}}
-{{- define "mtc.lib.remoteSecretName" -}}
+{{- define "mtc.lib.remotes.secretName" -}}
 {{- .remote.existingSecret | default (printf "mtc-remote-%s" .name) -}}
 {{- end }}
 
 {{/*
-mtc.lib.versionCheckRemotes: "true" when the control cluster lists remotes for the version check.
+mtc.lib.remotes.versionCheck: "true" when the control cluster lists remotes for the version check.
 */}}
-{{- define "mtc.lib.versionCheckRemotes" -}}
+{{- define "mtc.lib.remotes.versionCheck" -}}
 {{- if and (eq .Values.role "control") .Values.remoteClusters -}}true{{- end -}}
 {{- end }}
 
 {{/*
-mtc.lib.versionCheckSecretNames: the Secrets version-check may read, a YAML list: its remotes Secret and
+mtc.lib.remotes.versionCheckSecretNames: the Secrets version-check may read, a YAML list: its remotes Secret and
 the existingSecret of each remote (remotes.yaml refers to them instead of copying the token).
 */}}
-{{- define "mtc.lib.versionCheckSecretNames" -}}
+{{- define "mtc.lib.remotes.versionCheckSecretNames" -}}
 {{- $names := list "mtc-version-check-remotes" -}}
-{{- if include "mtc.lib.versionCheckRemotes" . -}}
+{{- if include "mtc.lib.remotes.versionCheck" . -}}
 {{- range $name, $remote := .Values.remoteClusters -}}
 {{- with $remote.existingSecret -}}{{- $names = append $names . -}}{{- end -}}
 {{- end -}}
@@ -34,9 +34,9 @@ the existingSecret of each remote (remotes.yaml refers to them instead of copyin
 {{- end }}
 
 {{/*
-mtc.lib.remote.secrets: one Secret with key saToken per remote cluster that gives a token (control cluster).
+mtc.lib.remotes.secrets: one Secret with key saToken per remote cluster that gives a token (control cluster).
 */}}
-{{- define "mtc.lib.remote.secrets" -}}
+{{- define "mtc.lib.remotes.secrets" -}}
 {{- $ctx := . -}}
 {{- if eq .Values.role "control" -}}
 {{- range $name, $remote := .Values.remoteClusters }}
@@ -44,7 +44,7 @@ mtc.lib.remote.secrets: one Secret with key saToken per remote cluster that give
 ---
 apiVersion: v1
 kind: Secret
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" (include "mtc.lib.remoteSecretName" (dict "name" $name "remote" $remote)) "component" "remote-cluster") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" (include "mtc.lib.remotes.secretName" (dict "name" $name "remote" $remote)) "component" "remote-cluster") }}
 type: Opaque
 data:
   saToken: {{ $remote.token | b64enc | quote }}
@@ -54,20 +54,20 @@ data:
 {{- end }}
 
 {{/*
-mtc.lib.remote.migClusters: the MigCluster objects of the remotes, for objects.yaml of mtc-configure.
+mtc.lib.remotes.migClusters: the MigCluster objects of the remotes, for objects.yaml of mtc-configure.
 */}}
-{{- define "mtc.lib.remote.migClusters" -}}
+{{- define "mtc.lib.remotes.migClusters" -}}
 {{- $ctx := . -}}
 {{- range $name, $remote := .Values.remoteClusters }}
 ---
 apiVersion: migration.openshift.io/v1alpha1
 kind: MigCluster
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" $name "component" "remote-cluster") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" $name "component" "remote-cluster") }}
 spec:
   isHostCluster: false
   url: {{ $remote.url | quote }}
   serviceAccountSecretRef:
-    name: {{ include "mtc.lib.remoteSecretName" (dict "name" $name "remote" $remote) }}
+    name: {{ include "mtc.lib.remotes.secretName" (dict "name" $name "remote" $remote) }}
     namespace: {{ $ctx.Release.Namespace }}
   insecure: {{ $remote.insecure | default false }}
   {{- with $remote.caBundle }}
@@ -83,14 +83,13 @@ spec:
 {{- end }}
 
 {{/*
-mtc.lib.remote.versionCheckSecret: hook Secret mtc-version-check-remotes (key remotes.yaml) that tells the
+mtc.lib.remotes.versionCheckSecret: hook Secret mtc-version-check-remotes (key remotes.yaml) that tells the
 version-check hook how to reach each remote cluster; gone once the phase ends.
 */}}
-{{- define "mtc.lib.remote.versionCheckSecret" -}}
+{{- define "mtc.lib.remotes.versionCheckSecret" -}}
 {{- $ctx := . -}}
-{{- if and .Values.hooks.versionCheck.enabled (include "mtc.lib.versionCheckRemotes" .) -}}
-{{- $spec := include "mtc.lib.hookSpec" (dict "context" $ctx "hook" "versionCheck") | fromJson -}}
-{{- $annotations := fromYaml (include "mtc.lib.hookAnnotations" (dict "spec" $spec "weight" -10 "deletePolicy" "before-hook-creation,hook-succeeded,hook-failed")) -}}
+{{- if and .Values.hooks.versionCheck.enabled (include "mtc.lib.remotes.versionCheck" .) -}}
+{{- $annotations := fromYaml (include "mtc.lib.hooks.annotations" (dict "events" (include "mtc.lib.hookVersionCheck.events" $ctx) "weight" -10 "deletePolicy" "before-hook-creation,hook-succeeded,hook-failed")) -}}
 {{- $remotes := list -}}
 {{- range $name, $remote := .Values.remoteClusters -}}
 {{- $entry := dict "name" $name "url" $remote.url "caBundle" ($remote.caBundle | default "") -}}
@@ -104,7 +103,7 @@ version-check hook how to reach each remote cluster; gone once the phase ends.
 {{- end -}}
 apiVersion: v1
 kind: Secret
-{{ include "mtc.lib.metadata" (dict "context" $ctx "name" "mtc-version-check-remotes" "component" "hook-version-check" "annotations" $annotations) }}
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" "mtc-version-check-remotes" "component" "hook-version-check" "annotations" $annotations) }}
 type: Opaque
 data:
   remotes.yaml: {{ toYaml $remotes | b64enc | quote }}
@@ -112,28 +111,28 @@ data:
 {{- end }}
 
 {{/*
-mtc.lib.remoteToken.serviceAccount and mtc.lib.remoteToken.secret: on a remote cluster, the ServiceAccount
+mtc.lib.remotes.tokenServiceAccount and mtc.lib.remotes.tokenSecret: on a remote cluster, the ServiceAccount
 migration-controller and a token Secret for it. The chart creates the ServiceAccount itself because the
 token controller deletes a token Secret whose ServiceAccount does not exist yet, and the operator creates
 its own only after the install; the operator (OLM or legacy) adopts the existing ServiceAccount.
 */}}
-{{- define "mtc.lib.remoteToken.enabled" -}}
+{{- define "mtc.lib.remotes.tokenEnabled" -}}
 {{- if and (eq .Values.role "remote") .Values.remoteToken.create -}}true{{- end -}}
 {{- end }}
 
-{{- define "mtc.lib.remoteToken.serviceAccount" -}}
-{{- if include "mtc.lib.remoteToken.enabled" . -}}
+{{- define "mtc.lib.remotes.tokenServiceAccount" -}}
+{{- if include "mtc.lib.remotes.tokenEnabled" . -}}
 apiVersion: v1
 kind: ServiceAccount
-{{ include "mtc.lib.metadata" (dict "context" . "name" "migration-controller" "component" "remote-token") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" "migration-controller" "component" "remote-token") }}
 {{- end }}
 {{- end }}
 
-{{- define "mtc.lib.remoteToken.secret" -}}
-{{- if include "mtc.lib.remoteToken.enabled" . -}}
+{{- define "mtc.lib.remotes.tokenSecret" -}}
+{{- if include "mtc.lib.remotes.tokenEnabled" . -}}
 apiVersion: v1
 kind: Secret
-{{ include "mtc.lib.metadata" (dict "context" . "name" .Values.remoteToken.secretName "component" "remote-token" "annotations" (dict "kubernetes.io/service-account.name" "migration-controller")) }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" .Values.remoteToken.secretName "component" "remote-token" "annotations" (dict "kubernetes.io/service-account.name" "migration-controller")) }}
 type: kubernetes.io/service-account-token
 {{- end }}
 {{- end }}

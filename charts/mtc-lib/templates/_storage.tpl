@@ -60,7 +60,7 @@ mtc.lib.storage.secret: the credentials Secret, unless existingSecret names one.
 {{- if and (include "mtc.lib.storage.enabled" .) (not $r.existingSecret) -}}
 apiVersion: v1
 kind: Secret
-{{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.secretName" .) "component" "replication-repository") }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" (include "mtc.lib.storage.secretName" .) "component" "replication-repository") }}
 type: Opaque
 {{- if include "mtc.lib.storage.mcgDiscover" . }}
 # configure writes the Multicloud Object Gateway's admin keys here after the install
@@ -85,7 +85,7 @@ mtc.lib.storage.hookSecretNeeded: "true" when the storage-check hook needs its o
 {{- define "mtc.lib.storage.hookSecretNeeded" -}}
 {{- $r := .Values.replicationRepository -}}
 {{- $copy := and (not $r.existingSecret) (not (include "mtc.lib.storage.mcgDiscover" .)) -}}
-{{- if and (include "mtc.lib.hookEnabled" (dict "context" . "hook" "storageCheck")) (or $copy $r.caBundle) -}}true{{- end -}}
+{{- if and (include "mtc.lib.hookVersionCheck.storageCheck" .) (or $copy $r.caBundle) -}}true{{- end -}}
 {{- end }}
 
 {{/*
@@ -94,11 +94,10 @@ mtc.lib.storage.hookSecret: that Secret, a hook of the storage check's events ma
 {{- define "mtc.lib.storage.hookSecret" -}}
 {{- $r := .Values.replicationRepository -}}
 {{- if include "mtc.lib.storage.hookSecretNeeded" . -}}
-{{- $spec := include "mtc.lib.hookSpec" (dict "context" . "hook" "storageCheck") | fromJson -}}
-{{- $annotations := fromYaml (include "mtc.lib.hookAnnotations" (dict "spec" $spec "weight" -30 "deletePolicy" "before-hook-creation,hook-succeeded,hook-failed")) -}}
+{{- $annotations := fromYaml (include "mtc.lib.hooks.annotations" (dict "events" (include "mtc.lib.hookVersionCheck.events" .) "weight" -30 "deletePolicy" "before-hook-creation,hook-succeeded,hook-failed")) -}}
 apiVersion: v1
 kind: Secret
-{{ include "mtc.lib.metadata" (dict "context" . "name" (include "mtc.lib.storage.hookSecretName" .) "component" "hook-storage-check" "annotations" $annotations) }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" (include "mtc.lib.storage.hookSecretName" .) "component" "hook-storage-check" "annotations" $annotations) }}
 type: Opaque
 data:
 {{- if and (not $r.existingSecret) (not (include "mtc.lib.storage.mcgDiscover" .)) }}
@@ -152,7 +151,7 @@ mtc.lib.storage.migStorage: the MigStorage document of objects.yaml (with its le
 ---
 apiVersion: migration.openshift.io/v1alpha1
 kind: MigStorage
-{{ include "mtc.lib.metadata" (dict "context" . "name" $r.name "component" "replication-repository" "annotations" $annotations) }}
+{{ include "mtc.lib.labels.metadata" (dict "context" . "name" $r.name "component" "replication-repository" "annotations" $annotations) }}
 spec:
   backupStorageProvider: {{ $provider }}
   volumeSnapshotProvider: {{ $vs.provider | default $provider }}
@@ -160,5 +159,26 @@ spec:
     {{- toYaml $backup | nindent 4 }}
   volumeSnapshotConfig:
     {{- toYaml $snapshot | nindent 4 }}
+{{- end }}
+{{- end }}
+
+{{/* MCG discovery (provider mcg without credentials; hooks/storage/mcg.go: DiscoverMCG): OpenShift Data
+Foundation's NooBaa, its admin Secret and the ingress CA, by name. A ClusterRole, because a Role in
+openshift-storage could not be created where OpenShift Data Foundation is missing, which the hook
+refuses in one sentence instead. */}}
+{{- define "mtc.lib.storage.mcgDiscoverRules" -}}
+{{- if include "mtc.lib.storage.mcgDiscover" . }}
+- apiGroups: ["noobaa.io"]
+  resources: ["noobaas"]
+  resourceNames: ["noobaa"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: ["noobaa-admin"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: ["default-ingress-cert"]
+  verbs: ["get"]
 {{- end }}
 {{- end }}

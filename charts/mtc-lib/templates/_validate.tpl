@@ -18,7 +18,7 @@ Usage (once per chart, in templates/validate.yaml): {{ include "mtc.lib.validate
 {{- end }}
 
 {{- define "mtc.lib.validate.platform" -}}
-{{- $compat := include "mtc.lib.compat" . | fromJson -}}
+{{- $compat := include "mtc.lib.platform.compat" . | fromJson -}}
 {{- $platform := include "mtc.lib.platform" . -}}
 {{- if not (hasKey $compat.platforms $platform) -}}
 {{- $how := ternary (printf "platform is %s" $platform) (printf "platform auto found %s" $platform) (ne .Values.platform "auto") -}}

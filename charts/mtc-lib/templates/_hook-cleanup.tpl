@@ -1,0 +1,129 @@
+{{/*
+The cleanup hook, a Job per phase. pre-delete (mtc-hook-cleanup) removes the migration records and the
+MigrationController while the operator still runs, and refuses, keeping the release, while a migration
+runs; post-delete (mtc-hook-cleanup-post-delete) removes the operator's leftovers, the CRDs and the
+cluster-scoped objects once Helm has deleted the release's own objects. Both run as mtc-hook-cleanup.
+Code: hooks/cleanup.
+*/}}
+{{- define "mtc.lib.hookCleanup" -}}
+{{- $v := .Values -}}
+{{- $h := $v.hooks.cleanup -}}
+{{- if $h.enabled -}}
+{{- include "mtc.lib.hooks.rbac" (dict "context" . "name" "cleanup" "events" "pre-delete,post-delete" "rules" "hookCleanup") }}
+{{- range $phase := list "pre-delete" "post-delete" }}
+{{- $args := list "cleanup" "--phase" $phase "--release" $.Release.Name -}}
+{{- if $h.duringMigration -}}{{- $args = append $args "--during-migration" -}}{{- end -}}
+{{- $args = concat $args (list "--timeout" (printf "%ds" (int $h.timeoutSeconds))) }}
+---
+apiVersion: batch/v1
+kind: Job
+{{ include "mtc.lib.labels.metadata" (dict "context" $ "name" (ternary "mtc-hook-cleanup" "mtc-hook-cleanup-post-delete" (eq $phase "pre-delete")) "component" "hook-cleanup" "annotations" (include "mtc.lib.hooks.annotations" (dict "events" $phase "weight" 0 "logPolicy" $v.hooks.outputLogPolicy) | fromYaml)) }}
+spec:
+  backoffLimit: {{ $h.backoffLimit }}
+  activeDeadlineSeconds: {{ add (int $h.timeoutSeconds) 30 }}
+  {{- include "mtc.lib.hooks.podFailurePolicy" (dict "context" $ "container" "cleanup") }}
+  template:
+    {{- include "mtc.lib.hooks.podTemplate" (dict "context" $ "name" "cleanup" "args" $args) | nindent 4 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* cleanup: lists the MTC resources in every namespace (refusal, export, each step), closes plans and drops
+DVM finalizers with --drop-finalizers (patch), deletes in order, checks what else uses OADP and Velero (objects of
+every Velero kind, a Velero Deployment installed without OLM, in any namespace), then removes the
+operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
+{{- define "mtc.lib.hookCleanup.rules.cluster" -}}
+- apiGroups: ["migration.openshift.io"]
+  resources: ["migrationcontrollers", "migclusters", "migstorages", "migplans", "migmigrations", "mighooks", "miganalytics", "directvolumemigrations", "directvolumemigrationprogresses", "directimagemigrations", "directimagestreammigrations"]
+  verbs: ["list", "patch", "delete"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["clusterserviceversions"]
+  verbs: ["list"]
+- apiGroups: ["oadp.openshift.io"]
+  resources: ["dataprotectionapplications"]
+  verbs: ["list"]
+- apiGroups: ["velero.io"]
+  resources: ["backuprepositories", "backups", "backupstoragelocations", "datadownloads", "datauploads", "deletebackuprequests", "downloadrequests", "podvolumebackups", "podvolumerestores", "resticrepositories", "restores", "schedules", "serverstatusrequests", "volumesnapshotlocations"]
+  verbs: ["list"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["list"]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list"]
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  resourceNames: {{ include "mtc.lib.hookCleanup.crdNames" . }}
+  verbs: ["get", "delete", "patch"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles", "clusterrolebindings"]
+  verbs: ["get", "list"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles"]
+  resourceNames: {{ concat (include "mtc.lib.hookCleanup.operatorClusterRBAC" . | fromJsonArray) (list "dpa-editor-role" "dpa-viewer-role" "openshift-adp-metrics-reader") | toJson }}
+  verbs: ["delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterrolebindings"]
+  resourceNames: {{ include "mtc.lib.hookCleanup.operatorClusterRBAC" . }}
+  verbs: ["delete"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["operators"]
+  resourceNames: ["mtc-operator.openshift-migration", "redhat-oadp-operator.openshift-migration", "oadp-operator.openshift-migration"]
+  verbs: ["get", "delete"]
+- apiGroups: ["security.openshift.io"]
+  resources: ["securitycontextconstraints"]
+  resourceNames: ["rsync-anyuid", "velero-privileged"]
+  verbs: ["get", "delete"]
+- apiGroups: ["oauth.openshift.io"]
+  resources: ["oauthclients"]
+  resourceNames: ["migration"]
+  verbs: ["get", "delete"]
+{{- end }}
+
+{{- define "mtc.lib.hookCleanup.rules.namespace" -}}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["list", "create", "patch", "delete"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["subscriptions", "clusterserviceversions"]
+  verbs: ["list", "delete"]
+- apiGroups: ["operators.coreos.com"]
+  resources: ["installplans"]
+  verbs: ["list"]
+- apiGroups: ["oadp.openshift.io"]
+  resources: ["dataprotectionapplications"]
+  verbs: ["delete"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "delete"]
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get", "list", "delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  resourceNames: ["migration-operator"]
+  verbs: ["get", "delete"]
+{{- end }}
+
+{{/* mtc.lib.hookCleanup.operatorClusterRBAC: the ClusterRoles and ClusterRoleBindings MTC's operator makes,
+which cleanup may delete, as a flow list (hooks/kube/resources.go: OperatorClusterRBAC). The RBAC OLM makes
+for a CSV (<csv>-<hash>) is left to OLM's csv-cleanup finalizer. */}}
+{{- define "mtc.lib.hookCleanup.operatorClusterRBAC" -}}
+["migration-controller", "migration-velero"]
+{{- end }}
+
+{{/* mtc.lib.hookCleanup.crdNames: the CRDs cleanup may delete, as a flow list: the 11 migration.openshift.io
+kinds and the velero.io, oadp.openshift.io and datamover.oadp.openshift.io CRDs of the OADP 1.0 to 1.5 bundles
+(hooks/kube/resources.go: MTCCRDs, SharedCRDs; internal/charttest checks that both lists agree). */}}
+{{- define "mtc.lib.hookCleanup.crdNames" -}}
+{{- $mtc := list "migrationcontrollers" "migclusters" "migstorages" "mighooks" "migplans" "migmigrations" "miganalytics" "directvolumemigrations" "directvolumemigrationprogresses" "directimagemigrations" "directimagestreammigrations" -}}
+{{- $names := list -}}
+{{- range $mtc }}{{ $names = append $names (printf "%s.migration.openshift.io" .) }}{{ end -}}
+{{- range list "backuprepositories" "backups" "backupstoragelocations" "datadownloads" "datauploads" "deletebackuprequests" "downloadrequests" "podvolumebackups" "podvolumerestores" "resticrepositories" "restores" "schedules" "serverstatusrequests" "volumesnapshotlocations" }}{{ $names = append $names (printf "%s.velero.io" .) }}{{ end -}}
+{{- range list "cloudstorages" "dataprotectionapplications" "dataprotectiontests" "nonadminbackups" "nonadminbackupstoragelocationrequests" "nonadminbackupstoragelocations" "nonadmindownloadrequests" "nonadminrestores" }}{{ $names = append $names (printf "%s.oadp.openshift.io" .) }}{{ end -}}
+{{- range list "volumesnapshotbackups" "volumesnapshotrestores" }}{{ $names = append $names (printf "%s.datamover.oadp.openshift.io" .) }}{{ end -}}
+{{- toJson $names -}}
+{{- end }}
