@@ -443,7 +443,13 @@ func (n *Node) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	running := func() bool { return found != nil && found.containerRunning(container) }
-	if err := copyLog(r.Context(), w, path, opts, running); err != nil && !errors.Is(err, context.Canceled) {
+	changed := func() <-chan struct{} {
+		if found == nil {
+			return nil
+		}
+		return found.logged.Wait()
+	}
+	if err := copyLog(r.Context(), w, path, opts, running, changed); err != nil && !errors.Is(err, context.Canceled) {
 		n.log.Warn("serving logs failed", "path", path, "err", err)
 	}
 }

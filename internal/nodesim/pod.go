@@ -19,6 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
@@ -33,15 +37,22 @@ type podRunner struct {
 
 	mu       sync.Mutex
 	status   corev1.PodStatus
-	procs    map[string]*exec.Cmd // running processes by container name
+	procs    map[string]*exec.Cmd        // running processes by container name
+	exited   map[*exec.Cmd]chan struct{} // closed when the process has been waited for
 	running  map[string]bool
 	deleting bool
 	grace    time.Duration
 	stopAll  chan struct{} // closed when containers must stop for good
 	stopOnce sync.Once
 	dirty    chan struct{}
-	// gen counts the changes of status; the writer records which one it wrote last.
+	// gen counts the changes of status; written is the last one the writer wrote, and wrote fires
+	// after each write and when the writer ends.
 	gen        int
+	written    int
+	wrote      signal
+	writerDone chan struct{}
+	// logged fires after each line a container writes and when a container ends.
+	logged     signal
 	finished   chan struct{} // closed when every container has ended for good
 	kubeconfig string
 }
@@ -49,12 +60,13 @@ type podRunner struct {
 func newPodRunner(n *Node, pod *corev1.Pod, ip string) *podRunner {
 	return &podRunner{
 		n: n, pod: pod.DeepCopy(), ip: ip,
-		dir:      filepath.Join(n.opts.Dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
-		procs:    map[string]*exec.Cmd{},
-		running:  map[string]bool{},
-		stopAll:  make(chan struct{}),
-		dirty:    make(chan struct{}, 1),
-		finished: make(chan struct{}),
+		dir:        filepath.Join(n.opts.Dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
+		procs:      map[string]*exec.Cmd{},
+		running:    map[string]bool{},
+		stopAll:    make(chan struct{}),
+		dirty:      make(chan struct{}, 1),
+		finished:   make(chan struct{}),
+		writerDone: make(chan struct{}),
 	}
 }
 
@@ -127,8 +139,12 @@ func (r *podRunner) getContainer(init bool, name string) corev1.ContainerStatus 
 // the last change (a pod's terminal phase among them) before it returns: each write runs on a context
 // of its own, so that ending the writer never cuts the final write short.
 func (r *podRunner) writer(ctx context.Context) {
+	defer func() { close(r.writerDone); r.wrote.Fire() }()
 	pods := r.n.cs.CoreV1().Pods(r.pod.Namespace)
 	written := 0
+	// After a failed write the writer tries again on the next change or when the backoff has passed:
+	// 100 ms, doubling to 5 s, back to the start after a write that worked.
+	backoff := 100 * time.Millisecond
 	for {
 		stopping := false
 		select {
@@ -171,6 +187,11 @@ func (r *podRunner) writer(ctx context.Context) {
 		switch {
 		case err == nil:
 			written = gen
+			backoff = 100 * time.Millisecond
+			r.mu.Lock()
+			r.written = gen
+			r.mu.Unlock()
+			r.wrote.Fire()
 			r.n.log.Info("status written", "pod", r.pod.Namespace+"/"+r.pod.Name, "phase", want.Phase)
 		case apierrors.IsNotFound(err):
 			return // the pod is gone: nothing more to report
@@ -179,14 +200,13 @@ func (r *podRunner) writer(ctx context.Context) {
 			if stopping {
 				return
 			}
-			// try again on the next change or in a moment
-			go func() {
-				time.Sleep(time.Second)
+			time.AfterFunc(backoff, func() {
 				select {
 				case r.dirty <- struct{}{}:
 				default:
 				}
-			}()
+			})
+			backoff = min(2*backoff, 5*time.Second)
 		}
 		if stopping {
 			// one more round for a change made during this write
@@ -231,12 +251,11 @@ func (r *podRunner) setConditions(initialized, ready bool) {
 // run plays the pod's whole life on this node.
 func (r *podRunner) run(ctx context.Context) {
 	wctx, stopWriter := context.WithCancel(ctx)
-	writerDone := make(chan struct{})
-	go func() { r.writer(wctx); close(writerDone) }()
+	go r.writer(wctx)
 	defer func() {
 		// the writer writes the last status before it ends
 		stopWriter()
-		<-writerDone
+		<-r.writerDone
 	}()
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		r.n.log.Warn("pod directory", "err", err)
@@ -327,8 +346,34 @@ func (r *podRunner) finish(ctx context.Context, ok bool) {
 	deleting := r.deleting
 	r.mu.Unlock()
 	if deleting {
-		time.Sleep(300 * time.Millisecond) // let the terminal status land first
+		r.statusWritten(ctx) // the terminal status lands before the pod goes
 		r.n.finalDelete(ctx, r.pod)
+	}
+}
+
+// statusWritten waits until the writer has written every status change made so far, or has ended,
+// for at most 30 s (an apiserver that refuses every write does not keep the pod forever).
+func (r *podRunner) statusWritten(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	want := r.gen
+	r.mu.Unlock()
+	for {
+		wrote := r.wrote.Wait()
+		r.mu.Lock()
+		done := r.written >= want
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-wrote:
+		case <-r.writerDone:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -392,39 +437,37 @@ func (r *podRunner) requestDelete(pod *corev1.Pod) {
 func (r *podRunner) kill(grace time.Duration) {
 	r.stop()
 	r.mu.Lock()
-	procs := make([]*exec.Cmd, 0, len(r.procs))
+	procs := make(map[*exec.Cmd]chan struct{}, len(r.procs))
 	for _, c := range r.procs {
-		procs = append(procs, c)
+		procs[c] = r.exited[c]
 	}
 	r.mu.Unlock()
-	for _, c := range procs {
+	for c := range procs {
 		if c.Process != nil {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
 		}
 	}
-	if grace <= 0 {
-		grace = 0
-	}
-	deadline := time.Now().Add(grace)
-	for _, c := range procs {
-		for r.procAlive(c) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+	expired := time.NewTimer(max(grace, 0))
+	defer expired.Stop()
+	spent := false // the grace is spent for every process left
+	for c, exited := range procs {
+		if !spent {
+			select {
+			case <-exited:
+				continue
+			case <-expired.C:
+				spent = true
+			}
 		}
-		if r.procAlive(c) && c.Process != nil {
+		select {
+		case <-exited:
+			continue
+		default:
+		}
+		if c.Process != nil {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		}
 	}
-}
-
-func (r *podRunner) procAlive(c *exec.Cmd) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, p := range r.procs {
-		if p == c {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *podRunner) stopping() bool {
@@ -725,26 +768,30 @@ func (r *podRunner) credentials(ctx context.Context) (string, error) {
 }
 
 func (r *podRunner) legacyToken(ctx context.Context, saName string) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		secrets, err := r.n.cs.CoreV1().Secrets(r.pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "type=kubernetes.io/service-account-token"})
-		if err != nil {
-			return "", err
+	// The tokens controller writes the token Secret shortly after the ServiceAccount appears: watch
+	// for it (a plain list and watch, which the 1.11 apiserver understands), for at most 30 s.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken))
+	lw := listWatch{cache.NewListWatchFromClient(r.n.cs.CoreV1().RESTClient(), "secrets", r.pod.Namespace, sel)}
+	var token string
+	_, err := watchtools.UntilWithSync(wctx, lw, &corev1.Secret{}, nil, func(ev watch.Event) (bool, error) {
+		s, ok := ev.Object.(*corev1.Secret)
+		if ok && ev.Type != watch.Deleted && s.Annotations[corev1.ServiceAccountNameKey] == saName && len(s.Data["token"]) > 0 {
+			token = string(s.Data["token"])
+			return true, nil
 		}
-		for _, s := range secrets.Items {
-			if s.Annotations[corev1.ServiceAccountNameKey] == saName && len(s.Data["token"]) > 0 {
-				return string(s.Data["token"]), nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("no token Secret for serviceaccount %q appeared", saName)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return token, nil
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	case wctx.Err() != nil:
+		return "", fmt.Errorf("no token Secret for serviceaccount %q appeared within 30s", saName)
 	}
+	return "", err
 }
 
 // fetch resolves an image with the pod's pull secrets, then the node's, and returns the registry's

@@ -29,7 +29,7 @@ func (r *podRunner) exec(c corev1.Container, init bool, argv, env []string, imag
 		return 1, metav1.Now(), metav1.Now(), err
 	}
 	defer logf.Close()
-	lw := &lineWriter{w: logf}
+	lw := &lineWriter{w: logf, onLine: r.logged.Fire}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = work
@@ -48,6 +48,7 @@ func (r *podRunner) exec(c corev1.Container, init bool, argv, env []string, imag
 			r.n.opts.OnStart(cmd.Process.Pid)
 		}
 		r.procs[c.Name] = cmd
+		r.exited[cmd] = make(chan struct{})
 		r.running[c.Name] = true
 	}
 	r.mu.Unlock()
@@ -73,8 +74,11 @@ func (r *podRunner) exec(c corev1.Container, init bool, argv, env []string, imag
 	lw.flush()
 	r.mu.Lock()
 	delete(r.procs, c.Name)
+	close(r.exited[cmd])
+	delete(r.exited, cmd)
 	r.running[c.Name] = false
 	r.mu.Unlock()
+	r.logged.Fire()
 	if !init {
 		r.afterStart()
 	}
@@ -120,9 +124,10 @@ func exitCode(ps *os.ProcessState) int {
 // lineWriter stores output as "<RFC3339Nano timestamp> <stream> <line>" lines, as the CRI log
 // format does, so that logs can be served with or without timestamps.
 type lineWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf map[string]*bytes.Buffer
+	mu     sync.Mutex
+	w      io.Writer
+	buf    map[string]*bytes.Buffer
+	onLine func() // called after lines were written, when set
 }
 
 type streamWriter struct {
@@ -145,6 +150,7 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 		lw.buf[s.name] = b
 	}
 	b.Write(p)
+	lines := 0
 	for {
 		i := bytes.IndexByte(b.Bytes(), '\n')
 		if i < 0 {
@@ -152,6 +158,10 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 		}
 		line := b.Next(i + 1)
 		fmt.Fprintf(lw.w, "%s %s %s", time.Now().UTC().Format(time.RFC3339Nano), s.name, line)
+		lines++
+	}
+	if lines > 0 && lw.onLine != nil {
+		lw.onLine()
 	}
 	return len(p), nil
 }
@@ -175,7 +185,8 @@ type logOptions struct {
 
 // copyLog writes a container log to w. With follow it keeps writing new lines while the
 // container runs.
-func copyLog(ctx context.Context, w io.Writer, path string, o logOptions, running func() bool) error {
+// changed returns a channel closed at the next line or container end (nil when nothing can change).
+func copyLog(ctx context.Context, w io.Writer, path string, o logOptions, running func() bool, changed func() <-chan struct{}) error {
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -217,6 +228,10 @@ func copyLog(ctx context.Context, w io.Writer, path string, o logOptions, runnin
 	}
 	var partial string
 	for {
+		var next <-chan struct{}
+		if o.follow {
+			next = changed() // taken before the read, so that a line written after it wakes us
+		}
 		l, err := rd.ReadString('\n')
 		if err == nil {
 			if e := emit(partial + l); e != nil {
@@ -244,7 +259,7 @@ func copyLog(ctx context.Context, w io.Writer, path string, o logOptions, runnin
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-next:
 		}
 	}
 }
