@@ -83,10 +83,11 @@ type Cluster struct {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	name    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	log     string
+	logFrom int64 // the log's size when this process started (a restart appends to the same file)
 }
 
 // Start starts a control plane of the given flavour and returns when it serves requests and
@@ -156,25 +157,28 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(3)
+	err = onFreePorts(2, func(ports []int) error {
+		c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(ports[0])
+		peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+		dataDir := filepath.Join(c.Dir, "etcd")
+		if err := os.RemoveAll(dataDir); err != nil { // what an attempt on taken ports left
+			return err
+		}
+		fmt.Fprintf(c.opts.Log, "starting etcd on %s\n", c.etcdURL)
+		if err := c.run("etcd", etcdBin,
+			"--name", "local",
+			"--data-dir", dataDir,
+			"--listen-client-urls", c.etcdURL, "--advertise-client-urls", c.etcdURL,
+			"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+			"--initial-cluster", "local="+peerURL,
+			"--unsafe-no-fsync", "--quota-backend-bytes", "4294967296",
+			"--log-level", "warn",
+		); err != nil {
+			return err
+		}
+		return c.waitHTTP(ctx, "etcd", c.etcdURL+"/health", nil, 30*time.Second)
+	})
 	if err != nil {
-		return err
-	}
-	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	fmt.Fprintf(c.opts.Log, "starting etcd on %s\n", c.etcdURL)
-	if err := c.run("etcd", etcdBin,
-		"--name", "local",
-		"--data-dir", filepath.Join(c.Dir, "etcd"),
-		"--listen-client-urls", c.etcdURL, "--advertise-client-urls", c.etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "local="+peerURL,
-		"--unsafe-no-fsync", "--quota-backend-bytes", "4294967296",
-		"--log-level", "warn",
-	); err != nil {
-		return err
-	}
-	if err := c.waitHTTP(ctx, "etcd", c.etcdURL+"/health", nil, 30*time.Second); err != nil {
 		return err
 	}
 
@@ -183,13 +187,17 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	apiPort := ports[2]
-	if c.opts.APIServerPort != 0 {
-		apiPort = c.opts.APIServerPort
+	onPort := func(port int) error {
+		c.apiserver = apiserverSpec{bin: apiBin, port: port, certs: certs}
+		c.URL = "https://127.0.0.1:" + strconv.Itoa(port)
+		return c.startAPIServer(ctx)
 	}
-	c.apiserver = apiserverSpec{bin: apiBin, port: apiPort, certs: certs}
-	c.URL = "https://127.0.0.1:" + strconv.Itoa(apiPort)
-	if err := c.startAPIServer(ctx); err != nil {
+	if c.opts.APIServerPort != 0 {
+		err = onPort(c.opts.APIServerPort)
+	} else {
+		err = onFreePorts(1, func(ports []int) error { return onPort(ports[0]) })
+	}
+	if err != nil {
 		return err
 	}
 
@@ -340,6 +348,10 @@ func (c *Cluster) runEnv(name, bin string, env []string, args ...string) error {
 	if err != nil {
 		return fmt.Errorf("failed to open %s: %w", logPath, err)
 	}
+	var logFrom int64
+	if st, err := f.Stat(); err == nil {
+		logFrom = st.Size()
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -350,7 +362,7 @@ func (c *Cluster) runEnv(name, bin string, env []string, args ...string) error {
 		f.Close()
 		return fmt.Errorf("failed to start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), log: logPath}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{}), log: logPath, logFrom: logFrom}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
@@ -395,7 +407,7 @@ func (c *Cluster) waitHTTP(ctx context.Context, name, url string, ca []byte, tim
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited at start (%s): read %s", name, p.cmd.ProcessState, p.log)
+			return exitedAtStart(name, p)
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not become ready: %w (log: %s)", name, ctx.Err(), p.log)
 		case <-time.After(100 * time.Millisecond):
@@ -468,7 +480,10 @@ func stopProc(p *proc, grace time.Duration) {
 	}
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
+// freePorts returns n distinct loopback ports that were free a moment ago. A child process binds them
+// later, so another cluster of a parallel test can take one first: start such a process through
+// onFreePorts, which tries again with new ports. An in-process server listens with listenLoopback
+// instead and never lets its port go.
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -478,12 +493,53 @@ func freePorts(n int) ([]int, error) {
 	}()
 	var ports []int
 	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := listenLoopback()
 		if err != nil {
-			return nil, fmt.Errorf("failed to find a free loopback port: %w", err)
+			return nil, err
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// listenLoopback listens on a free loopback port.
+func listenLoopback() (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("failed to find a free loopback port: %w", err)
+	}
+	return l, nil
+}
+
+// errPortTaken marks a component that exited at start because a port given to it was bound by
+// someone else between freePorts and its own bind.
+var errPortTaken = errors.New("a port it was given was taken meanwhile")
+
+// portAttempts is how many sets of ports onFreePorts tries.
+const portAttempts = 5
+
+// onFreePorts runs start with n free loopback ports, and again with new ones while it fails because
+// one was taken meanwhile (errPortTaken), up to portAttempts times.
+func onFreePorts(n int, start func(ports []int) error) error {
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(n)
+		if err != nil {
+			return err
+		}
+		err = start(ports)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return err
+		}
+	}
+}
+
+// exitedAtStart describes a component that ended before it was ready, pointing at its log; when the
+// log says a port was in use, the error wraps errPortTaken.
+func exitedAtStart(name string, p *proc) error {
+	err := fmt.Errorf("%s exited at start (%s): read %s", name, p.cmd.ProcessState, p.log)
+	if b, rerr := os.ReadFile(p.log); rerr == nil && int64(len(b)) >= p.logFrom && bytes.Contains(b[p.logFrom:], []byte("address already in use")) {
+		return fmt.Errorf("%w: %w", err, errPortTaken)
+	}
+	return err
 }

@@ -45,19 +45,18 @@ func (c *Cluster) startOLM(ctx context.Context, dyn dynamic.Interface) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(1)
-	if err != nil {
-		return err
-	}
-	c.catalogAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 	// No --cache-dir: opm builds its cache in a temporary directory at start (well under a second
 	// for these catalogs); --pprof-addr "" keeps it off the fixed profiling port :6060, which a
 	// second cluster would find taken.
-	fmt.Fprintf(c.opts.Log, "serving the redhat-operators catalog of OpenShift %s on %s\n", minorOf(c.Flavour.FullVersion()), c.catalogAddr)
-	if err := c.runEnv("opm", opm, olmEnv(""), "serve", dir, "-p", strconv.Itoa(ports[0]), "--pprof-addr", ""); err != nil {
-		return err
-	}
-	if err := c.waitTCP(ctx, "opm", c.catalogAddr, 60*time.Second); err != nil {
+	err = onFreePorts(1, func(ports []int) error {
+		c.catalogAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+		fmt.Fprintf(c.opts.Log, "serving the redhat-operators catalog of OpenShift %s on %s\n", minorOf(c.Flavour.FullVersion()), c.catalogAddr)
+		if err := c.runEnv("opm", opm, olmEnv(""), "serve", dir, "-p", strconv.Itoa(ports[0]), "--pprof-addr", ""); err != nil {
+			return err
+		}
+		return c.waitTCP(ctx, "opm", c.catalogAddr, 60*time.Second)
+	})
+	if err != nil {
 		return err
 	}
 	cs := obj("operators.coreos.com/v1alpha1", "CatalogSource", catalog.CatalogNamespace, catalog.CatalogSourceName, map[string]any{
@@ -153,7 +152,7 @@ func (c *Cluster) waitTCP(ctx context.Context, name, addr string, timeout time.D
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		select {
 		case <-p.done:
-			return false, fmt.Errorf("%s exited at start (%s): read %s", name, p.cmd.ProcessState, p.log)
+			return false, exitedAtStart(name, p)
 		default:
 		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)

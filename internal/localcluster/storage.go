@@ -140,17 +140,14 @@ func (c *Cluster) startStorage(ctx context.Context) error {
 		return err
 	}
 	c.Storage = s
-	ports, err := freePorts(3)
+	err = onFreePorts(1, func(ports []int) error { return c.startS3(ctx, s, dir, certFile, keyFile, ports[0]) })
 	if err != nil {
 		return err
 	}
-	if err := c.startS3(ctx, s, dir, certFile, keyFile, ports[0]); err != nil {
+	if err := c.startGCS(ctx, s, dir, cert); err != nil {
 		return err
 	}
-	if err := c.startGCS(ctx, s, dir, cert, ports[1]); err != nil {
-		return err
-	}
-	if err := c.startAzure(ctx, s, dir, cert, certFile, keyFile, ports[2]); err != nil {
+	if err := c.startAzure(ctx, s, dir, cert, certFile, keyFile); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.opts.Log, "object storage: S3 %s, GCS %s, Azure Blob %s (CA %s)\n", s.S3.URL, s.GCS.URL, s.Azure.BlobURL, s.CAFile)
@@ -201,23 +198,30 @@ func (c *Cluster) startS3(ctx context.Context, s *Storage, dir, certFile, keyFil
 	return nil
 }
 
-func (c *Cluster) startGCS(ctx context.Context, s *Storage, dir string, cert tls.Certificate, port int) error {
+func (c *Cluster) startGCS(ctx context.Context, s *Storage, dir string, cert tls.Certificate) error {
 	bin, err := c.toolBin("fake-gcs-server")
 	if err != nil {
 		return err
 	}
-	inner, err := freePorts(1)
+	// The front (token endpoint and the proxy to the server) is ours: it holds its port from now on.
+	frontL, err := listenLoopback()
 	if err != nil {
 		return err
 	}
-	innerAddr := "127.0.0.1:" + strconv.Itoa(inner[0])
+	port := frontL.Addr().(*net.TCPAddr).Port
 	front := "https://127.0.0.1:" + strconv.Itoa(port)
-	if err := c.run("fake-gcs-server", bin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(inner[0]),
-		"-backend", "filesystem", "-filesystem-root", filepath.Join(dir, "gcs"), "-public-host", "127.0.0.1:"+strconv.Itoa(port),
-		"-external-url", front, "-log-level", "warn"); err != nil {
-		return err
-	}
-	if err := c.waitTCP(ctx, "fake-gcs-server", innerAddr, storageStartLimit); err != nil {
+	var innerAddr string
+	err = onFreePorts(1, func(inner []int) error {
+		innerAddr = "127.0.0.1:" + strconv.Itoa(inner[0])
+		if err := c.run("fake-gcs-server", bin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(inner[0]),
+			"-backend", "filesystem", "-filesystem-root", filepath.Join(dir, "gcs"), "-public-host", "127.0.0.1:"+strconv.Itoa(port),
+			"-external-url", front, "-log-level", "warn"); err != nil {
+			return err
+		}
+		return c.waitTCP(ctx, "fake-gcs-server", innerAddr, storageStartLimit)
+	})
+	if err != nil {
+		frontL.Close()
 		return err
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -247,9 +251,7 @@ func (c *Cluster) startGCS(ctx context.Context, s *Storage, dir string, cert tls
 		}
 		proxy.ServeHTTP(w, r)
 	})
-	if err := s.serve(mux, cert, port); err != nil {
-		return err
-	}
+	s.serve(mux, cert, frontL)
 	// The bucket, made on the server itself.
 	body := strings.NewReader(`{"name":"` + labBucket + `"}`)
 	resp, err := http.Post("http://"+innerAddr+"/storage/v1/b?project="+labGCSProject, "application/json", body)
@@ -297,7 +299,7 @@ func (g *GCSEndpoint) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
 }
 
-func (c *Cluster) startAzure(ctx context.Context, s *Storage, dir string, cert tls.Certificate, certFile, keyFile string, port int) error {
+func (c *Cluster) startAzure(ctx context.Context, s *Storage, dir string, cert tls.Certificate, certFile, keyFile string) error {
 	bin, err := c.toolBin(azuriteRelPath)
 	if err != nil {
 		return err
@@ -306,34 +308,41 @@ func (c *Cluster) startAzure(ctx context.Context, s *Storage, dir string, cert t
 	accountKey := make([]byte, 64)
 	_, _ = rand.Read(accountKey)
 	*a = AzureEndpoint{
-		BlobURL: "https://127.0.0.1:" + strconv.Itoa(port) + "/" + labAzureAccount, TenantID: labAzureTenant, SubscriptionID: labAzureSub,
+		TenantID: labAzureTenant, SubscriptionID: labAzureSub,
 		ClientID: labAzureClientID, ClientSecret: randomHex(16), ResourceGroup: labAzureGroup, StorageAccount: labAzureAccount,
 		Container: labBucket, AccountKey: base64.StdEncoding.EncodeToString(accountKey),
 	}
-	env := append(os.Environ(), "AZURITE_ACCOUNTS="+labAzureAccount+":"+a.AccountKey)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := c.runEnv("azurite", bin, env, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", filepath.Join(dir, "azurite"), "--cert", certFile, "--key", keyFile, "--skipApiVersionCheck", "--disableTelemetry"); err != nil {
-		return err
-	}
-	// The login and Resource Manager, each at the root of a host of its own, as on Azure.
-	ports, err := freePorts(2)
+	// The login and Resource Manager, each at the root of a host of its own, as on Azure; ours, so
+	// they hold their ports from now on.
+	loginL, err := listenLoopback()
 	if err != nil {
 		return err
 	}
-	a.AuthorityHost, a.ResourceManager = "https://127.0.0.1:"+strconv.Itoa(ports[0])+"/", "https://127.0.0.1:"+strconv.Itoa(ports[1])+"/"
+	armL, err := listenLoopback()
+	if err != nil {
+		loginL.Close()
+		return err
+	}
+	a.AuthorityHost = "https://" + loginL.Addr().String() + "/"
+	a.ResourceManager = "https://" + armL.Addr().String() + "/"
 	login := http.NewServeMux()
 	login.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", a.openIDConfiguration)
 	login.HandleFunc("POST /{tenant}/oauth2/v2.0/token", a.token)
 	arm := http.NewServeMux()
 	arm.HandleFunc("POST /subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}/listKeys", a.listKeys)
-	if err := s.serve(login, cert, ports[0]); err != nil {
-		return err
-	}
-	if err := s.serve(arm, cert, ports[1]); err != nil {
-		return err
-	}
-	if err := c.waitTCP(ctx, "azurite", addr, storageStartLimit); err != nil {
+	s.serve(login, cert, loginL)
+	s.serve(arm, cert, armL)
+	env := append(os.Environ(), "AZURITE_ACCOUNTS="+labAzureAccount+":"+a.AccountKey)
+	err = onFreePorts(1, func(ports []int) error {
+		port := strconv.Itoa(ports[0])
+		a.BlobURL = "https://127.0.0.1:" + port + "/" + labAzureAccount
+		if err := c.runEnv("azurite", bin, env, "--blobHost", "127.0.0.1", "--blobPort", port,
+			"--location", filepath.Join(dir, "azurite"), "--cert", certFile, "--key", keyFile, "--skipApiVersionCheck", "--disableTelemetry"); err != nil {
+			return err
+		}
+		return c.waitTCP(ctx, "azurite", "127.0.0.1:"+port, storageStartLimit)
+	})
+	if err != nil {
 		return err
 	}
 	shared, err := azblob.NewSharedKeyCredential(labAzureAccount, a.AccountKey)
@@ -430,15 +439,11 @@ func googleError(w http.ResponseWriter, status int, reason, msg string) {
 }
 
 // serve runs an in-process HTTPS server on the port until Stop.
-func (s *Storage) serve(h http.Handler, cert tls.Certificate, port int) error {
-	l, err := tls.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		return err
-	}
+func (s *Storage) serve(h http.Handler, cert tls.Certificate, l net.Listener) {
+	l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(l) }()
-	return nil
 }
 
 func (s *Storage) close() {
