@@ -42,7 +42,10 @@ func TestOnFreePortsRetriesATakenPort(t *testing.T) {
 
 	// Every attempt losing the race ends after portAttempts, with the log named.
 	n := 0
-	err = onFreePorts(1, func([]int) error { n++; return exitedAtStart("c", runLogged(t, log, "echo listen tcp: bind: address already in use; exit 1")) })
+	err = onFreePorts(1, func([]int) error {
+		n++
+		return exitedAtStart("c", runLogged(t, log, "echo listen tcp: bind: address already in use; exit 1"))
+	})
 	if n != portAttempts || !errors.Is(err, errPortTaken) {
 		t.Fatalf("after %d attempts: %v; want %d attempts ending in errPortTaken", n, err, portAttempts)
 	}
@@ -73,4 +76,3 @@ func runLogged(t *testing.T, log, script string) *proc {
 	close(done)
 	return &proc{name: "c", cmd: cmd, done: done, log: log, logFrom: st.Size()}
 }
-
