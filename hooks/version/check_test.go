@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/golden"
 )
 
 // cluster is a fixture builder for a fake cluster.
@@ -217,9 +218,10 @@ func TestCheck(t *testing.T) {
 				t.Errorf("platform version %q, want %q", rep.Platform.Version, tc.wantPlat)
 			}
 			var sb strings.Builder
-			if err := rep.WriteText(&sb); err != nil || !strings.Contains(sb.String(), "result:") {
-				t.Errorf("WriteText: %v %q", err, sb.String())
+			if err := rep.WriteText(&sb); err != nil {
+				t.Fatal(err)
 			}
+			golden.Check(t, "check/"+golden.Name(tc.name)+".txt", golden.Stable(sb.String()))
 		})
 	}
 }
