@@ -62,6 +62,7 @@ func newPodRunner(n *Node, pod *corev1.Pod, ip string) *podRunner {
 		n: n, pod: pod.DeepCopy(), ip: ip,
 		dir:        filepath.Join(n.opts.Dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
 		procs:      map[string]*exec.Cmd{},
+		exited:     map[*exec.Cmd]chan struct{}{},
 		running:    map[string]bool{},
 		stopAll:    make(chan struct{}),
 		dirty:      make(chan struct{}, 1),
