@@ -72,7 +72,12 @@ type Cleanup struct {
 	GCGrace time.Duration
 	// Now is the clock for the export's name; nil is time.Now.
 	Now func() time.Time
+}
 
+// run is one run of a Cleanup: its options, and what the run has learnt so far. Each Run starts a new
+// one, so a Cleanup holds only what its caller set and can run again.
+type run struct {
+	*Cleanup
 	// planned holds what a dry run would already have deleted, so that later steps see the cluster as it
 	// would be by then.
 	planned map[string]bool
@@ -85,9 +90,14 @@ type Cleanup struct {
 }
 
 // Run performs the cleanup.
-func (c *Cleanup) Run(ctx context.Context) (rep *Report, err error) {
+func (opts *Cleanup) Run(ctx context.Context) (*Report, error) {
+	o := *opts
+	o.Waiter.Log = o.Logger()
+	return (&run{Cleanup: &o}).run(ctx)
+}
+
+func (c *run) run(ctx context.Context) (rep *Report, err error) {
 	start := time.Now()
-	c.Waiter.Log = c.Logger()
 	ns := c.NS()
 	phase := c.Phase
 	if phase == "" {
@@ -249,7 +259,7 @@ func (r *Report) WriteText(w io.Writer) error {
 // warm lists, all at once and without keeping the answers, the kinds the later steps read: the API server
 // answers the first consistent list of an idle kind only after about a second, and paying that once in
 // parallel beats paying it step after step. Errors are left for the steps to report.
-func (c *Cleanup) warm(ctx context.Context, ns string) {
+func (c *run) warm(ctx context.Context, ns string) {
 	gvrs := []schema.GroupVersionResource{kube.CSVs, kube.DataProtectionApps, kube.VeleroBackups, kube.VeleroRestores,
 		kube.VeleroSchedules, kube.CRDs, kube.ClusterRoles, kube.ClusterRoleBindings}
 	var wg sync.WaitGroup

@@ -2,12 +2,14 @@ package cleanup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/internal/golden"
 )
 
 const ns = kube.Namespace
@@ -237,6 +240,31 @@ func newFakeCluster(controllerUp bool, objs ...runtime.Object) *fakeCluster {
 			if u.GetDeletionTimestamp() != nil {
 				return true, u, tr.Delete(pa.GetResource(), pa.GetNamespace(), pa.GetName())
 			}
+		case strings.Contains(p, `"labels":`):
+			var m struct {
+				Metadata struct {
+					Labels      map[string]*string `json:"labels"`
+					Annotations map[string]*string `json:"annotations"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(pa.GetPatch(), &m); err != nil {
+				return true, nil, err
+			}
+			merge := func(cur map[string]string, p map[string]*string) map[string]string {
+				if cur == nil {
+					cur = map[string]string{}
+				}
+				for k, v := range p {
+					if v == nil {
+						delete(cur, k)
+					} else {
+						cur[k] = *v
+					}
+				}
+				return cur
+			}
+			u.SetLabels(merge(u.GetLabels(), m.Metadata.Labels))
+			u.SetAnnotations(merge(u.GetAnnotations(), m.Metadata.Annotations))
 		}
 		return true, u, tr.Update(pa.GetResource(), u, pa.GetNamespace())
 	})
@@ -372,9 +400,10 @@ func TestCleanupRemovesEverythingInOrder(t *testing.T) {
 		t.Errorf("export file differs from the ConfigMap (err %v)", err)
 	}
 	var text strings.Builder
-	if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "export: 9 MTC objects saved in ConfigMap mtc-export-20260102-030405-1") {
-		t.Errorf("text report:\n%s", text.String())
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
 	}
+	golden.Check(t, "removes-everything.txt", golden.Stable(strings.ReplaceAll(text.String(), filepath.Dir(c.ExportFile), "<tmp>")))
 
 	// A second run finds nothing and changes nothing.
 	before := len(fc.mutations())
@@ -436,11 +465,18 @@ func TestCleanupDryRunChangesNothing(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
-	for _, want := range []string{"DRY RUN", "would close MigPlan openshift-migration/plan-a", "would delete DirectVolumeMigration openshift-migration/dvm-1",
-		"would delete CustomResourceDefinition backups.velero.io", "would delete SecurityContextConstraints rsync-anyuid"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("dry-run report lacks %q:\n%s", want, text.String())
-		}
+	golden.Check(t, "dry-run.txt", golden.Stable(text.String()))
+
+	// The same Cleanup runs again and plans the same: what one run learnt (what it would already have
+	// deleted) is not kept for the next.
+	again, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var second strings.Builder
+	_ = again.WriteText(&second)
+	if golden.Stable(second.String()) != golden.Stable(text.String()) {
+		t.Fatalf("a second dry run of the same Cleanup planned differently:\n%s\nfirst:\n%s", second.String(), text.String())
 	}
 }
 
@@ -550,9 +586,7 @@ func TestCleanupKeepsVeleroWhileOthersUseIt(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = rep.WriteText(&text)
-	if !strings.Contains(text.String(), "kept 4 velero.io CRDs: DataProtectionApplication openshift-adp/dpa-sample") {
-		t.Errorf("report does not say why velero stays:\n%s", text.String())
-	}
+	golden.Check(t, "keeps-velero-for-another-dpa.txt", golden.Stable(text.String()))
 }
 
 func TestCleanupDVMFinalizerWithoutController(t *testing.T) {
@@ -849,7 +883,7 @@ func TestRestorable(t *testing.T) {
 func TestExportWholeOnceAndUnique(t *testing.T) {
 	t.Parallel()
 	fc := newFakeCluster(true)
-	c := fc.cleanup()
+	c := &run{Cleanup: fc.cleanup()}
 	ctx := context.Background()
 	partial := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mtc-export-20260102-030400-1", Namespace: ns,
 		Labels:      map[string]string{ExportLabel: "20260102-030400", ExportCompleteLabel: "false", "app.kubernetes.io/component": "export"},
@@ -1108,7 +1142,7 @@ func TestCleanupRequeuesAStalledCRDFinalizer(t *testing.T) {
 		}
 		return true, nil, nil
 	})
-	c := fc.cleanup()
+	c := &run{Cleanup: fc.cleanup()}
 	targets := []target{targetOf(kube.CRDs, "CustomResourceDefinition", stalled), targetOf(kube.CRDs, "CustomResourceDefinition", busy)}
 	if err := c.deleteAndWait(context.Background(), ns, &Step{}, "the CRDs", targets); err != nil {
 		t.Fatal(err)
@@ -1168,7 +1202,7 @@ func TestCleanupDeletesAgainWhatOLMMadeAgain(t *testing.T) {
 		}
 		return true, nil, nil
 	})
-	c := fc.cleanup()
+	c := &run{Cleanup: fc.cleanup()}
 	targets := []target{targetOf(kube.CRDs, "CustomResourceDefinition", crdObj), targetOf(kube.ClusterRoles, "ClusterRole", olmRole)}
 	if err := c.deleteAndWait(context.Background(), ns, &Step{}, "the CRDs", targets); err != nil {
 		t.Fatal(err)
@@ -1352,5 +1386,67 @@ func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
 	c.OLMSettle = time.Hour
 	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
 		t.Fatalf("want a wait after the CSV OLM changed, got %v", err)
+	}
+}
+
+// The velero CRDs stay for the user's own Velero; once MTC's OADP is gone, the cleanup removes the
+// labels OLM put on them for that OADP and the ClusterRoles OLM made for them (aggregated into the
+// cluster's admin, edit and view). A CRD another OLM operator lists as its component is not touched.
+func TestCleanupHandsKeptCRDsBackFromOLM(t *testing.T) {
+	t.Parallel()
+	var objs []runtime.Object
+	for _, o := range populated() {
+		u := o.(*unstructured.Unstructured)
+		switch u.GetName() {
+		case "backups.velero.io":
+			u = u.DeepCopy()
+			u.SetUID("crd-backups")
+			u.SetLabels(map[string]string{"olm.managed": "true", "operators.coreos.com/redhat-oadp-operator." + ns: "", "team": "backup"})
+			u.SetAnnotations(map[string]string{"operatorframework.io/installed-alongside-0a1b": ns + "/oadp-operator.v1.2.3", "team/note": "ours"})
+		case "restores.velero.io":
+			u = u.DeepCopy()
+			u.SetUID("crd-restores")
+			u.SetLabels(map[string]string{"olm.managed": "true", "operators.coreos.com/velero.velero-system": ""})
+		}
+		objs = append(objs, u)
+	}
+	role := func(name, uid string) *unstructured.Unstructured {
+		r := newObj(kube.ClusterRoles, "ClusterRole", "", name).build()
+		r.SetLabels(map[string]string{"olm.managed": "true", "rbac.authorization.k8s.io/aggregate-to-admin": "true"})
+		r.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition", Name: "x", UID: types.UID(uid)}})
+		return r
+	}
+	users := newObj(kube.VeleroResources()[0], "BackupRepository", "velero", "repo-1").build()
+	objs = append(objs, users, role("backups.velero.io-v1-admin", "crd-backups"), role("backups.velero.io-v1-crdview", "crd-backups"),
+		role("restores.velero.io-v1-admin", "crd-restores"))
+	fc := newFakeCluster(true, objs...)
+	if _, err := fc.cleanup().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fc.dyn.Resource(kube.CRDs).Get(context.Background(), "backups.velero.io", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the kept CRD: %v", err)
+	}
+	if l := got.GetLabels(); !reflect.DeepEqual(l, map[string]string{"team": "backup"}) {
+		t.Errorf("labels of the kept CRD: %v, want only the user's", l)
+	}
+	if a := got.GetAnnotations(); !reflect.DeepEqual(a, map[string]string{"team/note": "ours"}) {
+		t.Errorf("annotations of the kept CRD: %v, want only the user's", a)
+	}
+	for _, n := range []string{"backups.velero.io-v1-admin", "backups.velero.io-v1-crdview"} {
+		if fc.exists(t, kube.ClusterRoles, "", n) {
+			t.Errorf("OLM's ClusterRole %s for the kept CRD stayed", n)
+		}
+	}
+	other, err := fc.dyn.Resource(kube.CRDs).Get(context.Background(), "restores.velero.io", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.GetLabels()["olm.managed"] != "true" || !fc.exists(t, kube.ClusterRoles, "", "restores.velero.io-v1-admin") {
+		t.Error("the cleanup touched a CRD that another OLM operator lists as its component")
+	}
+	// No kept CRD names MTC's OADP as its operator any more: OLM's Operator object for it goes.
+	if fc.exists(t, kube.Operators, "", "redhat-oadp-operator."+ns) {
+		t.Error("the Operator object of MTC's OADP stayed")
 	}
 }

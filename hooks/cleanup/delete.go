@@ -57,12 +57,12 @@ func targetOf(gvr schema.GroupVersionResource, kind string, u *unstructured.Unst
 
 // list lists gvr in ns ("" for all namespaces or cluster scope). A resource type the server does not serve
 // (its CRD already deleted, OLM absent) lists as empty.
-func (c *Cleanup) list(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+func (c *run) list(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
 	return c.listSelected(ctx, gvr, ns, "")
 }
 
 // listSelected is list with a label selector ("" selects everything).
-func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string) ([]unstructured.Unstructured, error) {
+func (c *run) listSelected(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string) ([]unstructured.Unstructured, error) {
 	var items []unstructured.Unstructured
 	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
 		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -93,7 +93,7 @@ func (c *Cleanup) listSelected(ctx context.Context, gvr schema.GroupVersionResou
 // rules, which is what keeps the cleanup's memory small on a cluster whose CRDs and cluster roles weigh
 // tens of megabytes. The objects hold apiVersion and metadata. Without a metadata client it lists whole
 // objects.
-func (c *Cleanup) listMeta(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+func (c *run) listMeta(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
 	items, err := c.listMetaOrNotServed(ctx, gvr, ns)
 	if kube.IsNotServed(err) {
 		return nil, nil
@@ -110,7 +110,7 @@ func (c *Cleanup) listMeta(ctx context.Context, gvr schema.GroupVersionResource,
 
 // listMetaOrNotServed is listMeta with the API server's error as it came, a type it does not serve
 // included.
-func (c *Cleanup) listMetaOrNotServed(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+func (c *run) listMetaOrNotServed(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
 	var items []unstructured.Unstructured
 	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
 		if c.Metadata == nil {
@@ -141,7 +141,7 @@ func (c *Cleanup) listMetaOrNotServed(ctx context.Context, gvr schema.GroupVersi
 
 // listAll lists several kinds at once. The API server may take a second to answer the first consistent
 // list of an idle kind, so listing the kinds one after the other would add those seconds up.
-func (c *Cleanup) listAll(ctx context.Context, gvrs []schema.GroupVersionResource, ns string) ([][]unstructured.Unstructured, error) {
+func (c *run) listAll(ctx context.Context, gvrs []schema.GroupVersionResource, ns string) ([][]unstructured.Unstructured, error) {
 	out := make([][]unstructured.Unstructured, len(gvrs))
 	errs := make([]error, len(gvrs))
 	var wg sync.WaitGroup
@@ -163,7 +163,7 @@ func (c *Cleanup) listAll(ctx context.Context, gvrs []schema.GroupVersionResourc
 
 // countOutside says how many objects of gvr exist outside namespace ns (at least; the API server
 // is asked for one, with how many remain). A kind the API server does not serve has none.
-func (c *Cleanup) countOutside(ctx context.Context, gvr schema.GroupVersionResource, ns string) (int, error) {
+func (c *run) countOutside(ctx context.Context, gvr schema.GroupVersionResource, ns string) (int, error) {
 	var n int
 	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
 		l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{FieldSelector: "metadata.namespace!=" + ns, Limit: 1})
@@ -195,7 +195,7 @@ func plannedKey(gvr schema.GroupVersionResource, ns, name string) string {
 }
 
 // withoutPlanned drops what the dry run has already listed for deletion.
-func (c *Cleanup) withoutPlanned(gvr schema.GroupVersionResource, items []unstructured.Unstructured) []unstructured.Unstructured {
+func (c *run) withoutPlanned(gvr schema.GroupVersionResource, items []unstructured.Unstructured) []unstructured.Unstructured {
 	if len(c.planned) == 0 {
 		return items
 	}
@@ -209,7 +209,7 @@ func (c *Cleanup) withoutPlanned(gvr schema.GroupVersionResource, items []unstru
 }
 
 // plan records targets as deleted for the rest of a dry run.
-func (c *Cleanup) plan(targets []target) {
+func (c *run) plan(targets []target) {
 	if c.planned == nil {
 		c.planned = map[string]bool{}
 	}
@@ -219,7 +219,7 @@ func (c *Cleanup) plan(targets []target) {
 }
 
 // retry runs fn, retrying transient API errors (an API server restart) within the wait bound.
-func (c *Cleanup) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+func (c *run) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
 	return c.Waiter.Retry(ctx, what, fn)
 }
 
@@ -265,7 +265,7 @@ func (e manyErrors) Error() string {
 func (e manyErrors) Unwrap() []error { return e }
 
 // deleteTargets deletes every target in parallel; objects already gone count as deleted.
-func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
+func (c *run) deleteTargets(ctx context.Context, targets []target) error {
 	bg := metav1.DeletePropagationBackground
 	return parallel(ctx, targets, func(ctx context.Context, t target) error {
 		err := c.retry(ctx, "delete "+t.String(), func(ctx context.Context) error {
@@ -280,7 +280,7 @@ func (c *Cleanup) deleteTargets(ctx context.Context, targets []target) error {
 }
 
 // removeFinalizers clears the finalizers of the targets (used with --drop-finalizers only).
-func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error {
+func (c *run) removeFinalizers(ctx context.Context, targets []target) error {
 	patch := []byte(`{"metadata":{"finalizers":null}}`)
 	return parallel(ctx, targets, func(ctx context.Context, t target) error {
 		err := c.retry(ctx, "remove the finalizers of "+t.String(), func(ctx context.Context) error {
@@ -296,7 +296,7 @@ func (c *Cleanup) removeFinalizers(ctx context.Context, targets []target) error 
 }
 
 // present returns the targets that still exist, with their current finalizers.
-func (c *Cleanup) present(ctx context.Context, targets []target) ([]target, error) {
+func (c *run) present(ctx context.Context, targets []target) ([]target, error) {
 	type key struct {
 		gvr schema.GroupVersionResource
 		ns  string
@@ -370,7 +370,7 @@ func (t *target) observe(u *unstructured.Unstructured) {
 
 // waitGone waits until none of the targets exists. onStuck, when not nil, is asked on every poll whether
 // the objects still present can ever go; it returns an error to stop waiting.
-func (c *Cleanup) waitGone(ctx context.Context, what string, targets []target, onStuck func([]target) error) error {
+func (c *run) waitGone(ctx context.Context, what string, targets []target, onStuck func([]target) error) error {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -450,7 +450,7 @@ const finalizerRequeueAnnotation = "mtc-helm.io/finalizer-requeued"
 // server's CRD finalizer retries a failed attempt (for example "storage is (re)initializing" while the
 // storage of a CRD OLM has just updated is rebuilt) with an exponential backoff that reaches minutes,
 // and any metadata change of the CRD puts it back at the head of its queue.
-func (c *Cleanup) requeueStalledCRDs(ctx context.Context, left []target, last map[string]time.Time, every time.Duration) error {
+func (c *run) requeueStalledCRDs(ctx context.Context, left []target, last map[string]time.Time, every time.Duration) error {
 	var stalled []target
 	now := time.Now()
 	for _, t := range left {
@@ -475,7 +475,7 @@ func (c *Cleanup) requeueStalledCRDs(ctx context.Context, left []target, last ma
 // was garbage-collected with its Subscription (its client is rate-limited), and makes again the CRDs and
 // RBAC of the bundle it is applying. Only objects an installer makes are deleted again: anything else that
 // comes back was made by someone else and stays, named by the wait.
-func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
+func (c *run) redeleteRecreated(ctx context.Context, left []target) error {
 	var again []target
 	for _, t := range left {
 		if !t.Recreated {
@@ -493,7 +493,7 @@ func (c *Cleanup) redeleteRecreated(ctx context.Context, left []target) error {
 
 // deleteAndWait deletes the targets and waits for them. DVMs that keep their finalizer while no controller
 // runs get it removed with --drop-finalizers, else the wait stops with a refusal that says so.
-func (c *Cleanup) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
+func (c *run) deleteAndWait(ctx context.Context, ns string, s *Step, what string, targets []target) error {
 	if c.exported != nil {
 		var unexported []string
 		for _, t := range targets {
@@ -572,7 +572,7 @@ func helmOwned(u *unstructured.Unstructured) bool {
 func ownedByAnyone(u *unstructured.Unstructured) bool { return len(u.GetOwnerReferences()) > 0 }
 
 // get returns the object, or nil when it or its type does not exist.
-func (c *Cleanup) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+func (c *run) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
 	var u *unstructured.Unstructured
 	err := c.retry(ctx, "get "+gvr.Resource+" "+name, func(ctx context.Context) error {
 		var err error

@@ -35,7 +35,7 @@ const (
 
 // collect lists every MTC custom resource in every namespace, as the API server has them (without
 // managedFields).
-func (c *Cleanup) collect(ctx context.Context) ([]*unstructured.Unstructured, error) {
+func (c *run) collect(ctx context.Context) ([]*unstructured.Unstructured, error) {
 	gvrs := make([]schema.GroupVersionResource, len(kube.MTCKinds))
 	for i, k := range kube.MTCKinds {
 		gvrs[i] = k.GVR
@@ -151,7 +151,7 @@ const (
 // killed before that leaves incomplete parts, which the next run deletes. A complete export that
 // already holds every object still present (a rerun after an interrupted cleanup) is reused. It
 // returns the ConfigMap names.
-func (c *Cleanup) export(ctx context.Context, ns string, objs []*unstructured.Unstructured, stamp string) ([]string, error) {
+func (c *run) export(ctx context.Context, ns string, objs []*unstructured.Unstructured, stamp string) ([]string, error) {
 	existing, err := c.exports(ctx, ns)
 	if err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func (e storedExport) holds(objs []*unstructured.Unstructured) bool {
 
 // exports lists the exports stored in the namespace, oldest stamp first. An export is complete when
 // every part it announces exists and is marked complete.
-func (c *Cleanup) exports(ctx context.Context, ns string) ([]storedExport, error) {
+func (c *run) exports(ctx context.Context, ns string) ([]storedExport, error) {
 	var cms *corev1.ConfigMapList
 	err := c.retry(ctx, "list the export ConfigMaps", func(ctx context.Context) error {
 		var err error
@@ -318,7 +318,7 @@ func groupExports(cms []corev1.ConfigMap) []storedExport {
 }
 
 // deleteExport removes the parts of an incomplete export a killed run left.
-func (c *Cleanup) deleteExport(ctx context.Context, ns string, e storedExport) error {
+func (c *run) deleteExport(ctx context.Context, ns string, e storedExport) error {
 	if err := c.deleteConfigMaps(ctx, ns, e.names); err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (c *Cleanup) deleteExport(ctx context.Context, ns string, e storedExport) e
 }
 
 // deleteConfigMaps deletes export parts by name; one already gone counts as deleted.
-func (c *Cleanup) deleteConfigMaps(ctx context.Context, ns string, names []string) error {
+func (c *run) deleteConfigMaps(ctx context.Context, ns string, names []string) error {
 	for _, name := range names {
 		err := c.retry(ctx, "delete ConfigMap "+ns+"/"+name, func(ctx context.Context) error {
 			err := c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})

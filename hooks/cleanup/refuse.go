@@ -31,7 +31,7 @@ var veleroDone = map[string]bool{"Completed": true, "PartiallyFailed": true, "Fa
 // lives elsewhere: on a remote cluster the control cluster runs the migration, and what shows it
 // here is an MTC Velero Backup or Restore in the namespace that has not finished, or a
 // DirectVolumeMigration rsync pod in any namespace.
-func (c *Cleanup) refuseActiveTransfers(ctx context.Context, ns string) error {
+func (c *run) refuseActiveTransfers(ctx context.Context, ns string) error {
 	var active []string
 	plans := map[string]bool{}
 	for _, k := range []struct {
@@ -85,7 +85,7 @@ func (c *Cleanup) refuseActiveTransfers(ctx context.Context, ns string) error {
 
 // listLabelled lists the objects of a kind in ns that mig-controller made for a migration; a kind
 // the cluster does not serve (no Velero installed) has none.
-func (c *Cleanup) listLabelled(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
+func (c *run) listLabelled(ctx context.Context, gvr schema.GroupVersionResource, ns string) ([]unstructured.Unstructured, error) {
 	var items []unstructured.Unstructured
 	err := c.retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
 		l, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: migratedByPlanLabel})
@@ -146,7 +146,7 @@ func running(u *unstructured.Unstructured) bool {
 	return started != "" && phase != "" && phase != "Completed"
 }
 
-func (c *Cleanup) refuseRunning(objs []*unstructured.Unstructured) error {
+func (c *run) refuseRunning(objs []*unstructured.Unstructured) error {
 	var run []string
 	var first *unstructured.Unstructured
 	for _, o := range objs {
@@ -170,7 +170,7 @@ func (c *Cleanup) refuseRunning(objs []*unstructured.Unstructured) error {
 
 // controllerRunning reports whether mig-controller has an available replica, which it needs to close
 // plans and to remove the DirectVolumeMigration finalizer.
-func (c *Cleanup) controllerRunning(ctx context.Context, ns string) (bool, error) {
+func (c *run) controllerRunning(ctx context.Context, ns string) (bool, error) {
 	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, kube.ControllerName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
@@ -191,7 +191,7 @@ func condTrue(u *unstructured.Unstructured, typ string) bool { return kube.Condi
 //     remaining one is never ours;
 //   - the same for a legacy operator Deployment outside OLM;
 //   - a MigrationController without this release's instance label was made by someone else.
-func (c *Cleanup) foreignMTC(ctx context.Context, ns string, objs []*unstructured.Unstructured) (string, error) {
+func (c *run) foreignMTC(ctx context.Context, ns string, objs []*unstructured.Unstructured) (string, error) {
 	if c.Release == "" {
 		return "", nil
 	}

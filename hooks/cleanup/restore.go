@@ -79,7 +79,7 @@ func (r *Restore) Run(ctx context.Context) (rep *RestoreReport, err error) {
 	if r.Export == "" {
 		return rep, kube.Refusef("no export given; pass --export with the stamp of an export (oc get configmap -n %s -l %s --show-labels)", ns, ExportLabel)
 	}
-	c := &Cleanup{Action: r.Action}
+	c := &run{Cleanup: &Cleanup{Action: r.Action}}
 	all, err := c.exports(ctx, ns)
 	if err != nil {
 		return rep, err

@@ -19,7 +19,7 @@ import (
 )
 
 // 1. Close every MigPlan, so the controller removes what the plan created on the clusters.
-func (c *Cleanup) closePlans(ctx context.Context, ns string) (*Step, error) {
+func (c *run) closePlans(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "close MigPlans (the controller removes what they created on each cluster)"}
 	plans, err := c.list(ctx, kube.MigPlans, "")
 	if err != nil {
@@ -86,7 +86,7 @@ func (c *Cleanup) closePlans(ctx context.Context, ns string) (*Step, error) {
 }
 
 // 2. Delete the migration records while the controller still runs (MTC 1.8 holds DVMs with a finalizer).
-func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deleteRecords(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete MigMigrations, DirectVolumeMigrations and the other migration records while the controller runs"}
 	kinds := []struct {
 		gvr  schema.GroupVersionResource
@@ -114,7 +114,7 @@ func (c *Cleanup) deleteRecords(ctx context.Context, ns string) (*Step, error) {
 
 // unreachableClusters says which source or destination MigClusters of the DVMs mig-controller cannot
 // clean up on: gone, or a remote whose connection test failed.
-func (c *Cleanup) unreachableClusters(ctx context.Context, dvms []target) ([]string, error) {
+func (c *run) unreachableClusters(ctx context.Context, dvms []target) ([]string, error) {
 	var why []string
 	for _, t := range dvms {
 		dvm, err := c.get(ctx, t.GVR, t.Namespace, t.Name)
@@ -145,7 +145,7 @@ func (c *Cleanup) unreachableClusters(ctx context.Context, dvms []target) ([]str
 }
 
 // 3. Delete plans, storages, hooks and the remote MigClusters (the host one belongs to the operator).
-func (c *Cleanup) deletePlans(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deletePlans(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete MigPlans, MigStorages, MigHooks and remote MigClusters"}
 	kinds := []struct {
 		gvr  schema.GroupVersionResource
@@ -174,7 +174,7 @@ func (c *Cleanup) deletePlans(ctx context.Context, ns string) (*Step, error) {
 // `velero` it created. Garbage collection would take those (and the Deployments) through their owner
 // references, but it notices new resource types only every 30 seconds; deleting them directly keeps this
 // step short and works where no garbage collector runs.
-func (c *Cleanup) deleteController(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deleteController(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete the MigrationController with the host MigCluster and Velero it created (its Deployments follow by garbage collection)"}
 	items, err := c.list(ctx, kube.MigrationControllers, "")
 	if err != nil {

@@ -26,7 +26,7 @@ var (
 
 // 5. The operator: OLM Subscription and CSV (and OADP's, when MTC brought it and nothing else uses it), or
 // the objects of the legacy operator.yml.
-func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "remove the operator (OLM Subscription and CSV, OADP when only MTC used it, or the legacy operator)"}
 	var targets []target
 
@@ -137,7 +137,7 @@ func (c *Cleanup) deleteOperator(ctx context.Context, ns string) (*Step, error) 
 // Subscription or CSV is left in the namespace for it to serve. Left in place it would stop the chart's
 // own OperatorGroup (OLM allows one per namespace, Helm refuses to adopt one it did not make). A Helm
 // release's OperatorGroup is its own to delete; one that still serves an operator stays, named.
-func (c *Cleanup) deleteOperatorGroups(ctx context.Context, ns string, s *Step) error {
+func (c *run) deleteOperatorGroups(ctx context.Context, ns string, s *Step) error {
 	if c.Release != "" {
 		return nil
 	}
@@ -189,7 +189,7 @@ func (c *Cleanup) deleteOperatorGroups(ctx context.Context, ns string, s *Step) 
 // executes the InstallPlan's later steps (bundle ClusterRoles, bindings, ServiceAccount owners);
 // deleting under it leaves those objects behind, created after the cleanup looked. An InstallPlan
 // awaiting Manual approval executes nothing and is not waited for.
-func (c *Cleanup) waitInstallPlans(ctx context.Context, ns string, targets []target) error {
+func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target) error {
 	if c.DryRun || !slices.ContainsFunc(targets, func(t target) bool { return t.Kind == "Subscription" || t.Kind == "ClusterServiceVersion" }) {
 		return nil
 	}
@@ -296,7 +296,7 @@ func conditionTime(u *unstructured.Unstructured, typ string) time.Time {
 // cluster, the ClusterRoles OADP's bundle ships (only while they still carry OLM's olm.managed label
 // and no owner). The RBAC of the CSVs' clusterPermissions is OLM's csv-cleanup finalizer's to delete;
 // step 7 names any of it still there.
-func (c *Cleanup) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csvs []string) error {
+func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csvs []string) error {
 	var targets []target
 	oadpGone := slices.ContainsFunc(csvs, func(n string) bool {
 		return strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")
@@ -337,7 +337,7 @@ func (c *Cleanup) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step,
 // no Subscription or CSV of that package is left in the namespace. OLM re-creates an Operator while
 // objects labelled as its components exist (CRDs kept because someone still uses them), so it stays
 // then.
-func (c *Cleanup) deleteOperatorObjects(ctx context.Context, ns string, s *Step) error {
+func (c *run) deleteOperatorObjects(ctx context.Context, ns string, s *Step) error {
 	subs, err := c.list(ctx, kube.Subscriptions, ns)
 	if err != nil {
 		return err
@@ -395,7 +395,7 @@ var dependentKinds = []struct {
 // deleteDependents removes what garbage collection should take with the deleted owners. The collector
 // notices a new resource type only on its next resync, so on a young cluster the operator Deployments
 // would linger; give it a few seconds, then delete what is left directly.
-func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owners []types.UID) error {
+func (c *run) deleteDependents(ctx context.Context, ns string, s *Step, owners []types.UID) error {
 	if len(owners) == 0 || c.DryRun {
 		return nil
 	}
@@ -441,7 +441,7 @@ func (c *Cleanup) deleteDependents(ctx context.Context, ns string, s *Step, owne
 
 // oadpUsers lists what, besides MTC, uses OADP or Velero: DataProtectionApplications other than MTC's
 // `velero` in the MTC namespace, and Velero backups, restores and schedules outside the MTC namespace.
-func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
+func (c *run) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 	users, err := c.oadpUsersIn(ctx, ns)
 	if err != nil {
 		return nil, err
@@ -491,7 +491,7 @@ func (c *Cleanup) oadpUsers(ctx context.Context, ns string) ([]string, error) {
 
 // otherDPAs lists, as namespace/name, the DataProtectionApplications of the cluster that are not MTC's
 // (MTC's is in ns, owned by its MigrationController).
-func (c *Cleanup) otherDPAs(ctx context.Context, ns string) ([]string, error) {
+func (c *run) otherDPAs(ctx context.Context, ns string) ([]string, error) {
 	dpas, err := c.list(ctx, kube.DataProtectionApps, "")
 	if err != nil {
 		return nil, err
@@ -507,7 +507,7 @@ func (c *Cleanup) otherDPAs(ctx context.Context, ns string) ([]string, error) {
 
 // oadpUsersIn names what in ns uses the OADP installed there: a DataProtectionApplication that is not
 // MTC's, and the user's own Velero Backups, Restores and Schedules.
-func (c *Cleanup) oadpUsersIn(ctx context.Context, ns string) ([]string, error) {
+func (c *run) oadpUsersIn(ctx context.Context, ns string) ([]string, error) {
 	var users []string
 	dpas, err := c.otherDPAs(ctx, ns)
 	if err != nil {

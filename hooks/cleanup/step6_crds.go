@@ -2,19 +2,23 @@ package cleanup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
 
 // 6. The CRDs: migration.openshift.io always; velero.io and OADP's own oadp.openshift.io only when
 // nothing else uses Velero or OADP (OLM never deletes the CRDs of an operator it removed).
-func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete the migration.openshift.io CRDs, and the velero.io and oadp.openshift.io CRDs when nothing else uses them"}
 	crdGVR, crds, err := c.listCRDs(ctx)
 	if err != nil {
@@ -70,6 +74,9 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 					c.veleroKept = true
 				}
 				s.Kept = append(s.Kept, fmt.Sprintf("%d %s CRDs: %s; mtc-hooks cleanup --delete-shared --dry-run lists what deleting them anyway would take", len(g.crds), g.what, strings.Join(g.reasons, ", ")))
+				if err := c.releaseKeptCRDs(ctx, crdGVR, ns, s, g.crds); err != nil {
+					return s, err
+				}
 			}
 		}
 	}
@@ -79,7 +86,7 @@ func (c *Cleanup) deleteCRDs(ctx context.Context, ns string) (*Step, error) {
 // listCRDs lists the metadata of every CRD (their schemas can weigh megabytes on a cluster with many
 // operators), through apiextensions v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11). kube.CRDGroup gives
 // a CRD's group from its name.
-func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []unstructured.Unstructured, error) {
+func (c *run) listCRDs(ctx context.Context) (schema.GroupVersionResource, []unstructured.Unstructured, error) {
 	var items []unstructured.Unstructured
 	gvr, err := kube.WithCRDs(func(gvr schema.GroupVersionResource) error {
 		var err error
@@ -92,12 +99,11 @@ func (c *Cleanup) listCRDs(ctx context.Context) (schema.GroupVersionResource, []
 	return gvr, items, nil
 }
 
-
 // sharedUsers says what keeps the shared CRDs: for velero.io, an OADP left installed anywhere and
 // whatever oadpUsers names (another Velero, its objects, the user's in ns); for OADP's own groups
 // (oadp.openshift.io, datamover.oadp.openshift.io), an OADP left installed and a
 // DataProtectionApplication that is not MTC's.
-func (c *Cleanup) sharedUsers(ctx context.Context, ns string) (velero, oadp []string, err error) {
+func (c *run) sharedUsers(ctx context.Context, ns string) (velero, oadp []string, err error) {
 	csvs, err := c.listMeta(ctx, kube.CSVs, "")
 	if err != nil {
 		return nil, nil, err
@@ -123,4 +129,94 @@ func (c *Cleanup) sharedUsers(ctx context.Context, ns string) (velero, oadp []st
 		return nil, nil, err
 	}
 	return append(slices.Clone(installed), users...), oadp, nil
+}
+
+// releaseKeptCRDs hands the shared CRDs that stay for someone else back as they were before OLM
+// installed OADP for MTC, once that OADP is gone: OLM labelled them (olm.managed, and
+// operators.coreos.com/<package>.<namespace>, which makes it keep the Operator object), annotated
+// them (operatorframework.io/installed-alongside-<hash>: <namespace>/<csv>) and made
+// ClusterRoles for them that aggregate into the cluster's admin, edit and view roles. A CRD that
+// another OLM operator lists as its component, or any CRD while an OADP still runs in the namespace,
+// is left as it is.
+func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionResource, ns string, s *Step, kept []target) error {
+	if c.DryRun || len(kept) == 0 {
+		return nil
+	}
+	csvs, err := c.listMeta(ctx, kube.CSVs, ns)
+	if err != nil {
+		return err
+	}
+	for i := range csvs {
+		if n := csvs[i].GetName(); strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
+			return nil // MTC's OADP stays (something in the namespace uses it), and with it OLM's hold
+		}
+	}
+	ours := map[string]bool{}
+	for _, pkg := range kube.OADPPackages {
+		ours["operators.coreos.com/"+pkg+"."+ns] = true
+	}
+	var roles []target
+	for _, t := range kept {
+		crd, err := c.get(ctx, crdGVR, "", t.Name)
+		if err != nil {
+			return err
+		}
+		if crd == nil {
+			continue
+		}
+		unset := map[string]any{}
+		foreign := false
+		for k := range crd.GetLabels() {
+			if strings.HasPrefix(k, "operators.coreos.com/") {
+				if !ours[k] {
+					foreign = true
+				}
+				unset[k] = nil
+			}
+		}
+		if foreign || len(unset) == 0 {
+			continue
+		}
+		if crd.GetLabels()["olm.managed"] == "true" {
+			unset["olm.managed"] = nil
+		}
+		// OLM also notes, in an annotation per install, which CSV a CRD came with.
+		unsetAnn := map[string]any{}
+		for k, v := range crd.GetAnnotations() {
+			csv, inNS := strings.CutPrefix(v, ns+"/")
+			if strings.HasPrefix(k, "operatorframework.io/installed-alongside-") && inNS &&
+				(strings.HasPrefix(csv, kube.OADPCSVPrefix) || strings.HasPrefix(csv, "redhat-oadp-operator.")) {
+				unsetAnn[k] = nil
+			}
+		}
+		meta := map[string]any{"labels": unset}
+		if len(unsetAnn) > 0 {
+			meta["annotations"] = unsetAnn
+		}
+		patch, err := json.Marshal(map[string]any{"metadata": meta})
+		if err != nil {
+			return err
+		}
+		err = c.retry(ctx, "release CustomResourceDefinition "+t.Name, func(ctx context.Context) error {
+			_, err := c.Dynamic.Resource(crdGVR).Patch(ctx, t.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return kube.Explain(err, "remove OLM's labels from CustomResourceDefinition "+t.Name, c.Host)
+		}
+		s.Notes = append(s.Notes, "CustomResourceDefinition "+t.Name+": removed the labels OLM put on it for the OADP MTC brought")
+		for _, name := range kube.OLMAggregateRoles(t.Name, kube.SharedCRDVersion(t.Name)) {
+			r, err := c.get(ctx, kube.ClusterRoles, "", name)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.GetLabels()["olm.managed"] != "true" || !slices.ContainsFunc(r.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.UID == crd.GetUID() }) {
+				continue
+			}
+			rt := targetOf(kube.ClusterRoles, "ClusterRole", r)
+			rt.ByName = true
+			roles = append(roles, rt)
+		}
+	}
+	return c.deleteAndWait(ctx, ns, s, "the ClusterRoles OLM made for the kept CRDs", roles)
 }

@@ -17,7 +17,7 @@ import (
 // and OLM's RBAC of the removed CSVs, known by OLM's labels. The manual procedure deletes every
 // cluster role and binding whose name holds migration.openshift.io or velero; those without a mark are
 // kept and named in the report.
-func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, error) {
+func (c *run) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, error) {
 	s := &Step{Name: "delete the MTC cluster roles and bindings, the SCCs and the OAuthClient the operator leaves behind"}
 	_, crds, err := c.listCRDs(ctx)
 	if err != nil {
@@ -108,7 +108,7 @@ func (c *Cleanup) deleteClusterLeftovers(ctx context.Context, ns string) (*Step,
 }
 
 // eachClusterRBAC calls f with every ClusterRole and ClusterRoleBinding.
-func (c *Cleanup) eachClusterRBAC(ctx context.Context, f func(t target, u *unstructured.Unstructured)) error {
+func (c *run) eachClusterRBAC(ctx context.Context, f func(t target, u *unstructured.Unstructured)) error {
 	for _, k := range []struct {
 		gvr  schema.GroupVersionResource
 		kind string

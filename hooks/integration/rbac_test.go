@@ -207,6 +207,8 @@ func TestIntegrationHookRBAC(t *testing.T) {
 				{"delete", "clusterroles/migration-controller", true},
 				{"delete", "clusterroles/migration-velero", true},
 				{"delete", "clusterroles/dpa-editor-role", true},
+				{"delete", "clusterroles/backups.velero.io-v1-admin", true},
+				{"delete", "clusterroles/datauploads.velero.io-v2alpha1-crdview", true},
 				{"delete", "clusterrolebindings/migration-controller", true},
 				{"delete", "clusterrolebindings/migration-velero", true},
 				// not MTC's or OADP's
@@ -221,6 +223,8 @@ func TestIntegrationHookRBAC(t *testing.T) {
 				{"delete", "clusterroles/velero-view", false},
 				{"delete", "clusterroles/audit.migration.openshift.io-reader", false},
 				{"delete", "clusterroles/other-operator.v2.0.0-abcde", false},
+				{"delete", "clusterroles/admin", false},
+				{"delete", "clusterroles/widgets.example.com-v1-admin", false},
 				{"delete", "clusterrolebindings", false},
 				{"delete", "clusterrolebindings/cluster-admin", false},
 				{"delete", "clusterrolebindings/team-velero-viewers", false},

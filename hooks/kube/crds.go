@@ -38,3 +38,23 @@ func OLMOwned(o metav1.Object) bool {
 	}
 	return false
 }
+
+// SharedCRDVersion is the version OADP's bundles own a shared CRD at (SharedCRDs): v1 for velero.io,
+// v2alpha1 for its data movement kinds, v1alpha1 for OADP's own groups.
+func SharedCRDVersion(name string) string {
+	switch {
+	case name == "datauploads."+VeleroGroup || name == "datadownloads."+VeleroGroup:
+		return "v2alpha1"
+	case CRDGroup(name) == VeleroGroup:
+		return "v1"
+	}
+	return "v1alpha1"
+}
+
+// OLMAggregateRoles are the ClusterRoles OLM makes for a CRD a CSV owns, at the version the CSV owns it:
+// <crd>-<version>-admin, -edit and -view (aggregated into the cluster's admin, edit and view roles) and
+// <crd>-<version>-crdview. The CRD owns them; OLM never deletes them while it stays.
+func OLMAggregateRoles(crd, version string) []string {
+	p := crd + "-" + version + "-"
+	return []string{p + "admin", p + "edit", p + "view", p + "crdview"}
+}

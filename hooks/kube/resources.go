@@ -93,11 +93,7 @@ func VeleroResources() []schema.GroupVersionResource {
 		if !ok {
 			continue
 		}
-		v := "v1"
-		if plural == "datauploads" || plural == "datadownloads" {
-			v = "v2alpha1"
-		}
-		out = append(out, schema.GroupVersionResource{Group: VeleroGroup, Version: v, Resource: plural})
+		out = append(out, schema.GroupVersionResource{Group: VeleroGroup, Version: SharedCRDVersion(n), Resource: plural})
 	}
 	return out
 }

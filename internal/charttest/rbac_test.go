@@ -51,12 +51,16 @@ func TestCleanupDeletesOnlyNamedCRDs(t *testing.T) {
 }
 
 // The cleanup's ClusterRole may delete cluster RBAC only by name: the ClusterRoles and bindings MTC's
-// operator makes, and the ClusterRoles OADP's bundle ships; no rule grants delete on every ClusterRole
+// operator makes, the ClusterRoles OADP's bundle ships, and those OLM makes for the shared CRDs; no rule grants delete on every ClusterRole
 // or binding (OLM's <csv>-<hash> RBAC is its finalizer's to delete).
 func TestCleanupDeletesOnlyNamedClusterRBAC(t *testing.T) {
 	root, helm := setup(t, "helm")
+	roles := append(slices.Clone(kube.OperatorClusterRBAC), kube.OADPBundleClusterRoles...)
+	for _, crd := range kube.SharedCRDs {
+		roles = append(roles, kube.OLMAggregateRoles(crd, kube.SharedCRDVersion(crd))...)
+	}
 	want := map[string][]string{
-		"clusterroles":        append(slices.Clone(kube.OperatorClusterRBAC), kube.OADPBundleClusterRoles...),
+		"clusterroles":        roles,
 		"clusterrolebindings": slices.Clone(kube.OperatorClusterRBAC),
 	}
 	for _, chart := range Charts {

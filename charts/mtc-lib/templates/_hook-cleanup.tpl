@@ -63,7 +63,7 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   verbs: ["get", "list"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterroles"]
-  resourceNames: {{ concat (include "mtc.lib.hookCleanup.operatorClusterRBAC" . | fromJsonArray) (list "dpa-editor-role" "dpa-viewer-role" "openshift-adp-metrics-reader") | toJson }}
+  resourceNames: {{ concat (include "mtc.lib.hookCleanup.operatorClusterRBAC" . | fromJsonArray) (list "dpa-editor-role" "dpa-viewer-role" "openshift-adp-metrics-reader") (include "mtc.lib.hookCleanup.olmAggregateRoles" . | fromJsonArray) | toJson }}
   verbs: ["delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["clusterrolebindings"]
@@ -113,6 +113,22 @@ which cleanup may delete, as a flow list (hooks/kube/resources.go: OperatorClust
 for a CSV (<csv>-<hash>) is left to OLM's csv-cleanup finalizer. */}}
 {{- define "mtc.lib.hookCleanup.operatorClusterRBAC" -}}
 ["migration-controller", "migration-velero"]
+{{- end }}
+
+{{/* mtc.lib.hookCleanup.olmAggregateRoles: the ClusterRoles OLM makes for each shared CRD an OADP CSV owns,
+<crd>-<version>-admin, -edit, -view and -crdview, which cleanup deletes for the CRDs it keeps for another
+Velero once MTC's OADP is gone (hooks/kube/crds.go: OLMAggregateRoles, SharedCRDVersion). */}}
+{{- define "mtc.lib.hookCleanup.olmAggregateRoles" -}}
+{{- $names := list -}}
+{{- range (include "mtc.lib.hookCleanup.crdNames" . | fromJsonArray) -}}
+{{- if hasSuffix ".migration.openshift.io" . }}{{ continue }}{{ end -}}
+{{- $v := "v1alpha1" -}}
+{{- if hasSuffix ".velero.io" . }}{{ $v = "v1" }}{{ end -}}
+{{- if or (eq . "datauploads.velero.io") (eq . "datadownloads.velero.io") }}{{ $v = "v2alpha1" }}{{ end -}}
+{{- $crd := . -}}
+{{- range list "admin" "edit" "view" "crdview" }}{{ $names = append $names (printf "%s-%s-%s" $crd $v .) }}{{ end -}}
+{{- end -}}
+{{- toJson $names -}}
 {{- end }}
 
 {{/* mtc.lib.hookCleanup.crdNames: the CRDs cleanup may delete, as a flow list: the 11 migration.openshift.io
