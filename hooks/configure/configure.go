@@ -174,17 +174,15 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 		}
 		// What mig-controller last observed, so that conditions written for an earlier spec are not
 		// taken for the new one's.
-		var prev *unstructured.Unstructured
-		if o.GetKind() != "MigrationController" {
-			prev, _ = c.Dynamic.Resource(gvrs[i]).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
-		}
-		if err := c.apply(ctx, gvrs[i], o); err != nil {
+		prev, _ := c.Dynamic.Resource(gvrs[i]).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		applied, err := c.apply(ctx, gvrs[i], o)
+		if err != nil {
 			return rep, err
 		}
 		log.Info("applied", "kind", o.GetKind(), "name", o.GetNamespace()+"/"+o.GetName(), "fieldManager", kube.FieldManager)
 		a := Applied{Kind: o.GetKind(), Name: o.GetNamespace() + "/" + o.GetName()}
 		if o.GetKind() == "MigrationController" {
-			a.Status, err = c.waitController(ctx, gvrs[i], o, op.Mode, op.Deployment)
+			a.Status, err = c.waitController(ctx, gvrs[i], applied, prev, op.Mode, op.Deployment)
 		} else {
 			a.Status, err = c.waitReady(ctx, gvrs[i], o, prev)
 		}
@@ -354,19 +352,22 @@ func (c *Configure) fillMCG(ctx context.Context, o *unstructured.Unstructured) e
 
 // apply server-side applies o with field manager mtc-helm, taking over conflicting fields. API servers
 // without server-side apply (Kubernetes 1.11 on OCP 3.11) get a create or a merge patch instead.
-func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) error {
+func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	what := fmt.Sprintf("apply %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
 	res := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace())
+	var out *unstructured.Unstructured
 	err := c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
-		_, err := res.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
+		var err error
+		out, err = res.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
 		return err
 	})
 	if err == nil || !apierrors.IsUnsupportedMediaType(err) {
-		return kube.Explain(err, what, c.Host)
+		return out, kube.Explain(err, what, c.Host)
 	}
 	// No server-side apply: create, or merge-patch what we render.
-	return kube.Explain(c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
-		_, err := res.Create(ctx, o, metav1.CreateOptions{FieldManager: kube.FieldManager})
+	return out, kube.Explain(c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
+		var err error
+		out, err = res.Create(ctx, o, metav1.CreateOptions{FieldManager: kube.FieldManager})
 		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
@@ -374,7 +375,7 @@ func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, 
 		if merr != nil {
 			return merr
 		}
-		_, err = res.Patch(ctx, o.GetName(), types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
+		out, err = res.Patch(ctx, o.GetName(), types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
 		return err
 	}), what, c.Host)
 }
@@ -429,45 +430,6 @@ func getCRD(ctx context.Context, dyn dynamic.Interface, name string) (*unstructu
 		return err
 	})
 	return crd, err
-}
-
-// waitController waits for the operator to reconcile the MigrationController. The ansible operator reports
-// a run with conditions Running (reason Running while it works, Successful when done), Successful and
-// Failure; the legacy operator does not manage status, so there the version it writes into the spec counts.
-func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured, mode, deployment string) (string, error) {
-	var status string
-	err := c.Waiter.Until(ctx, fmt.Sprintf("the operator to reconcile MigrationController %s/%s", o.GetNamespace(), o.GetName()),
-		"look at the operator log (oc logs deployment/migration-operator -n "+o.GetNamespace()+")",
-		func(ctx context.Context) (bool, string, error) {
-			cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
-			if err != nil {
-				return false, "", kube.Explain(err, "get MigrationController "+o.GetNamespace()+"/"+o.GetName(), c.Host)
-			}
-			if condition(cur, "Failure") == "True" {
-				return false, "", kube.Refusef("the MTC operator failed to reconcile MigrationController %s/%s (%s); fix the values it names and run helm upgrade again",
-					o.GetNamespace(), o.GetName(), strings.TrimSuffix(conditionMessage(cur, "Failure"), "."))
-			}
-			if condition(cur, "Successful") == "True" || conditionReason(cur, "Running") == "Successful" {
-				status = "reconciled"
-				return true, status, nil
-			}
-			if v, _, _ := unstructured.NestedString(cur.Object, "spec", "version"); mode == ModeLegacy && v != "" {
-				status = "reconciled by operator " + v
-				return true, status, nil
-			}
-			if mode == ModeLegacy && deployment != "" {
-				// The legacy operator writes no status: what it could not do is only in its log.
-				if line := c.legacyRefusal(ctx, o.GetNamespace(), deployment); line != "" {
-					return false, "", kube.Refusef("the legacy MTC operator cannot reconcile MigrationController %s/%s: the API server refused it (%s); its ServiceAccount lacks a permission that the chart's ClusterRole migration-operator grants, so restore that ClusterRole (helm upgrade) or lift the policy that narrows it",
-						o.GetNamespace(), o.GetName(), line)
-				}
-			}
-			if r := conditionReason(cur, "Running"); r != "" {
-				return false, "Running: " + r, nil
-			}
-			return false, "no status yet", nil
-		})
-	return status, err
 }
 
 // waitReady waits for mig-controller to mark a MigStorage or MigCluster Ready; a Critical condition fails.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -115,6 +116,9 @@ type env struct {
 	mu                    sync.Mutex
 	applied               []string
 	opts                  []metav1.PatchOptions
+	rv                    int
+	run                   map[string]any // the outcome of the operator's run of the applied MigrationController
+	lastRun               map[string]any // the MigrationController's status at the apply (default: a success)
 }
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
@@ -130,7 +134,21 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 		if err := u.UnmarshalJSON(pa.GetPatch()); err != nil {
 			return true, nil, err
 		}
-		if st, ok := e.status[u.GetKind()]; ok {
+		e.mu.Lock()
+		e.rv++
+		u.SetResourceVersion(fmt.Sprint(e.rv))
+		e.mu.Unlock()
+		if st, ok := e.status[u.GetKind()]; ok && u.GetKind() == "MigrationController" {
+			// The conditions right after the apply are the previous run's: a success, whatever the new
+			// spec's run will say. The operator's run of the applied spec follows the watch (below).
+			u.Object["status"] = healthy["MigrationController"]
+			if e.lastRun != nil {
+				u.Object["status"] = e.lastRun
+			}
+			e.mu.Lock()
+			e.run = st
+			e.mu.Unlock()
+		} else if ok {
 			// the controller has reconciled the applied spec, and says so as mig-controller does
 			cp := map[string]any{"observedDigest": fmt.Sprintf("%x", sha256.Sum256(pa.GetPatch()))}
 			for k, v := range st {
@@ -148,6 +166,36 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 			}
 		}
 		return true, u, nil
+	})
+	// The operator runs the applied spec once configure watches: Running with reason Running, then the
+	// run's outcome, each a watch event (the watch is registered before the run is played).
+	dc.PrependWatchReactor("migrationcontrollers", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		wa := a.(k8stesting.WatchAction)
+		w, err := dc.Tracker().Watch(wa.GetResource(), wa.GetNamespace())
+		if err != nil {
+			return true, nil, err
+		}
+		e.mu.Lock()
+		outcome := e.run
+		e.run = nil
+		e.mu.Unlock()
+		if outcome != nil {
+			go func() {
+				gvr := wa.GetResource()
+				for _, st := range []map[string]any{conds(cond("Running", "True", "Running"), cond("Successful", "False", "")), outcome} {
+					cur, err := dc.Tracker().Get(gvr, ns, "migration-controller")
+					if err != nil {
+						return
+					}
+					u := cur.(*unstructured.Unstructured).DeepCopy()
+					u.Object["status"] = st
+					if err := dc.Tracker().Update(gvr, u, ns); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		return true, w, nil
 	})
 	if e.specVersion != "" {
 		dc.PrependReactor("get", "migrationcontrollers", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -358,6 +406,12 @@ func TestConfigure(t *testing.T) {
 				subscription(map[string]any{"installedCSV": "mtc-operator.v1.7.19", "currentCSV": "mtc-operator.v1.7.19", "state": "AtLatestKnown"}),
 				csv("mtc-operator.v1.7.19", "Succeeded")}},
 			wantRefusal: "the installed CSV is still mtc-operator.v1.7.19, not one of MTC 1.8 (OLM state AtLatestKnown), as OLM keeps"},
+		// The earlier run failed (a value the operator rejected); the fixed spec's run succeeds: the old
+		// Failure, still there at the apply, is not this run's.
+		{name: "a failed earlier run does not refuse the fixed spec", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(), status: healthy,
+			lastRun: conds(cond("Running", "False", "Running"), cond("Failure", "True", "Failed"), cond("Successful", "False", ""))},
+			wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"}},
+		// The earlier run succeeded, this one fails: the success still there at the apply is not this run's.
 		{name: "operator reports failure", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(),
 			status: map[string]map[string]any{"MigrationController": conds(cond("Failure", "True", "Failed"))}},
 			wantRefusal: "the MTC operator failed to reconcile MigrationController openshift-migration/migration-controller (Failure says Failed)"},

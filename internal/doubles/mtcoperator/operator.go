@@ -12,8 +12,13 @@
 //     DataProtectionApplication velero (when migration_velero, and only if OADP's CRD exists, else a
 //     Failure condition); the host MigCluster <cluster_name>; all owned by the MigrationController,
 //     so deleting it garbage-collects them. SCC rsync-anyuid and (with the web console) OAuthClient
-//     migration are cluster-scoped and stay behind. Status conditions as ansible-operator writes
-//     them (Running, Successful, Failure).
+//     migration are cluster-scoped and stay behind. The controller container's resources come from
+//     mig_controller_{limits,requests}_{cpu,memory}, so the API server refuses a request above its
+//     limit as it refuses the real role's Deployment. It runs as ansible-operator does (AOP
+//     reconcile.go): a run when it first sees the MigrationController, when its generation changes,
+//     when something the last run made is gone, and again after a failed run with a backoff; each run
+//     marks its start (Running True reason Running, Successful False, an earlier Failure kept) and its
+//     end (Successful True, or Failure True with the role's error and Running False).
 //   - Legacy operator (1.7, no ClusterVersion): no controller and no web console; the velero.io CRDs,
 //     ServiceAccount and Deployment velero, ClusterRole and ClusterRoleBinding migration-velero and
 //     migration-controller, ServiceAccount migration-controller, SCCs rsync-anyuid and
@@ -39,7 +44,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -144,6 +151,17 @@ type Double struct {
 	tested map[types.UID]bucketTest
 	// remotes holds the last connection test of each remote MigCluster.
 	remotes remotes
+	// runs holds, per MigrationController, the operator's last reconcile run.
+	runs map[types.UID]run
+}
+
+// run is one reconcile run of the operator: the generation it ran for, and when it failed, when it may
+// run again (controller-runtime requeues a failed reconcile with a backoff that doubles).
+type run struct {
+	generation int64
+	failed     bool
+	retryAt    time.Time
+	backoff    time.Duration
 }
 
 // Start starts the double; Stop ends it.
@@ -165,7 +183,7 @@ func Start(ctx context.Context, opts Options) (*Double, error) {
 	cfg.WarningHandler = rest.NoWarnings{}
 	d := &Double{opts: opts, log: opts.Log.With("double", doubleName),
 		seen: map[types.UID]time.Time{}, finished: map[types.UID]bool{}, tested: map[types.UID]bucketTest{},
-		remotes: remotes{tests: map[types.UID]*remoteTest{}}}
+		remotes: remotes{tests: map[types.UID]*remoteTest{}}, runs: map[types.UID]run{}}
 	var err error
 	if d.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
@@ -285,14 +303,55 @@ func (d *Double) syncOperator(ctx context.Context) error {
 		if mc.GetDeletionTimestamp() != nil {
 			continue
 		}
-		if err := d.reconcile(ctx, mc, *op, ocp4); err != nil {
-			d.logErr("reconcile of MigrationController "+mc.GetName(), err)
-			if ctx.Err() == nil && !op.legacy {
-				_ = d.writeStatus(ctx, mc, err)
+		last, ran := d.runs[mc.GetUID()]
+		due := !ran || last.generation != mc.GetGeneration() || (last.failed && !time.Now().Before(last.retryAt)) ||
+			(!last.failed && d.dependentGone(ctx, mc, *op, ocp4))
+		if !due {
+			continue
+		}
+		// A run as ansible-operator makes it (manageStatus true; the legacy role manages none):
+		// mark it running, run the role, mark it done.
+		if !op.legacy {
+			if err := d.markRunning(ctx, mc); err != nil {
+				return err
 			}
 		}
+		err := d.reconcile(ctx, mc, *op, ocp4)
+		next := run{generation: mc.GetGeneration()}
+		if err != nil {
+			d.logErr("reconcile of MigrationController "+mc.GetName(), err)
+			if ctx.Err() != nil {
+				return nil
+			}
+			next.failed = true
+			next.backoff = min(max(2*last.backoff, 500*time.Millisecond), 16*time.Second)
+			next.retryAt = time.Now().Add(next.backoff)
+		}
+		if !op.legacy {
+			if err := d.markDone(ctx, mc, err); err != nil {
+				return err
+			}
+		}
+		d.runs[mc.GetUID()] = next
 	}
 	return nil
+}
+
+// dependentGone reports whether something a successful run made in the namespace has gone since:
+// ansible-operator watches what it owns and runs again when it changes.
+func (d *Double) dependentGone(ctx context.Context, mc *unstructured.Unstructured, op operator, ocp4 bool) bool {
+	s := spec(mc)
+	deps := corev1.SchemeGroupVersion.WithResource("serviceaccounts")
+	if !d.exists(ctx, deps, Namespace, ControllerName) {
+		return true
+	}
+	if !op.legacy && truthy(s["migration_controller"]) && !d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, ControllerName) {
+		return true
+	}
+	if !op.legacy && ocp4 && truthy(s["migration_velero"]) && !d.exists(ctx, DPAs, Namespace, VeleroName) {
+		return true
+	}
+	return false
 }
 
 // spec reads the MigrationController's spec the way ansible-operator hands it to the role: keys in
@@ -376,7 +435,14 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 		{UIName, "openshift-migration-ui-rhel8", ui, map[string]string{"app": "migration", "service": "migration-ui"}},
 		{LogReaderName, "openshift-migration-log-reader-rhel8", logReader, map[string]string{"app": "migration", "logreader": "mig"}},
 	} {
-		if err := d.ensureDeployment(ctx, c.name, c.on, op.image(c.repo), c.labels, ControllerName, owner); err != nil {
+		var res *corev1.ResourceRequirements
+		if c.name == ControllerName && c.on {
+			var err error
+			if res, err = controllerResources(s); err != nil {
+				return err
+			}
+		}
+		if err := d.ensureDeployment(ctx, c.name, c.on, op.image(c.repo), c.labels, ControllerName, owner, res); err != nil {
 			return err
 		}
 	}
@@ -395,7 +461,7 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 			if err := d.ensureLegacyVelero(ctx, op, owner, primary); err != nil {
 				return err
 			}
-		} else if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner); err != nil {
+		} else if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner, nil); err != nil {
 			return err
 		}
 		if err := d.ensureClusterRBAC(ctx, ControllerName, ControllerName, legacyControllerRules, primary); err != nil {
@@ -422,32 +488,66 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 		}
 		d.log.Info("reconciled", "migrationController", mc.GetName(), "version", op.version, "legacy", op.legacy)
 	}
-	if op.legacy {
-		return nil
-	}
-	return d.writeStatus(ctx, mc, nil)
+	return nil
 }
 
-// writeStatus writes the conditions ansible-operator writes after a run: Running (reason Successful
-// or Failed) and Successful, or Failure with the error.
-func (d *Double) writeStatus(ctx context.Context, mc *unstructured.Unstructured, runErr error) error {
+// markRunning writes what ansible-operator writes when a run starts (AOP reconcile.go markRunning):
+// Successful, when there, goes False; Running is True with reason Running. A Failure of an earlier
+// run stays as it is until this run ends.
+func (d *Double) markRunning(ctx context.Context, mc *unstructured.Unstructured) error {
+	return d.updateMCStatus(ctx, mc, func(cur *unstructured.Unstructured) bool {
+		changed := false
+		if c := conditions.Get(cur, "Successful"); c != nil {
+			changed = conditions.Set(cur, withStatus(c, "False"))
+		}
+		return conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Running", "message": "Running reconciliation"}) || changed
+	})
+}
+
+// markDone writes what ansible-operator writes when a run ends (markDone): after a successful run,
+// Running True with reason Successful, Successful True and Failure False; after a failed one, Running
+// False (its reason left as it was), Failure True with the role's error and Successful False.
+// lastTransitionTime moves only for a condition whose status flips.
+func (d *Double) markDone(ctx context.Context, mc *unstructured.Unstructured, runErr error) error {
+	return d.updateMCStatus(ctx, mc, func(cur *unstructured.Unstructured) bool {
+		if runErr == nil {
+			changed := conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Successful", "message": "Awaiting next reconciliation"})
+			changed = conditions.Set(cur, map[string]any{"type": "Successful", "status": "True", "reason": "Successful", "message": "Last reconciliation succeeded"}) || changed
+			return conditions.Set(cur, map[string]any{"type": "Failure", "status": "False", "reason": "", "message": ""}) || changed
+		}
+		changed := false
+		if c := conditions.Get(cur, "Running"); c != nil {
+			changed = conditions.Set(cur, withStatus(c, "False"))
+		}
+		changed = conditions.Set(cur, map[string]any{"type": "Failure", "status": "True", "reason": "Failed", "message": runErr.Error()}) || changed
+		return conditions.Set(cur, map[string]any{"type": "Successful", "status": "False", "reason": "", "message": ""}) || changed
+	})
+}
+
+// withStatus copies a condition with another status (its reason and message kept).
+func withStatus(c map[string]any, status string) map[string]any {
+	out := map[string]any{}
+	for k, v := range c {
+		if k != "lastTransitionTime" {
+			out[k] = v
+		}
+	}
+	out["status"] = status
+	return out
+}
+
+// updateMCStatus reads the MigrationController again (the status must not be stale) and writes the
+// status mutate makes, when it changed anything.
+func (d *Double) updateMCStatus(ctx context.Context, mc *unstructured.Unstructured, mutate func(*unstructured.Unstructured) bool) error {
 	ri := d.dyn.Resource(MigrationControllers).Namespace(mc.GetNamespace())
 	cur, err := ri.Get(ctx, mc.GetName(), metav1.GetOptions{})
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
 		return err
 	}
-	var changed bool
-	if runErr == nil {
-		changed = conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Successful", "message": "Awaiting next reconciliation"})
-		changed = conditions.Set(cur, map[string]any{"type": "Successful", "status": "True", "reason": "Successful", "message": "Last reconciliation succeeded"}) || changed
-		changed = conditions.Remove(cur, "Failure") || changed
-	} else {
-		msg := runErr.Error()
-		changed = conditions.Set(cur, map[string]any{"type": "Running", "status": "True", "reason": "Failed", "message": "Running reconciliation failed"})
-		changed = conditions.Set(cur, map[string]any{"type": "Failure", "status": "True", "reason": "Failed", "message": msg}) || changed
-		changed = conditions.Remove(cur, "Successful") || changed
-	}
-	if !changed {
+	if !mutate(cur) {
 		return nil
 	}
 	_, err = ri.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
@@ -486,7 +586,7 @@ func (d *Double) ensureServiceAccount(ctx context.Context, name string, owner me
 
 // ensureDeployment creates (on) or deletes (off) an operand Deployment owned by the
 // MigrationController, and follows image changes (an operator upgrade).
-func (d *Double) ensureDeployment(ctx context.Context, name string, on bool, image string, labels map[string]string, sa string, owner metav1.OwnerReference) error {
+func (d *Double) ensureDeployment(ctx context.Context, name string, on bool, image string, labels map[string]string, sa string, owner metav1.OwnerReference, res *corev1.ResourceRequirements) error {
 	apps := d.kube.AppsV1().Deployments(Namespace)
 	cur, err := apps.Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -501,12 +601,19 @@ func (d *Double) ensureDeployment(ctx context.Context, name string, on bool, ima
 		return nil
 	}
 	if found {
-		if len(cur.Spec.Template.Spec.Containers) > 0 && cur.Spec.Template.Spec.Containers[0].Image != image && ownedBy(cur.OwnerReferences, owner.UID) {
-			cur.Spec.Template.Spec.Containers[0].Image = image
-			_, err = apps.Update(ctx, cur, metav1.UpdateOptions{})
-			return err
+		if len(cur.Spec.Template.Spec.Containers) == 0 || !ownedBy(cur.OwnerReferences, owner.UID) {
+			return nil
 		}
-		return nil
+		c := &cur.Spec.Template.Spec.Containers[0]
+		if c.Image == image && (res == nil || equality.Semantic.DeepEqual(c.Resources, *res)) {
+			return nil
+		}
+		c.Image = image
+		if res != nil {
+			c.Resources = *res
+		}
+		_, err = apps.Update(ctx, cur, metav1.UpdateOptions{})
+		return roleTask("update Deployment "+name, err)
 	}
 	one := int32(1)
 	f, t := false, true
@@ -531,11 +638,59 @@ func (d *Double) ensureDeployment(ctx context.Context, name string, on bool, ima
 			},
 		},
 	}
+	if res != nil {
+		dep.Spec.Template.Spec.Containers[0].Resources = *res
+	}
 	if _, err := apps.Create(ctx, dep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
+		return roleTask("create Deployment "+name, err)
 	}
 	d.log.Info("created a component", "deployment", name, "image", image)
 	return nil
+}
+
+// roleTask turns the API server's refusal of an object the role applies (an invalid one) into the
+// role's failure, with the server's message, as the k8s module reports it; anything else (a dropped
+// connection) stays an error of the pass, retried.
+func roleTask(what string, err error) error {
+	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		return &roleError{fmt.Sprintf("Failed to %s: %v", what, err)}
+	}
+	return err
+}
+
+// controllerResources are the controller container's resources as the role renders them from
+// mig_controller_{limits,requests}_{cpu,memory} (defaults 1 / 10Gi and 100m / 350Mi, mtc-facts §2).
+func controllerResources(s map[string]any) (*corev1.ResourceRequirements, error) {
+	q := func(key, def string) (resource.Quantity, error) {
+		v := def
+		if x, ok := s[key].(string); ok && x != "" {
+			v = x
+		}
+		out, err := resource.ParseQuantity(v)
+		if err != nil {
+			return out, &roleError{fmt.Sprintf("the role cannot use %s %q: %v", key, v, err)}
+		}
+		return out, nil
+	}
+	r := &corev1.ResourceRequirements{Limits: corev1.ResourceList{}, Requests: corev1.ResourceList{}}
+	for _, f := range []struct {
+		list corev1.ResourceList
+		name corev1.ResourceName
+		key  string
+		def  string
+	}{
+		{r.Limits, corev1.ResourceCPU, "mig_controller_limits_cpu", "1"},
+		{r.Limits, corev1.ResourceMemory, "mig_controller_limits_memory", "10Gi"},
+		{r.Requests, corev1.ResourceCPU, "mig_controller_requests_cpu", "100m"},
+		{r.Requests, corev1.ResourceMemory, "mig_controller_requests_memory", "350Mi"},
+	} {
+		v, err := q(f.key, f.def)
+		if err != nil {
+			return nil, err
+		}
+		f.list[f.name] = v
+	}
+	return r, nil
 }
 
 func client(err error) error {
@@ -617,7 +772,7 @@ func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, owner meta
 		return err
 	}
 	return d.ensureDeployment(ctx, VeleroName, true, op.image("openshift-migration-velero-rhel8"),
-		map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner)
+		map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner, nil)
 }
 
 // installCRDs creates CRDs marked as the double's (apiextensions v1, or v1beta1 on Kubernetes 1.11)
