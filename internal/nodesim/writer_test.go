@@ -18,18 +18,7 @@ import (
 // that a hook Job whose container exited 0 kept a Running pod until its deadline.
 func TestWriterWritesTheLastChangeWhenStopped(t *testing.T) {
 	t.Parallel()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "ns", UID: "u1"}}
-	cs := fake.NewClientset(pod)
-	started, release := make(chan struct{}, 10), make(chan struct{})
-	cs.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() == "status" {
-			started <- struct{}{}
-			<-release // a slow server: the write ends only once the pod has ended and the writer is stopped
-		}
-		return false, nil, nil
-	})
-	n := &Node{cs: cs, log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: Options{Dir: t.TempDir()}}
-	r := newPodRunner(n, pod, "10.0.0.2")
+	cs, r, started, release := slowServer(t)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.writer(ctx); close(done) }()
@@ -53,18 +42,7 @@ func TestWriterWritesTheLastChangeWhenStopped(t *testing.T) {
 // when the writer has written the last change, not before.
 func TestStatusWrittenWaitsForTheWrite(t *testing.T) {
 	t.Parallel()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "ns", UID: "u1"}}
-	cs := fake.NewClientset(pod)
-	started, release := make(chan struct{}, 10), make(chan struct{})
-	cs.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() == "status" {
-			started <- struct{}{}
-			<-release
-		}
-		return false, nil, nil
-	})
-	n := &Node{cs: cs, log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: Options{Dir: t.TempDir()}}
-	r := newPodRunner(n, pod, "10.0.0.2")
+	cs, r, started, release := slowServer(t)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go r.writer(ctx)
@@ -88,4 +66,21 @@ func TestStatusWrittenWaitsForTheWrite(t *testing.T) {
 	if got.Status.Phase != corev1.PodSucceeded {
 		t.Fatalf("statusWritten returned with the pod's phase %q, want Succeeded", got.Status.Phase)
 	}
+}
+
+// slowServer is a runner for one pod on a server that holds each status write until release is
+// closed (a slow server); started receives when a write reaches it.
+func slowServer(t *testing.T) (cs *fake.Clientset, r *podRunner, started, release chan struct{}) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "ns", UID: "u1"}}
+	cs = fake.NewClientset(pod)
+	started, release = make(chan struct{}, 10), make(chan struct{})
+	cs.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" {
+			started <- struct{}{}
+			<-release
+		}
+		return false, nil, nil
+	})
+	n := &Node{cs: cs, log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: Options{Dir: t.TempDir()}}
+	return cs, newPodRunner(n, pod, "10.0.0.2"), started, release
 }
