@@ -76,14 +76,7 @@ func (c *run) listSelected(ctx context.Context, gvr schema.GroupVersionResource,
 		return nil, nil
 	}
 	if err != nil {
-		where := "in all namespaces"
-		if ns != "" {
-			where = "in " + ns
-		}
-		if selector != "" {
-			where = "labelled " + selector + " " + where
-		}
-		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
+		return nil, c.listError(err, gvr, ns, selector)
 	}
 	return items, nil
 }
@@ -99,11 +92,7 @@ func (c *run) listMeta(ctx context.Context, gvr schema.GroupVersionResource, ns 
 		return nil, nil
 	}
 	if err != nil {
-		where := "in all namespaces"
-		if ns != "" {
-			where = "in " + ns
-		}
-		return nil, kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
+		return nil, c.listError(err, gvr, ns, "")
 	}
 	return items, nil
 }
@@ -586,4 +575,16 @@ func (c *run) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name
 		return nil, kube.Explain(err, fmt.Sprintf("get %s %s", gvr.GroupResource(), name), c.Host)
 	}
 	return u, nil
+}
+
+// listError explains a failed list of gvr in ns ("" for all namespaces), labelled selector when set.
+func (c *run) listError(err error, gvr schema.GroupVersionResource, ns, selector string) error {
+	where := "in all namespaces"
+	if ns != "" {
+		where = "in " + ns
+	}
+	if selector != "" {
+		where = "labelled " + selector + " " + where
+	}
+	return kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
 }
