@@ -26,6 +26,7 @@ spec:
   migration_velero: true
   migration_controller: true
   migration_ui: true
+  mig_pod_limit: "100"
 ---
 apiVersion: migration.openshift.io/v1alpha1
 kind: MigStorage
@@ -120,7 +121,7 @@ func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 		metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	upgraded := strings.Replace(objectsFor(e), "  migration_ui: true\n", "  mig_pv_limit: \"300\"\n", 1)
+	upgraded := strings.Replace(objectsFor(e), "  mig_pod_limit: \"100\"\n", "  mig_pv_limit: \"300\"\n", 1)
 	cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "mtc-configure", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestIntegrationConfigureSurvivesAPIServerRestart(t *testing.T) {
 	if spec["mig_pv_limit"] != "300" {
 		t.Errorf("the override did not reach the MigrationController: %v", spec)
 	}
-	if _, still := spec["migration_ui"]; still {
+	if _, still := spec["mig_pod_limit"]; still {
 		t.Errorf("a field dropped from the values stayed: %v", spec)
 	}
 	if spec["mig_namespace_limit"] != "25" || spec["cluster_name"] != "host" {
