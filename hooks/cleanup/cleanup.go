@@ -67,6 +67,9 @@ type Cleanup struct {
 	// OLMSettle is how long after OLM finished an InstallPlan or CSV here the cleanup waits before
 	// removing the operator; zero means DefaultOLMSettle.
 	OLMSettle time.Duration
+	// OLMQuiet is how long, once the operator's CSVs are gone, nothing OLM makes again for them may
+	// show up before the cleanup goes on; zero means DefaultOLMQuiet.
+	OLMQuiet time.Duration
 	// GCGrace is how long garbage collection gets to remove the Deployments and ServiceAccounts of deleted
 	// owners before the cleanup deletes them itself; zero means 10 seconds.
 	GCGrace time.Duration
@@ -146,6 +149,7 @@ func (c *run) run(ctx context.Context) (rep *Report, err error) {
 		if c.Now != nil {
 			now = c.Now
 		}
+		c.Logger().Info("exporting the MTC objects", "objects", len(objs))
 		names, err := c.export(ctx, ns, objs, now().UTC().Format("20060102-150405"))
 		rep.Export = names
 		if err != nil {
@@ -169,7 +173,8 @@ func (c *run) run(ctx context.Context) (rep *Report, err error) {
 	if phase != PhasePreDelete {
 		steps = append(steps, c.deleteOperator, c.deleteCRDs, c.deleteClusterLeftovers)
 	}
-	for _, step := range steps {
+	for i, step := range steps {
+		c.Logger().Info("cleanup step", "step", i+1, "of", len(steps))
 		s, err := step(ctx, ns)
 		if s != nil {
 			rep.Steps = append(rep.Steps, s)

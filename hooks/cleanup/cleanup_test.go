@@ -284,7 +284,7 @@ func (fc *fakeCluster) remoteDown(u *unstructured.Unstructured) bool {
 
 func (fc *fakeCluster) cleanup() *Cleanup {
 	return &Cleanup{Action: kube.Action{Kube: fc.kube, Dynamic: fc.dyn, Host: "https://api.test:6443", Namespace: ns, Waiter: kube.Waiter{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, GCGrace: 50 * time.Millisecond}
+		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, GCGrace: 50 * time.Millisecond, OLMQuiet: 20 * time.Millisecond}
 }
 
 func (fc *fakeCluster) exists(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) bool {
@@ -1448,5 +1448,56 @@ func TestCleanupHandsKeptCRDsBackFromOLM(t *testing.T) {
 	// No kept CRD names MTC's OADP as its operator any more: OLM's Operator object for it goes.
 	if fc.exists(t, kube.Operators, "", "redhat-oadp-operator."+ns) {
 		t.Error("the Operator object of MTC's OADP stayed")
+	}
+}
+
+// A resolution OLM started from a stale cache makes, after the Subscriptions and CSVs went, a new
+// InstallPlan for the OADP CSV and the CSV itself: the cleanup deletes both again, says so, and the
+// cluster ends without them.
+func TestCleanupDeletesWhatAStaleResolutionMakesAgain(t *testing.T) {
+	t.Parallel()
+	fc := newFakeCluster(true, populated()...)
+	var mu sync.Mutex
+	csvGone, remade := false, false
+	fc.dyn.PrependReactor("delete", "clusterserviceversions", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() == "oadp-operator.v1.2.3" {
+			mu.Lock()
+			csvGone = true
+			mu.Unlock()
+		}
+		return false, nil, nil
+	})
+	fc.dyn.PrependReactor("list", "installplans", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if csvGone && !remade {
+			remade = true
+			plan := newObj(kube.InstallPlans, "InstallPlan", ns, "install-stale").field([]any{"oadp-operator.v1.2.3"}, "spec", "clusterServiceVersionNames").build()
+			for _, o := range []*unstructured.Unstructured{plan, newObj(kube.CSVs, "ClusterServiceVersion", ns, "oadp-operator.v1.2.3").build()} {
+				gvr := kube.InstallPlans
+				if o.GetKind() == "ClusterServiceVersion" {
+					gvr = kube.CSVs
+				}
+				if err := fc.dyn.Tracker().Create(gvr, o, ns); err != nil {
+					return true, nil, err
+				}
+			}
+		}
+		return false, nil, nil
+	})
+	rep, err := fc.cleanup().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !remade {
+		t.Fatal("the test never made the CSV again: the cleanup did not look for what OLM makes again")
+	}
+	if fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") || fc.exists(t, kube.InstallPlans, ns, "install-stale") {
+		t.Fatal("what the stale resolution made is still there")
+	}
+	var text strings.Builder
+	_ = rep.WriteText(&text)
+	if !strings.Contains(text.String(), "note: ClusterServiceVersion openshift-migration/oadp-operator.v1.2.3: OLM made it again after it was deleted; deleted again") {
+		t.Fatalf("the report does not say what was deleted again:\n%s", text.String())
 	}
 }

@@ -123,6 +123,9 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 	if err := c.deleteAndWait(ctx, ns, s, "the operator objects", rest); err != nil {
 		return s, err
 	}
+	if err := c.sweepRecreatedCSVs(ctx, ns, s, csvNames); err != nil {
+		return s, err
+	}
 	if err := c.deleteDependents(ctx, ns, s, csvUIDs); err != nil {
 		return s, err
 	}
@@ -130,6 +133,83 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 		return s, err
 	}
 	return s, c.deleteOperatorGroups(ctx, ns, s)
+}
+
+// DefaultOLMQuiet is how long, after the operator's CSVs are gone, no InstallPlan for them and no CSV
+// of theirs may show up before the cleanup goes on: a stale resolution makes its InstallPlan within
+// a second or two of the Subscriptions' deletion.
+const DefaultOLMQuiet = 5 * time.Second
+
+// sweepRecreatedCSVs catches what a resolution OLM started from a stale cache makes after the
+// Subscriptions and CSVs went: a new InstallPlan for the deleted CSVs (owned by Subscriptions that no
+// longer exist), which the catalog operator may execute before garbage collection takes it, making
+// the CSV and its bundle's ClusterRoles again. Until OLMQuiet has passed without either, it deletes
+// such InstallPlans and CSVs again.
+func (c *run) sweepRecreatedCSVs(ctx context.Context, ns string, s *Step, csvNames []string) error {
+	if c.DryRun || len(csvNames) == 0 {
+		return nil
+	}
+	ours := map[string]bool{}
+	for _, n := range csvNames {
+		ours[n] = true
+	}
+	return c.untilQuiet(ctx, s, "the removed operator in "+ns, func(ctx context.Context) ([]target, error) {
+		var again []target
+		plans, err := c.list(ctx, kube.InstallPlans, ns)
+		if err != nil {
+			return nil, err
+		}
+		for i := range plans {
+			names, _, _ := unstructured.NestedStringSlice(plans[i].Object, "spec", "clusterServiceVersionNames")
+			if slices.ContainsFunc(names, func(n string) bool { return ours[n] }) && plans[i].GetDeletionTimestamp() == nil {
+				again = append(again, targetOf(kube.InstallPlans, "InstallPlan", &plans[i]))
+			}
+		}
+		csvs, err := c.listMeta(ctx, kube.CSVs, ns)
+		if err != nil {
+			return nil, err
+		}
+		for i := range csvs {
+			if ours[csvs[i].GetName()] && csvs[i].GetDeletionTimestamp() == nil {
+				again = append(again, targetOf(kube.CSVs, "ClusterServiceVersion", &csvs[i]))
+			}
+		}
+		return again, nil
+	})
+}
+
+// untilQuiet deletes again what find returns (objects OLM makes again from work it started before
+// the cleanup deleted them: a stale resolution's InstallPlan, a CSV sync still queued) until find has
+// returned nothing for OLMQuiet; each object deleted again is noted in the step.
+func (c *run) untilQuiet(ctx context.Context, s *Step, what string, find func(context.Context) ([]target, error)) error {
+	window := cmp.Or(c.OLMQuiet, DefaultOLMQuiet)
+	quietSince := time.Now()
+	noted := map[string]bool{}
+	return c.Waiter.Until(ctx, "OLM to stop making "+what+" again",
+		"look at the InstallPlans and CSVs of the namespace and at the OLM operators' logs in openshift-operator-lifecycle-manager",
+		func(ctx context.Context) (bool, string, error) {
+			again, err := find(ctx)
+			if err != nil {
+				return false, "", err
+			}
+			if len(again) > 0 {
+				for _, t := range again {
+					c.Logger().Info("deleting again what OLM made after its delete", "object", t.String())
+					if !noted[t.String()] {
+						noted[t.String()] = true
+						s.Notes = append(s.Notes, t.String()+": OLM made it again after it was deleted; deleted again")
+					}
+				}
+				if err := c.deleteTargets(ctx, again); err != nil {
+					return false, "", err
+				}
+				quietSince = time.Now()
+			}
+			if quiet := time.Since(quietSince); quiet < window {
+				return false, fmt.Sprintf("nothing made again for %s of %s", quiet.Round(time.Second), window), nil
+			}
+			return true, "", nil
+		})
 }
 
 // deleteOperatorGroups removes, when the cleanup runs on its own (no --release: an MTC installed by hand
@@ -330,7 +410,26 @@ func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csv
 			targets = append(targets, t)
 		}
 	}
-	return c.deleteAndWait(ctx, ns, s, "OADP's bundle ClusterRoles", targets)
+	if err := c.deleteAndWait(ctx, ns, s, "OADP's bundle ClusterRoles", targets); err != nil || len(targets) == 0 {
+		return err
+	}
+	// The catalog operator makes them when it executes an InstallPlan step; one it was still executing
+	// can make them again.
+	return c.untilQuiet(ctx, s, "OADP's bundle ClusterRoles", func(ctx context.Context) ([]target, error) {
+		var again []target
+		for _, t := range targets {
+			u, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
+			if err != nil {
+				return nil, err
+			}
+			if u != nil && u.GetLabels()["olm.managed"] == "true" && !ownedByAnyone(u) && !helmOwned(u) && u.GetDeletionTimestamp() == nil {
+				rt := targetOf(kube.ClusterRoles, "ClusterRole", u)
+				rt.ByName = true
+				again = append(again, rt)
+			}
+		}
+		return again, nil
+	})
 }
 
 // deleteOperatorObjects removes OLM's Operator objects <package>.<namespace> of MTC and OADP once

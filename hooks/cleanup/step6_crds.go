@@ -218,5 +218,24 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 			roles = append(roles, rt)
 		}
 	}
-	return c.deleteAndWait(ctx, ns, s, "the ClusterRoles OLM made for the kept CRDs", roles)
+	if err := c.deleteAndWait(ctx, ns, s, "the ClusterRoles OLM made for the kept CRDs", roles); err != nil || len(roles) == 0 {
+		return err
+	}
+	// OLM's olm operator makes these roles when it syncs a CSV that owns the CRD; a sync queued before
+	// the CSV went (or one of a CSV a stale resolution made again) can make them once more.
+	return c.untilQuiet(ctx, s, "ClusterRoles for the kept CRDs", func(ctx context.Context) ([]target, error) {
+		var again []target
+		for _, t := range roles {
+			r, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
+			if err != nil {
+				return nil, err
+			}
+			if r != nil && r.GetLabels()["olm.managed"] == "true" && r.GetDeletionTimestamp() == nil {
+				rt := targetOf(kube.ClusterRoles, "ClusterRole", r)
+				rt.ByName = true
+				again = append(again, rt)
+			}
+		}
+		return again, nil
+	})
 }

@@ -92,7 +92,7 @@ operator, the CRDs and the cluster-scoped leftovers. Code: hooks/cleanup. */}}
   verbs: ["list", "delete"]
 - apiGroups: ["operators.coreos.com"]
   resources: ["installplans"]
-  verbs: ["list"]
+  verbs: ["list", "delete"]
 - apiGroups: ["oadp.openshift.io"]
   resources: ["dataprotectionapplications"]
   verbs: ["delete"]
