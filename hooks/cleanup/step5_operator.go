@@ -416,20 +416,26 @@ func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csv
 	// The catalog operator makes them when it executes an InstallPlan step; one it was still executing
 	// can make them again.
 	return c.untilQuiet(ctx, s, "OADP's bundle ClusterRoles", func(ctx context.Context) ([]target, error) {
-		var again []target
-		for _, t := range targets {
-			u, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
-			if err != nil {
-				return nil, err
-			}
-			if u != nil && u.GetLabels()["olm.managed"] == "true" && !ownedByAnyone(u) && !helmOwned(u) && u.GetDeletionTimestamp() == nil {
-				rt := targetOf(kube.ClusterRoles, "ClusterRole", u)
-				rt.ByName = true
-				again = append(again, rt)
-			}
-		}
-		return again, nil
+		return c.rolesBack(ctx, targets, func(u *unstructured.Unstructured) bool { return !ownedByAnyone(u) && !helmOwned(u) })
 	})
+}
+
+// rolesBack returns those of the deleted ClusterRoles that exist again, made by OLM (olm.managed) and
+// passing mine.
+func (c *run) rolesBack(ctx context.Context, deleted []target, mine func(*unstructured.Unstructured) bool) ([]target, error) {
+	var again []target
+	for _, t := range deleted {
+		u, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
+		if err != nil {
+			return nil, err
+		}
+		if u != nil && u.GetLabels()["olm.managed"] == "true" && u.GetDeletionTimestamp() == nil && mine(u) {
+			rt := targetOf(kube.ClusterRoles, "ClusterRole", u)
+			rt.ByName = true
+			again = append(again, rt)
+		}
+	}
+	return again, nil
 }
 
 // deleteOperatorObjects removes OLM's Operator objects <package>.<namespace> of MTC and OADP once

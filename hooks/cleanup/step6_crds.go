@@ -224,18 +224,6 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 	// OLM's olm operator makes these roles when it syncs a CSV that owns the CRD; a sync queued before
 	// the CSV went (or one of a CSV a stale resolution made again) can make them once more.
 	return c.untilQuiet(ctx, s, "ClusterRoles for the kept CRDs", func(ctx context.Context) ([]target, error) {
-		var again []target
-		for _, t := range roles {
-			r, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
-			if err != nil {
-				return nil, err
-			}
-			if r != nil && r.GetLabels()["olm.managed"] == "true" && r.GetDeletionTimestamp() == nil {
-				rt := targetOf(kube.ClusterRoles, "ClusterRole", r)
-				rt.ByName = true
-				again = append(again, rt)
-			}
-		}
-		return again, nil
+		return c.rolesBack(ctx, roles, func(*unstructured.Unstructured) bool { return true })
 	})
 }
