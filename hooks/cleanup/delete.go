@@ -588,3 +588,12 @@ func (c *run) listError(err error, gvr schema.GroupVersionResource, ns, selector
 	}
 	return kube.Explain(err, fmt.Sprintf("list %s %s", gvr.GroupResource(), where), c.Host)
 }
+
+// nameOf returns the targets' object names (names gives "Kind namespace/name" for the report).
+func nameOf(ts []target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}

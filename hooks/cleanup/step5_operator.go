@@ -54,7 +54,7 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 		switch {
 		case strings.HasPrefix(name, kube.CSVPrefix):
 			targets = append(targets, targetOf(kube.CSVs, "ClusterServiceVersion", &csvs[i]))
-		case strings.HasPrefix(name, kube.OADPCSVPrefix) || strings.HasPrefix(name, "redhat-oadp-operator."):
+		case kube.IsOADPCSV(name):
 			oadpCSVs = append(oadpCSVs, targetOf(kube.CSVs, "ClusterServiceVersion", &csvs[i]))
 		}
 	}
@@ -379,7 +379,7 @@ func conditionTime(u *unstructured.Unstructured, typ string) time.Time {
 func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csvs []string) error {
 	var targets []target
 	oadpGone := slices.ContainsFunc(csvs, func(n string) bool {
-		return strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")
+		return kube.IsOADPCSV(n)
 	})
 	if oadpGone && !c.DryRun {
 		all, err := c.listMeta(ctx, kube.CSVs, "")
@@ -389,7 +389,7 @@ func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csv
 		var others []string
 		for i := range all {
 			n := all[i].GetName()
-			if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && all[i].GetDeletionTimestamp() == nil {
+			if kube.IsOADPCSV(n) && all[i].GetDeletionTimestamp() == nil {
 				others = append(others, all[i].GetNamespace()+"/"+n)
 			}
 		}
@@ -416,16 +416,16 @@ func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csv
 	// The catalog operator makes them when it executes an InstallPlan step; one it was still executing
 	// can make them again.
 	return c.untilQuiet(ctx, s, "OADP's bundle ClusterRoles", func(ctx context.Context) ([]target, error) {
-		return c.rolesBack(ctx, targets, func(u *unstructured.Unstructured) bool { return !ownedByAnyone(u) && !helmOwned(u) })
+		return c.rolesBack(ctx, nameOf(targets), func(u *unstructured.Unstructured) bool { return !ownedByAnyone(u) && !helmOwned(u) })
 	})
 }
 
-// rolesBack returns those of the deleted ClusterRoles that exist again, made by OLM (olm.managed) and
-// passing mine.
-func (c *run) rolesBack(ctx context.Context, deleted []target, mine func(*unstructured.Unstructured) bool) ([]target, error) {
+// rolesBack returns the ClusterRoles of those names that exist, made by OLM (olm.managed) and passing
+// mine, as targets to delete by name: the ones cleanup deletes, and those that came back after.
+func (c *run) rolesBack(ctx context.Context, roleNames []string, mine func(*unstructured.Unstructured) bool) ([]target, error) {
 	var again []target
-	for _, t := range deleted {
-		u, err := c.get(ctx, kube.ClusterRoles, "", t.Name)
+	for _, name := range roleNames {
+		u, err := c.get(ctx, kube.ClusterRoles, "", name)
 		if err != nil {
 			return nil, err
 		}

@@ -111,7 +111,7 @@ func (c *run) sharedUsers(ctx context.Context, ns string) (velero, oadp []string
 	var installed []string // an OADP left installed
 	for i := range csvs {
 		n := csvs[i].GetName()
-		if (strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.")) && csvs[i].GetDeletionTimestamp() == nil {
+		if kube.IsOADPCSV(n) && csvs[i].GetDeletionTimestamp() == nil {
 			installed = append(installed, "OADP is installed (CSV "+csvs[i].GetNamespace()+"/"+n+")")
 			break
 		}
@@ -147,7 +147,7 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 		return err
 	}
 	for i := range csvs {
-		if n := csvs[i].GetName(); strings.HasPrefix(n, kube.OADPCSVPrefix) || strings.HasPrefix(n, "redhat-oadp-operator.") {
+		if n := csvs[i].GetName(); kube.IsOADPCSV(n) {
 			return nil // MTC's OADP stays (something in the namespace uses it), and with it OLM's hold
 		}
 	}
@@ -185,7 +185,7 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 		for k, v := range crd.GetAnnotations() {
 			csv, inNS := strings.CutPrefix(v, ns+"/")
 			if strings.HasPrefix(k, "operatorframework.io/installed-alongside-") && inNS &&
-				(strings.HasPrefix(csv, kube.OADPCSVPrefix) || strings.HasPrefix(csv, "redhat-oadp-operator.")) {
+				kube.IsOADPCSV(csv) {
 				unsetAnn[k] = nil
 			}
 		}
@@ -205,18 +205,13 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 			return kube.Explain(err, "remove OLM's labels from CustomResourceDefinition "+t.Name, c.Host)
 		}
 		s.Notes = append(s.Notes, "CustomResourceDefinition "+t.Name+": removed the labels OLM put on it for the OADP MTC brought")
-		for _, name := range kube.OLMAggregateRoles(t.Name, kube.SharedCRDVersion(t.Name)) {
-			r, err := c.get(ctx, kube.ClusterRoles, "", name)
-			if err != nil {
-				return err
-			}
-			if r == nil || r.GetLabels()["olm.managed"] != "true" || !slices.ContainsFunc(r.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.UID == crd.GetUID() }) {
-				continue
-			}
-			rt := targetOf(kube.ClusterRoles, "ClusterRole", r)
-			rt.ByName = true
-			roles = append(roles, rt)
+		ofCRD, err := c.rolesBack(ctx, kube.OLMAggregateRoles(t.Name, kube.SharedCRDVersion(t.Name)), func(r *unstructured.Unstructured) bool {
+			return slices.ContainsFunc(r.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.UID == crd.GetUID() })
+		})
+		if err != nil {
+			return err
 		}
+		roles = append(roles, ofCRD...)
 	}
 	if err := c.deleteAndWait(ctx, ns, s, "the ClusterRoles OLM made for the kept CRDs", roles); err != nil || len(roles) == 0 {
 		return err
@@ -224,6 +219,6 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 	// OLM's olm operator makes these roles when it syncs a CSV that owns the CRD; a sync queued before
 	// the CSV went (or one of a CSV a stale resolution made again) can make them once more.
 	return c.untilQuiet(ctx, s, "ClusterRoles for the kept CRDs", func(ctx context.Context) ([]target, error) {
-		return c.rolesBack(ctx, roles, func(*unstructured.Unstructured) bool { return true })
+		return c.rolesBack(ctx, nameOf(roles), func(*unstructured.Unstructured) bool { return true })
 	})
 }

@@ -42,7 +42,7 @@ func (c *run) deleteClusterLeftovers(ctx context.Context, ns string) (*Step, err
 	var targets []target
 	err = c.eachClusterRBAC(ctx, func(t target, u *unstructured.Unstructured) {
 		if l := u.GetLabels(); l["olm.owner.kind"] == "ClusterServiceVersion" && l["olm.owner.namespace"] == ns && !liveCSV[l["olm.owner"]] &&
-			(strings.HasPrefix(l["olm.owner"], kube.CSVPrefix) || strings.HasPrefix(l["olm.owner"], kube.OADPCSVPrefix) || strings.HasPrefix(l["olm.owner"], "redhat-oadp-operator.")) {
+			(strings.HasPrefix(l["olm.owner"], kube.CSVPrefix) || kube.IsOADPCSV(l["olm.owner"])) {
 			keepOLMRBAC(s, t, l["olm.owner"])
 			return
 		}

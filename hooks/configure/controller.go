@@ -6,10 +6,10 @@ import (
 	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -148,7 +148,7 @@ func (c *Configure) watchRuns(ctx context.Context, gvr schema.GroupVersionResour
 			case watch.Deleted:
 				r.fail(fmt.Errorf("MigrationController %s/%s was deleted while the operator reconciled it", applied.GetNamespace(), applied.GetName()))
 			case watch.Error:
-				r.fail(kube.Explain(apiStatusError(ev.Object), "watch MigrationController "+applied.GetNamespace()+"/"+applied.GetName(), c.Host))
+				r.fail(kube.Explain(apierrors.FromObject(ev.Object), "watch MigrationController "+applied.GetNamespace()+"/"+applied.GetName(), c.Host))
 			}
 		}
 	}()
@@ -161,14 +161,6 @@ func (r *runWatch) fail(err error) {
 	if r.err == nil {
 		r.err = err
 	}
-}
-
-// apiStatusError turns a watch's error event into an error.
-func apiStatusError(o runtime.Object) error {
-	if st, ok := o.(*metav1.Status); ok {
-		return fmt.Errorf("%s", st.Message)
-	}
-	return fmt.Errorf("the watch ended with %v", o)
 }
 
 // waitLegacyController waits for the legacy operator to write its version into the spec.

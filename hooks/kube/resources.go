@@ -163,3 +163,9 @@ const (
 
 // OADPPackages are the OLM package names OADP is published under (downstream and upstream).
 var OADPPackages = []string{"redhat-oadp-operator", "oadp-operator"}
+
+// IsOADPCSV reports whether a ClusterServiceVersion name is OADP's: oadp-operator.v<version> (the
+// bundles OLM installs for MTC) or redhat-oadp-operator.v<version>.
+func IsOADPCSV(name string) bool {
+	return strings.HasPrefix(name, OADPCSVPrefix) || strings.HasPrefix(name, "redhat-oadp-operator.")
+}
