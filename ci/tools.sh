@@ -6,7 +6,8 @@
 #   ci/tools.sh helm4   bin/helm4 (helm.sh/helm/v4)
 #   ci/tools.sh k111    bin/k8s-1.11/{kube-apiserver,kube-controller-manager} (OpenShift 3.11's Kubernetes)
 #   ci/tools.sh crds    bin/crds: the OpenShift CRD manifests (openshift/api), OLM's own CRDs (tools/olm) and
-#                       OpenShift Data Foundation's NooBaa CRD (noobaa-operator, $NOOBAA_VERSION below)
+#                       OpenShift Data Foundation's NooBaa CRD (noobaa-operator, $NOOBAA_VERSION below) and
+#                       Velero's CRDs (velero, $VELERO_VERSION below)
 #   ci/tools.sh olm     bin/olm, bin/catalog (OLM) and bin/opm (operator-registry), from tools/olm
 #   ci/tools.sh storage bin/versitygw (S3) and bin/fake-gcs-server (GCS), from tools/storage
 #   ci/tools.sh azurite bin/azurite: Azurite (Azure Blob) from npm, as tools/azurite's lockfile pins it
@@ -18,6 +19,9 @@ log() { echo "[tools $(date +%T)] $*" >&2; }
 # The NooBaa CRD of OpenShift Data Foundation, for the lab's Multicloud Object Gateway; the module is
 # only downloaded (its packages are not built), so its version is pinned here rather than in a go.mod.
 NOOBAA_VERSION=v5.18.0
+# Velero's CRDs, as the OADP lines that carry Velero 1.14 (OADP 1.4, MTC 1.8's default) install them;
+# downloaded only, like NooBaa's.
+VELERO_VERSION=v1.14.1
 
 modver() { # the version tools/go.mod selects for a module
   (cd "$root/tools" && go list -m -f '{{.Version}}' "$1")
@@ -56,9 +60,11 @@ crds)
   os=$(go mod download -json github.com/openshift/api | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
   olm=$(cd "$root/tools/olm" && go mod download -json github.com/operator-framework/operator-lifecycle-manager | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
   nb=$(go mod download -json "github.com/noobaa/noobaa-operator/v5@$NOOBAA_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
-  [ -d "$os" ] && [ -d "$olm" ] && [ -d "$nb" ] || { echo "The OpenShift API, OLM or NooBaa module could not be downloaded: check the Go module proxy." >&2; exit 1; }
+  ve=$(go mod download -json "github.com/vmware-tanzu/velero@$VELERO_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$os" ] && [ -d "$olm" ] && [ -d "$nb" ] && [ -d "$ve" ] || { echo "The OpenShift API, OLM, NooBaa or Velero module could not be downloaded: check the Go module proxy." >&2; exit 1; }
   out=$bin/crds
-  rm -rf "$out.tmp"; mkdir -p "$out.tmp/openshift" "$out.tmp/olm" "$out.tmp/odf"
+  rm -rf "$out.tmp"; mkdir -p "$out.tmp/openshift" "$out.tmp/olm" "$out.tmp/odf" "$out.tmp/velero"
+  cp "$ve"/config/crd/v1/bases/velero.io_*.yaml "$ve"/config/crd/v2alpha1/bases/velero.io_*.yaml "$out.tmp/velero/"
   cp "$nb/deploy/crds/noobaa.io_noobaas.yaml" "$out.tmp/odf/noobaas.yaml"
   cp "$os/config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusterversions-Default.crd.yaml" "$out.tmp/openshift/clusterversions.yaml"
   cp "$os/config/v1/zz_generated.crd-manifests/0000_03_config-operator_01_proxies.crd.yaml" "$out.tmp/openshift/proxies.yaml"

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/mtc-helm/mtc-helm/charts"
 	"github.com/mtc-helm/mtc-helm/hooks/cleanup"
 	"github.com/mtc-helm/mtc-helm/hooks/configure"
+	"github.com/mtc-helm/mtc-helm/hooks/egress"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/preflight"
 	"github.com/mtc-helm/mtc-helm/hooks/pulltest"
@@ -46,6 +48,8 @@ type versionCheckOptions struct {
 	remotesSecret    string
 	allowUnsupported bool
 	egress           version.EgressPolicies
+	egressMerge      string
+	egressRules      string
 }
 
 func newVersionCheck(g *globals) *cobra.Command {
@@ -64,8 +68,17 @@ func newVersionCheck(g *globals) *cobra.Command {
 			if o.role != "" && o.role != "control" && o.role != "remote" {
 				return usagef("--role %q is not control or remote", o.role)
 			}
-			if k := o.egress.Kind; len(o.egress.Namespaces) > 0 && k != version.EgressNetworkPolicyKind && k != version.EgressFirewallKind {
-				return usagef("--egress-kind %q is not %s or %s", k, version.EgressNetworkPolicyKind, version.EgressFirewallKind)
+			var err error
+			if o.egress.Merge, err = egress.ParseTargets(o.egressMerge); err != nil {
+				return usagef("--egress-merge: %v; want namespace/name,namespace/name", err)
+			}
+			if o.egressRules != "" {
+				if err := json.Unmarshal([]byte(o.egressRules), &o.egress.Rules); err != nil {
+					return usagef("--egress-rules is not a JSON list of rules: %v", err)
+				}
+			}
+			if _, ok := egress.GVR[o.egress.Kind]; !ok && (len(o.egress.Namespaces) > 0 || len(o.egress.Merge) > 0) {
+				return usagef("--egress-kind %q is not %s or %s", o.egress.Kind, egress.NetworkPolicyKind, egress.FirewallKind)
 			}
 			cl, err := g.clients()
 			if err != nil {
@@ -85,7 +98,9 @@ func newVersionCheck(g *globals) *cobra.Command {
 	f.StringVar(&o.remotesSecret, "remotes-secret", "", "Secret in --namespace whose key remotes.yaml lists the remote clusters to check")
 	f.BoolVar(&o.allowUnsupported, "allow-unsupported", false, "turn an unsupported platform or a remote on another MTC line into a warning")
 	f.StringSliceVar(&o.egress.Namespaces, "egress-namespaces", nil, "namespaces that get the release's egress policy; one that already holds one of the user's is refused")
-	f.StringVar(&o.egress.Kind, "egress-kind", version.EgressFirewallKind, "kind of that policy: EgressFirewall (OVN-Kubernetes) or EgressNetworkPolicy (OpenShiftSDN)")
+	f.StringVar(&o.egressMerge, "egress-merge", "", "egress policies of the user's (namespace/name,...) that configure will merge MTC's rules into; one that cannot take them is refused")
+	f.StringVar(&o.egressRules, "egress-rules", "", "MTC's rules for --egress-merge, as a JSON list (the refusal prints the command that adds them by hand)")
+	f.StringVar(&o.egress.Kind, "egress-kind", egress.FirewallKind, "kind of those policies: EgressFirewall (OVN-Kubernetes) or EgressNetworkPolicy (OpenShiftSDN)")
 	f.StringVar(&o.egress.Name, "egress-name", "default", "name of that policy")
 	return cmd
 }
@@ -166,6 +181,8 @@ type cleanupOptions struct {
 	dryRun          bool
 	export          string
 	stepTimeout     time.Duration
+	egressKind      string
+	egressUnmerge   string
 }
 
 func newCleanup(g *globals) *cobra.Command {
@@ -189,6 +206,18 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 			if o.force {
 				return usagef("--force is gone: it mixed three risks; choose --during-migration (go ahead while a migration runs), --drop-finalizers (drop the DirectVolumeMigration finalizer no running controller will remove) or --delete-shared (remove OADP and the Velero CRDs although something else uses them)")
 			}
+			unmerge, err := egress.ParseTargets(o.egressUnmerge)
+			if err != nil {
+				return usagef("--egress-unmerge: %v; want namespace/name,namespace/name", err)
+			}
+			if len(unmerge) > 0 {
+				if _, ok := egress.GVR[o.egressKind]; !ok {
+					return usagef("--egress-kind %q is neither %s nor %s", o.egressKind, egress.NetworkPolicyKind, egress.FirewallKind)
+				}
+				if o.release == "" {
+					return usagef("--egress-unmerge needs --release: the policies record the release that merged into them")
+				}
+			}
 			cl, err := g.clients()
 			if err != nil {
 				return err
@@ -196,7 +225,8 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 			w := g.waiter()
 			w.Timeout = o.stepTimeout
 			a := &cleanup.Cleanup{Action: cl.Action(g.namespace, w, g.log),
-				Phase: o.phase, Release: o.release, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export}
+				Phase: o.phase, Release: o.release, DuringMigration: o.duringMigration, DropFinalizers: o.dropFinalizers, DeleteShared: o.deleteShared, DryRun: o.dryRun, ExportFile: o.export,
+				EgressKind: o.egressKind, EgressUnmerge: unmerge}
 			return run(cmd, g, a.Run)
 		},
 	}
@@ -211,6 +241,8 @@ removes them anyway (run it with --dry-run first to see exactly what would go).`
 	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be deleted, in order, and change nothing")
 	f.StringVar(&o.export, "export", "", "also write the exported MTC resources to this file")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 2*time.Minute, "bound of each wait inside the cleanup")
+	f.StringVar(&o.egressKind, "egress-kind", "", "kind of the policies of --egress-unmerge: EgressNetworkPolicy or EgressFirewall")
+	f.StringVar(&o.egressUnmerge, "egress-unmerge", "", "egress policies of the user's (namespace/name,...) that configure merged MTC's rules into: the last step takes those rules out again")
 	return cmd
 }
 

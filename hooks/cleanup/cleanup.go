@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/mtc-helm/mtc-helm/hooks/egress"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
 
@@ -60,6 +61,10 @@ type Cleanup struct {
 	// when this release brought it; an MTC installed otherwise is left untouched and the report
 	// says so. Empty (the CLI's default) treats the namespace's MTC as the one to remove.
 	Release string
+	// EgressKind and EgressUnmerge are the egress policies of the user's that configure merged MTC's
+	// rules into (the chart passes them; Release names the owner); the last step takes those rules out.
+	EgressKind    string
+	EgressUnmerge []egress.Target
 	// DryRun lists what would be deleted, in order, and changes nothing.
 	DryRun bool
 	// ExportFile, when set, also writes the export there.
@@ -173,6 +178,7 @@ func (c *run) run(ctx context.Context) (rep *Report, err error) {
 	if phase != PhasePreDelete {
 		steps = append(steps, c.deleteOperator, c.deleteCRDs, c.deleteClusterLeftovers)
 	}
+	steps = append(steps, c.unmergeEgress)
 	for i, step := range steps {
 		c.Logger().Info("cleanup step", "step", i+1, "of", len(steps))
 		s, err := step(ctx, ns)

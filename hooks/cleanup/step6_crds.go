@@ -164,20 +164,31 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 		if crd == nil {
 			continue
 		}
+		// An OLM install of someone else's (a user's OADP in another namespace) labels the CRD too: then
+		// only the label for this namespace goes, and what OLM keeps for that install (olm.managed, the
+		// aggregate roles) stays.
 		unset := map[string]any{}
 		foreign := false
 		for k := range crd.GetLabels() {
 			if strings.HasPrefix(k, "operators.coreos.com/") {
 				if !ours[k] {
 					foreign = true
+					continue
 				}
 				unset[k] = nil
 			}
 		}
-		if foreign || len(unset) == 0 {
+		// OLM labels the components of an install when it gets to it; its note of the CSV each install
+		// came with is there from the start.
+		for k, v := range crd.GetAnnotations() {
+			if strings.HasPrefix(k, "operatorframework.io/installed-alongside-") && !strings.HasPrefix(v, ns+"/") {
+				foreign = true
+			}
+		}
+		if len(unset) == 0 {
 			continue
 		}
-		if crd.GetLabels()["olm.managed"] == "true" {
+		if !foreign && crd.GetLabels()["olm.managed"] == "true" {
 			unset["olm.managed"] = nil
 		}
 		// OLM also notes, in an annotation per install, which CSV a CRD came with.
@@ -205,6 +216,9 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 			return kube.Explain(err, "remove OLM's labels from CustomResourceDefinition "+t.Name, c.Host)
 		}
 		s.Notes = append(s.Notes, "CustomResourceDefinition "+t.Name+": removed the labels OLM put on it for the OADP MTC brought")
+		if foreign {
+			continue
+		}
 		ofCRD, err := c.rolesBack(ctx, kube.OLMAggregateRoles(t.Name, kube.SharedCRDVersion(t.Name)), func(r *unstructured.Unstructured) bool {
 			return slices.ContainsFunc(r.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.UID == crd.GetUID() })
 		})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/mtc-helm/mtc-helm/hooks/egress"
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/hooks/storage"
 )
@@ -58,8 +60,10 @@ type Report struct {
 	Objects  []Applied `json:"objects"`
 	// Pruned are the MigStorages and MigClusters an earlier revision of the release applied and
 	// this one no longer renders; Kept those of them a MigPlan still uses.
-	Pruned   []string `json:"pruned,omitempty"`
-	Kept     []string `json:"kept,omitempty"`
+	Pruned []string `json:"pruned,omitempty"`
+	Kept   []string `json:"kept,omitempty"`
+	// Egress says what became of each egress policy of the user's that the chart listed.
+	Egress   []string `json:"egress,omitempty"`
 	Result   string   `json:"result"`
 	Duration string   `json:"duration"`
 }
@@ -78,6 +82,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, k := range r.Kept {
 		fmt.Fprintf(&b, "kept:     %s\n", k)
+	}
+	for _, e := range r.Egress {
+		fmt.Fprintf(&b, "egress:   %s\n", e)
 	}
 	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
 	_, err := io.WriteString(w, b.String())
@@ -118,6 +125,10 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 	if err != nil {
 		return rep, kube.Refusef("ConfigMap %s/%s is malformed: %v; it comes from the chart, so reinstall or upgrade the release", ns, cmName, err)
 	}
+	plan, err := ParseEgress(cm.Data[EgressKey])
+	if err != nil {
+		return rep, kube.Refusef("ConfigMap %s/%s is malformed: %v; it comes from the chart, so reinstall or upgrade the release", ns, cmName, err)
+	}
 	gvrs := make([]schema.GroupVersionResource, len(objs))
 	for i, o := range objs {
 		gvr, ok := kube.MTCResourceForKind(o.GetKind())
@@ -129,6 +140,13 @@ func (c *Configure) Run(ctx context.Context) (rep *Report, err error) {
 			o.SetNamespace(ns)
 		}
 		gvrs[i] = gvr
+	}
+
+	// 0. MTC's rules in the egress policies of the user's (the chart made its own where there were none).
+	if plan != nil {
+		if err := c.mergeEgress(ctx, plan, rep); err != nil {
+			return rep, err
+		}
 	}
 
 	// 1. The operator.
@@ -350,17 +368,28 @@ func (c *Configure) fillMCG(ctx context.Context, o *unstructured.Unstructured) e
 	return unstructured.SetNestedMap(o.Object, cfg, "spec", "backupStorageConfig")
 }
 
-// apply server-side applies o with field manager mtc-helm, taking over conflicting fields. API servers
-// without server-side apply (Kubernetes 1.11 on OCP 3.11) get a create or a merge patch instead.
+// apply server-side applies o with field manager mtc-helm, taking over conflicting fields, with
+// strict field validation: a field the CRD's schema does not know is refused, not pruned in silence.
+// API servers without server-side apply (Kubernetes 1.11 on OCP 3.11) get a create or a merge patch
+// instead.
 func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	what := fmt.Sprintf("apply %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
 	res := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace())
+	body, err := json.Marshal(o.Object)
+	if err != nil {
+		return nil, err
+	}
 	var out *unstructured.Unstructured
-	err := c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
+	err = c.Waiter.Retry(ctx, what, func(ctx context.Context) error {
 		var err error
-		out, err = res.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true})
+		out, err = res.Patch(ctx, o.GetName(), types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: kube.FieldManager, Force: ptr.To(true), FieldValidation: "Strict"})
 		return err
 	})
+	if apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) {
+		return nil, kube.Refusef("the API server refused %s %s/%s as MTC's CRD describes it (%s); correct the value the chart put there (helm upgrade with a fixed override), or report a chart defect if no value of yours sets it",
+			o.GetKind(), o.GetNamespace(), o.GetName(), strings.TrimSuffix(kube.StatusMessage(err), "."))
+	}
 	if err == nil || !apierrors.IsUnsupportedMediaType(err) {
 		return out, kube.Explain(err, what, c.Host)
 	}
@@ -371,13 +400,30 @@ func (c *Configure) apply(ctx context.Context, gvr schema.GroupVersionResource, 
 		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
-		body, merr := json.Marshal(o.Object)
-		if merr != nil {
-			return merr
-		}
 		out, err = res.Patch(ctx, o.GetName(), types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
 		return err
 	}), what, c.Host)
+}
+
+// mergeEgress puts MTC's rules in front of each policy of plan.Merge and takes them out of those of
+// plan.Unmerge.
+func (c *Configure) mergeEgress(ctx context.Context, plan *egress.Plan, rep *Report) error {
+	m := &egress.Merger{Action: &c.Action, Kind: plan.Kind, Owner: plan.Owner}
+	for _, t := range plan.Merge {
+		changed, err := m.Merge(ctx, t, plan.Rules)
+		if err != nil {
+			return err
+		}
+		rep.Egress = append(rep.Egress, fmt.Sprintf("%s %s: MTC's rules in front of the user's (changed: %v)", plan.Kind, t, changed))
+	}
+	for _, t := range plan.Unmerge {
+		changed, err := m.Unmerge(ctx, t)
+		if err != nil {
+			return err
+		}
+		rep.Egress = append(rep.Egress, fmt.Sprintf("%s %s: MTC's rules taken out (changed: %v)", plan.Kind, t, changed))
+	}
+	return nil
 }
 
 func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
@@ -394,13 +440,25 @@ func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
 			if d.Status.ObservedGeneration < d.Generation {
 				return false, "rollout not observed yet", nil
 			}
-			for _, cond := range d.Status.Conditions {
-				if cond.Type == "Available" && cond.Status == "True" {
-					return true, "available", nil
-				}
+			if deploymentAvailable(d) {
+				return true, "available", nil
 			}
 			return false, fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, d.Status.Replicas), nil
 		})
+}
+
+// deploymentAvailable reports whether the deployment controller has seen the Deployment's spec and
+// says it is Available.
+func deploymentAvailable(d *appsv1.Deployment) bool {
+	if d.Status.ObservedGeneration < d.Generation {
+		return false
+	}
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Configure) waitCRD(ctx context.Context, name string) error {

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -117,8 +118,9 @@ type env struct {
 	applied               []string
 	opts                  []metav1.PatchOptions
 	rv                    int
-	run                   map[string]any // the outcome of the operator's run of the applied MigrationController
-	lastRun               map[string]any // the MigrationController's status at the apply (default: a success)
+	run                   map[string]any    // the outcome of the operator's run of the applied MigrationController
+	refuse                map[string]string // kind -> the API server's message refusing its apply
+	lastRun               map[string]any    // the MigrationController's status at the apply (default: a success)
 }
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
@@ -133,6 +135,9 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(pa.GetPatch()); err != nil {
 			return true, nil, err
+		}
+		if msg, ok := e.refuse[u.GetKind()]; ok {
+			return true, nil, apierrors.NewBadRequest(msg)
 		}
 		e.mu.Lock()
 		e.rv++
@@ -198,9 +203,18 @@ func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 		return true, w, nil
 	})
 	if e.specVersion != "" {
+		// The applied object as the legacy operator leaves it: its version written into the spec.
 		dc.PrependReactor("get", "migrationcontrollers", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			return true, obj("migration.openshift.io/v1alpha1", "MigrationController", ns, "migration-controller",
-				map[string]any{"spec": map[string]any{"version": e.specVersion}}), nil
+			ga := a.(k8stesting.GetAction)
+			cur, err := dc.Tracker().Get(ga.GetResource(), ga.GetNamespace(), ga.GetName())
+			if err != nil {
+				return true, nil, err
+			}
+			u := cur.(*unstructured.Unstructured).DeepCopy()
+			if err := unstructured.SetNestedField(u.Object, e.specVersion, "spec", "version"); err != nil {
+				return true, nil, err
+			}
+			return true, u, nil
 		})
 	}
 	if e.csvBackAfter > 0 {
@@ -231,14 +245,39 @@ func csvFailedAfterSucceeded(name string) *unstructured.Unstructured {
 		}}})
 }
 
-// legacyObjects is the legacy chart's operator, its ConfigMap and the namespace with annotations.
-func legacyObjects(nsAnnotations map[string]string) []runtime.Object {
-	return []runtime.Object{
+// legacyObjects is the legacy chart's operator, its ConfigMap (a MigrationController with Velero on),
+// the namespace with annotations, and what the operator deployed for Velero.
+func legacyObjects(nsAnnotations map[string]string, velero ...runtime.Object) []runtime.Object {
+	return append([]runtime.Object{
 		configMap("{mode: legacy, deployment: migration-operator}", strings.Split(objectsYAML, "---")[0]),
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "migration-operator", Namespace: ns},
 			Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{Type: "Available", Status: "True"}}}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: nsAnnotations}},
+	}, velero...)
+}
+
+// veleroDeployment is the legacy operator's Deployment velero, available or not.
+func veleroDeployment(available bool) *appsv1.Deployment {
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "velero", Namespace: ns, Generation: 1},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1}}
+	if available {
+		d.Status.AvailableReplicas = 1
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}
 	}
+	return d
+}
+
+// resticDaemonSet is the legacy operator's DaemonSet restic as the DaemonSet controller reports it.
+func resticDaemonSet(generation, observed int64, desired, updated, ready int32) *appsv1.DaemonSet {
+	return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "restic", Namespace: ns, Generation: generation},
+		Status: appsv1.DaemonSetStatus{ObservedGeneration: observed, DesiredNumberScheduled: desired, CurrentNumberScheduled: desired,
+			UpdatedNumberScheduled: updated, NumberReady: ready, NumberAvailable: ready}}
+}
+
+// veleroUp is Velero as the legacy operator leaves it once it runs: the Deployment available, restic
+// ready on the one node.
+func veleroUp() []runtime.Object {
+	return []runtime.Object{veleroDeployment(true), resticDaemonSet(1, 1, 1, 1, 1)}
 }
 
 // On 3.11 the legacy namespace gets the empty project node selector before the MigrationController
@@ -303,7 +342,7 @@ func TestConfigureLegacyNamespaceNodeSelector(t *testing.T) {
 		{"the user's", map[string]string{NodeSelectorAnnotation: "region=east"}, "region=east"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &env{typed: legacyObjects(tc.annotated), dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)}, specVersion: "1.7.14"}
+			e := &env{typed: legacyObjects(tc.annotated, veleroUp()...), dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)}, specVersion: "1.7.14"}
 			c, _ := e.configure()
 			if _, err := c.Run(context.Background()); err != nil {
 				t.Fatal(err)
@@ -358,7 +397,7 @@ func TestConfigure(t *testing.T) {
 			wantApplied: []string{"MigrationController/migration-controller", "MigStorage/repo", "MigCluster/ocp3"}},
 		{name: "legacy operator", wantApplied: []string{"MigrationController/migration-controller"},
 			env: &env{
-				typed: legacyObjects(nil),
+				typed: legacyObjects(nil, veleroUp()...),
 				dyn:   []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)},
 				// The legacy operator manages no status; it writes spec.version.
 				specVersion: "1.7.14",
@@ -422,6 +461,10 @@ func TestConfigure(t *testing.T) {
 					"message": "The `backupStorageConfig.credsSecretRef` must reference a secret."}),
 			}},
 			wantRefusal: "MigStorage openshift-migration/repo is not usable: The `backupStorageConfig.credsSecretRef` must reference a secret (InvalidBSCredsSecretRef)"},
+		// A field MTC's CRD does not have, refused by strict field validation.
+		{name: "apply refused by the CRD's schema", env: &env{typed: []runtime.Object{olmCM}, dyn: olmReady(), status: healthy,
+			refuse: map[string]string{"MigStorage": `MigStorage in version "v1alpha1" cannot be handled as a MigStorage: strict decoding error: unknown field "spec.backupStorageConfig.awsS3URL"`}},
+			wantRefusal: `the API server refused MigStorage openshift-migration/repo as MTC's CRD describes it (MigStorage in version "v1alpha1" cannot be handled as a MigStorage: strict decoding error: unknown field "spec.backupStorageConfig.awsS3URL"); correct the value`},
 		{name: "crd never established", env: &env{typed: []runtime.Object{olmCM}, dyn: []runtime.Object{
 			subscription(map[string]any{"installedCSV": "mtc-operator.v1.8.8"}), csv("mtc-operator.v1.8.8", "Succeeded"),
 			crd("migrationcontrollers.migration.openshift.io", false)}},
@@ -472,14 +515,89 @@ func TestConfigure(t *testing.T) {
 					if pa, ok := a.(k8stesting.PatchAction); ok && pa.GetPatchType() == types.ApplyPatchType {
 						// the fake records the options on the action
 						po := pa.(k8stesting.PatchActionImpl).PatchOptions
-						if po.FieldManager != kube.FieldManager || po.Force == nil || !*po.Force {
-							t.Errorf("apply options %+v: want field manager %s and force", po, kube.FieldManager)
+						if po.FieldManager != kube.FieldManager || po.Force == nil || !*po.Force || po.FieldValidation != "Strict" {
+							t.Errorf("apply options %+v: want field manager %s, force and strict field validation", po, kube.FieldManager)
 						}
 					}
 				}
 			}
 		})
 	}
+}
+
+// The legacy operator writes spec.version before it creates Velero, so with migration_velero on the
+// wait goes on until Deployment velero is available and every restic pod is ready and current.
+func TestConfigureLegacyWaitsForVelero(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		velero      []runtime.Object
+		veleroOff   bool
+		wantTimeout string
+	}{
+		{name: "nothing created yet", wantTimeout: "(last seen: version 1.7.14 written; velero Deployment not created yet, restic DaemonSet not created yet)"},
+		{name: "restic not ready", velero: []runtime.Object{veleroDeployment(true), resticDaemonSet(1, 1, 1, 1, 0)},
+			wantTimeout: "(last seen: version 1.7.14 written; restic 0/1 ready)"},
+		{name: "restic placed on no node yet", velero: []runtime.Object{veleroDeployment(true), resticDaemonSet(1, 1, 0, 0, 0)},
+			wantTimeout: "(last seen: version 1.7.14 written; restic 0/0 ready)"},
+		{name: "restic spec not observed", velero: []runtime.Object{veleroDeployment(true), resticDaemonSet(2, 1, 1, 1, 1)},
+			wantTimeout: "(last seen: version 1.7.14 written; restic rollout not observed yet)"},
+		{name: "restic pods of the old spec", velero: []runtime.Object{veleroDeployment(true), resticDaemonSet(2, 2, 1, 0, 1)},
+			wantTimeout: "(last seen: version 1.7.14 written; restic 0/1 updated)"},
+		{name: "velero not available", velero: []runtime.Object{veleroDeployment(false), resticDaemonSet(1, 1, 1, 1, 1)},
+			wantTimeout: "(last seen: version 1.7.14 written; velero Deployment not available (0 of 1 replicas))"},
+		{name: "velero off", veleroOff: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := &env{typed: legacyObjects(nil, tc.velero...), dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)}, specVersion: "1.7.14"}
+			if tc.veleroOff {
+				e.typed[0] = configMap("{mode: legacy, deployment: migration-operator}", strings.Replace(strings.Split(objectsYAML, "---")[0], "migration_velero: true", "migration_velero: false", 1))
+			}
+			c, _ := e.configure()
+			rep, err := c.Run(context.Background())
+			if tc.wantTimeout == "" {
+				if err != nil || rep.Result != "ok" {
+					t.Fatalf("want ok, got %v (result %q)", err, rep.Result)
+				}
+				return
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), tc.wantTimeout) {
+				t.Fatalf("want timeout with %q, got %v", tc.wantTimeout, err)
+			}
+		})
+	}
+	// restic becomes ready while configure waits: the wait ends then, not before.
+	t.Run("restic becomes ready", func(t *testing.T) {
+		t.Parallel()
+		e := &env{typed: legacyObjects(nil, veleroDeployment(true), resticDaemonSet(1, 1, 1, 1, 0)),
+			dyn: []runtime.Object{crd("migrationcontrollers.migration.openshift.io", true)}, specVersion: "1.7.14"}
+		c, _ := e.configure()
+		c.Waiter.Timeout = 10 * time.Second
+		kc := c.Kube.(*fake.Clientset)
+		var mu sync.Mutex
+		gets := 0
+		kc.PrependReactor("get", "daemonsets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if gets++; gets < 4 {
+				return false, nil, nil
+			}
+			return true, resticDaemonSet(1, 1, 1, 1, 1), nil
+		})
+		rep, err := c.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if gets < 4 {
+			t.Fatalf("configure returned after %d reads of DaemonSet restic, before it was ready", gets)
+		}
+		if len(rep.Objects) != 1 || !strings.Contains(rep.Objects[0].Status, "reconciled by operator 1.7.14") {
+			t.Errorf("objects %+v", rep.Objects)
+		}
+	})
 }
 
 func TestParseObjectsSkipsEmptyDocuments(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -163,26 +164,103 @@ func (r *runWatch) fail(err error) {
 	}
 }
 
-// waitLegacyController waits for the legacy operator to write its version into the spec.
+// waitLegacyController waits for the legacy operator to write its version into the spec and, when the
+// spec turns Velero on, for what it installs after that: the role writes the version in its third task,
+// before it creates Deployment velero and DaemonSet restic, so the version alone says nothing about them.
 func (c *Configure) waitLegacyController(ctx context.Context, gvr schema.GroupVersionResource, o *unstructured.Unstructured, deployment, what, remedy string) (string, error) {
+	ns := o.GetNamespace()
+	remedy += " and the velero and restic pods (oc get pods -n " + ns + ")"
 	var status string
 	err := c.Waiter.Until(ctx, what, remedy, func(ctx context.Context) (bool, string, error) {
-		cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		cur, err := c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, o.GetName(), metav1.GetOptions{})
 		if err != nil {
-			return false, "", kube.Explain(err, "get MigrationController "+o.GetNamespace()+"/"+o.GetName(), c.Host)
+			return false, "", kube.Explain(err, "get MigrationController "+ns+"/"+o.GetName(), c.Host)
 		}
-		if v, _, _ := unstructured.NestedString(cur.Object, "spec", "version"); v != "" {
-			status = "reconciled by operator " + v
-			return true, status, nil
+		note := "no version written yet"
+		v, _, _ := unstructured.NestedString(cur.Object, "spec", "version")
+		if v != "" {
+			missing := ""
+			if on, _, _ := unstructured.NestedFieldNoCopy(cur.Object, "spec", "migration_velero"); truthy(on) {
+				if missing, err = c.legacyVelero(ctx, ns); err != nil {
+					return false, "", err
+				}
+			}
+			if missing == "" {
+				status = "reconciled by operator " + v
+				return true, status, nil
+			}
+			note = "version " + v + " written; " + missing
 		}
 		if deployment != "" {
 			// The legacy operator writes no status: what it could not do is only in its log.
-			if line := c.legacyRefusal(ctx, o.GetNamespace(), deployment); line != "" {
+			if line := c.legacyRefusal(ctx, ns, deployment); line != "" {
 				return false, "", kube.Refusef("the legacy MTC operator cannot reconcile MigrationController %s/%s: the API server refused it (%s); its ServiceAccount lacks a permission that the chart's ClusterRole migration-operator grants, so restore that ClusterRole (helm upgrade) or lift the policy that narrows it",
-					o.GetNamespace(), o.GetName(), line)
+					ns, o.GetName(), line)
 			}
 		}
-		return false, "no version written yet", nil
+		return false, note, nil
 	})
 	return status, err
+}
+
+// Names of what the legacy operator deploys for Velero.
+const (
+	legacyVeleroDeployment = "velero"
+	legacyResticDaemonSet  = "restic"
+)
+
+// legacyVelero returns what of the legacy operator's Velero is not up yet ("" when Deployment velero is
+// available and every pod DaemonSet restic scheduled is ready and of its current spec).
+func (c *Configure) legacyVelero(ctx context.Context, ns string) (string, error) {
+	var missing []string
+	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, legacyVeleroDeployment, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		missing = append(missing, "velero Deployment not created yet")
+	case err != nil:
+		return "", kube.Explain(err, "get Deployment "+ns+"/"+legacyVeleroDeployment, c.Host)
+	case !deploymentAvailable(d):
+		missing = append(missing, fmt.Sprintf("velero Deployment not available (%d of %d replicas)", d.Status.AvailableReplicas, d.Status.Replicas))
+	}
+	ds, err := c.Kube.AppsV1().DaemonSets(ns).Get(ctx, legacyResticDaemonSet, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		missing = append(missing, "restic DaemonSet not created yet")
+	case err != nil:
+		return "", kube.Explain(err, "get DaemonSet "+ns+"/"+legacyResticDaemonSet, c.Host)
+	default:
+		if m := daemonSetMissing(ds); m != "" {
+			missing = append(missing, m)
+		}
+	}
+	return strings.Join(missing, ", "), nil
+}
+
+// daemonSetMissing says why a DaemonSet is not rolled out ("" when it is): the controller has seen its
+// spec, placed at least one pod, and every placed pod runs that spec and is ready.
+func daemonSetMissing(ds *appsv1.DaemonSet) string {
+	s := ds.Status
+	switch {
+	case s.ObservedGeneration < ds.Generation:
+		return ds.Name + " rollout not observed yet"
+	case s.DesiredNumberScheduled == 0 || s.NumberReady < s.DesiredNumberScheduled:
+		return fmt.Sprintf("%s %d/%d ready", ds.Name, s.NumberReady, s.DesiredNumberScheduled)
+	case s.UpdatedNumberScheduled < s.DesiredNumberScheduled:
+		return fmt.Sprintf("%s %d/%d updated", ds.Name, s.UpdatedNumberScheduled, s.DesiredNumberScheduled)
+	}
+	return ""
+}
+
+// truthy reads a MigrationController switch: a bool, or the strings YAML and Ansible take for one.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		switch strings.ToLower(x) {
+		case "true", "yes", "on", "y", "1":
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mtc-helm/mtc-helm/hooks/egress"
 )
 
 // The ConfigMap the chart renders and its keys.
@@ -20,6 +22,9 @@ const (
 	ConfigMapName = "mtc-configure"
 	ObjectsKey    = "objects.yaml"
 	OperatorKey   = "operator.yaml"
+	// EgressKey, when there, is the egress.Plan: the policies of the user's to merge MTC's rules into
+	// or take them out of.
+	EgressKey = "egress.yaml"
 )
 
 // Operator modes.
@@ -91,4 +96,19 @@ func parseObjects(data string) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// ParseEgress reads key egress.yaml of the chart's ConfigMap; "" is no plan.
+func ParseEgress(data string) (*egress.Plan, error) {
+	if data == "" {
+		return nil, nil
+	}
+	var p egress.Plan
+	if err := yaml.UnmarshalStrict([]byte(data), &p); err != nil {
+		return nil, fmt.Errorf("key %s is not {owner, kind, rules, merge, unmerge}: %w", EgressKey, err)
+	}
+	if _, ok := egress.GVR[p.Kind]; !ok || p.Owner == "" {
+		return nil, fmt.Errorf("key %s has kind %q and owner %q; want %s or %s, and <namespace>/<release>", EgressKey, p.Kind, p.Owner, egress.NetworkPolicyKind, egress.FirewallKind)
+	}
+	return &p, nil
 }

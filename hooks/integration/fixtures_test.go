@@ -41,8 +41,12 @@ func (w *world) namespace(name string) {
 
 func (w *world) crds(kinds ...[]mtccrds.Kind) {
 	w.t.Helper()
+	dir, err := mtccrds.Dir()
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	for _, k := range kinds {
-		if err := mtccrds.Install(w.ctx, w.dyn, k); err != nil {
+		if err := mtccrds.Install(w.ctx, w.dyn, dir, k); err != nil {
 			w.t.Fatal(err)
 		}
 	}
@@ -66,7 +70,7 @@ func (w *world) obj(gvr schema.GroupVersionResource, kind, namespace, name strin
 	}
 	if status != nil {
 		created.Object["status"] = status
-		created, err = w.dyn.Resource(gvr).Namespace(namespace).UpdateStatus(w.ctx, created, metav1.UpdateOptions{})
+		created, err = w.writeStatus(gvr, created)
 		if err != nil {
 			w.t.Fatalf("set status of %s %s: %v", kind, name, err)
 		}
@@ -81,9 +85,21 @@ func (w *world) setStatus(gvr schema.GroupVersionResource, namespace, name strin
 		w.t.Fatal(err)
 	}
 	cur.Object["status"] = status
-	if _, err := w.dyn.Resource(gvr).Namespace(namespace).UpdateStatus(w.ctx, cur, metav1.UpdateOptions{}); err != nil {
+	if _, err := w.writeStatus(gvr, cur); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// writeStatus writes u's status as its controller would: through the status subresource where the
+// CRD has one (MigrationController, most of Velero's kinds), else with an update of the whole
+// object, as mig-controller does for its kinds.
+func (w *world) writeStatus(gvr schema.GroupVersionResource, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ri := w.dyn.Resource(gvr).Namespace(u.GetNamespace())
+	out, err := ri.UpdateStatus(w.ctx, u, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return ri.Update(w.ctx, u, metav1.UpdateOptions{})
+	}
+	return out, err
 }
 
 func (w *world) exists(gvr schema.GroupVersionResource, namespace, name string) bool {

@@ -60,7 +60,7 @@ func Explain(err error, doing, host string) error {
 	switch {
 	case apierrors.IsForbidden(err):
 		sentence = fmt.Sprintf("cannot %s: the API server said %q; grant that verb to the hook's ServiceAccount (hooks/README.md lists what each hook needs) or run as a user who has it",
-			doing, statusMessage(err))
+			doing, StatusMessage(err))
 	case apierrors.IsUnauthorized(err):
 		sentence = fmt.Sprintf("cannot %s: the API server at %s rejected the credentials (the token is missing, expired or revoked); log in again (oc login) or refresh the kubeconfig",
 			doing, host)
@@ -76,7 +76,8 @@ func Explain(err error, doing, host string) error {
 	return &APIError{Sentence: sentence, Err: err}
 }
 
-func statusMessage(err error) string {
+// StatusMessage is the API server's message in err, or err's text.
+func StatusMessage(err error) string {
 	var s apierrors.APIStatus
 	if errors.As(err, &s) && s.Status().Message != "" {
 		return s.Status().Message

@@ -295,10 +295,10 @@ func TestWriteFBCIsDeterministic(t *testing.T) {
 		t.Run(m, func(t *testing.T) {
 			t.Parallel()
 			a, b := t.TempDir(), t.TempDir()
-			if err := mustFor(t, m).WriteFBC(a); err != nil {
+			if err := mustFor(t, m).WriteFBC(a, ""); err != nil {
 				t.Fatal(err)
 			}
-			if err := mustFor(t, m).WriteFBC(b); err != nil {
+			if err := mustFor(t, m).WriteFBC(b, ""); err != nil {
 				t.Fatal(err)
 			}
 			for _, pkg := range []string{catalog.MTCPackage, catalog.OADPPackage} {
@@ -711,7 +711,7 @@ type csvDoc struct {
 func readFBC(t *testing.T, c *catalog.Catalog) fbcRead {
 	t.Helper()
 	dir := t.TempDir()
-	if err := c.WriteFBC(dir); err != nil {
+	if err := c.WriteFBC(dir, ""); err != nil {
 		t.Fatal(err)
 	}
 	out := fbcRead{channels: map[string][]fbcEntry{}, bundles: map[string]fbcBundle{}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mtc-helm/mtc-helm/internal/catalog"
+	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/repo"
 	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
@@ -19,11 +20,15 @@ import (
 func TestIntegrationOpmValidate(t *testing.T) {
 	envtest.SkipIfShort(t)
 	opm := opmBinary(t)
+	crdDir, err := mtccrds.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range catalog.Minors() {
 		t.Run(m, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			if err := mustFor(t, m).WriteFBC(dir); err != nil {
+			if err := mustFor(t, m).WriteFBC(dir, crdDir); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

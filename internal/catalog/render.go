@@ -77,9 +77,10 @@ type propBundleObject struct {
 // WriteFBC writes the catalog as FBC into dir: dir/<package>/catalog.json for each package, a
 // stream of JSON documents (olm.package, its olm.channels, its olm.bundles). The same catalog
 // always gives the same bytes. Other files in dir are left alone, and `opm serve` reads them too.
-func (c *Catalog) WriteFBC(dir string) error {
+// crdDir holds Velero's CRD manifests for the OADP bundles (mtccrds.CRD).
+func (c *Catalog) WriteFBC(dir, crdDir string) error {
 	for _, p := range c.packages {
-		b, err := c.render(p)
+		b, err := c.render(p, crdDir)
 		if err != nil {
 			return fmt.Errorf("failed to render package %s of the OpenShift %s catalog: %w", p.name, c.Minor(), err)
 		}
@@ -95,7 +96,7 @@ func (c *Catalog) WriteFBC(dir string) error {
 }
 
 // render writes one package's FBC documents.
-func (c *Catalog) render(p *pkg) ([]byte, error) {
+func (c *Catalog) render(p *pkg, crdDir string) ([]byte, error) {
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
@@ -114,7 +115,7 @@ func (c *Catalog) render(p *pkg) ([]byte, error) {
 	}
 	for _, ch := range p.channels {
 		for _, b := range ch.bundles {
-			doc, err := bundleDoc(b)
+			doc, err := bundleDoc(b, crdDir)
 			if err != nil {
 				return nil, fmt.Errorf("bundle %s: %w", b.CSV, err)
 			}
@@ -133,7 +134,7 @@ var packageDescription = map[string]string{
 
 // bundleDoc is a bundle's olm.bundle document: inline (image ""), with its package, GVKs, required
 // package, OpenShift limit and objects (the CSV first, then the CRDs and other manifests).
-func bundleDoc(b Bundle) (fbcBundle, error) {
+func bundleDoc(b Bundle, crdDir string) (fbcBundle, error) {
 	doc := fbcBundle{Schema: "olm.bundle", Name: b.CSV, Package: b.Package, Image: ""}
 	add := func(typ string, v any) { doc.Properties = append(doc.Properties, fbcProperty{typ, v}) }
 	add("olm.package", propPackage{b.Package, b.Version})
@@ -148,7 +149,11 @@ func bundleDoc(b Bundle) (fbcBundle, error) {
 	}
 	objs := []any{csvFor(b)}
 	for _, k := range b.Owned {
-		objs = append(objs, mtccrds.CRD(k, "v1").Object)
+		crd, err := mtccrds.CRD(k, "v1", crdDir)
+		if err != nil {
+			return doc, err
+		}
+		objs = append(objs, crd.Object)
 	}
 	if b.Package == OADPPackage {
 		objs = append(objs, oadpClusterRoles(b.y)...)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
+	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 	"github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
@@ -62,6 +64,19 @@ func startCluster(t *testing.T, flavour string) *localcluster.Cluster {
 		t.Fatalf("local cluster %s: %v", flavour, err)
 	}
 	t.Cleanup(func() { _ = c.Stop() })
+	// configure applies the MigrationController, MigStorage and MigClusters the chart renders into
+	// ConfigMap mtc-configure; with MTC's CRDs in place (OLM would install them), the applier sends them
+	// too. The 1.7 chart brings the MigrationController CRD itself on OpenShift 3.11, whose API server
+	// neither prunes nor checks field names.
+	if f.Kind == localcluster.OCP4 {
+		dyn, err := dynamic.NewForConfig(c.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mtccrds.Install(ctx, dyn, "", mtccrds.MTC); err != nil {
+			t.Fatalf("MTC's CRDs on %s: %v", flavour, err)
+		}
+	}
 	return c
 }
 
@@ -205,6 +220,63 @@ func TestIntegrationPlatformRefusals(t *testing.T) {
 	}
 }
 
+// configureConfigMap is the ConfigMap whose key objects.yaml holds what the configure hook applies.
+const configureConfigMap = "mtc-configure"
+
+// TestIntegrationMisspelledFieldRefused changes one field name in the library chart's MigStorage
+// template, as a slip in a template edit would (awsS3Url spelled awsS3URL, as its Go field is), and
+// shows that the API server refuses the MigStorage with MTC's CRD schema and strict field validation,
+// naming the field; the unchanged chart passes. Without a schema the field would be kept and ignored
+// by mig-controller, and on a cluster pruned in silence.
+func TestIntegrationMisspelledFieldRefused(t *testing.T) {
+	envtest.SkipIfShort(t)
+	root, helm := setup(t, "helm")
+	c := startCluster(t, clusterFlavours["ocp4-ovn"])
+	applier, err := newApplier(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-f", filepath.Join(root, "values", "storage-aws.yaml"), "--set", "replicationRepository.endpoint=https://s3.example.com"}
+	out, _, err := renderOnline(root, helm, c.Kubeconfig, "mtc-1.8", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := applier.apply(t, out); err != nil {
+		t.Fatalf("the chart as it is: %v", err)
+	}
+
+	copyRoot := t.TempDir()
+	for _, chart := range []string{"mtc-lib", "mtc-1.8"} {
+		if err := os.CopyFS(filepath.Join(copyRoot, "charts", chart), os.DirFS(filepath.Join(root, "charts", chart))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tpl := filepath.Join(copyRoot, "charts", "mtc-lib", "templates", "_storage.tpl")
+	src, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const right, wrong = `"awsS3Url" $r.endpoint`, `"awsS3URL" $r.endpoint`
+	if !bytes.Contains(src, []byte(right)) {
+		t.Fatalf("%s no longer sets %s: update this test", tpl, right)
+	}
+	if err := os.WriteFile(tpl, bytes.Replace(src, []byte(right), []byte(wrong), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(helm, "dependency", "build", filepath.Join(copyRoot, "charts", "mtc-1.8")).CombinedOutput(); err != nil {
+		t.Fatalf("helm dependency build: %v\n%s", err, out)
+	}
+	out, _, err = renderOnline(copyRoot, helm, c.Kubeconfig, "mtc-1.8", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = applier.apply(t, out)
+	const want = `unknown field "spec.backupStorageConfig.awsS3URL"`
+	if err == nil || !strings.Contains(err.Error(), "MigStorage") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("the misspelled MigStorage: want a refusal naming %s, got %v", want, err)
+	}
+}
+
 // applier sends rendered objects to one cluster.
 type applier struct {
 	client  kubernetes.Interface
@@ -284,6 +356,19 @@ func (a *applier) apply(t *testing.T, manifest []byte) (int, error) {
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return 0, fmt.Errorf("failed to create namespace %s: %w", ns, err)
 		}
+	}
+	// What configure will apply is checked as the release's own objects are, where the API server
+	// can check it without creating it (MTC's CRDs are in place there; see startCluster).
+	for _, o := range slices.Clone(objs) {
+		if !a.dryRun || o.GetKind() != "ConfigMap" || o.GetName() != configureConfigMap {
+			continue
+		}
+		data, _, _ := unstructured.NestedString(o.Object, "data", "objects.yaml")
+		applied, err := decodeObjects([]byte(data))
+		if err != nil {
+			return 0, fmt.Errorf("ConfigMap %s key objects.yaml: %w", configureConfigMap, err)
+		}
+		objs = append(objs, applied...)
 	}
 	// Pods name their ServiceAccount, and admission refuses a pod (even in a dry run) whose
 	// ServiceAccount does not exist; a real install creates them first (lower hook weights), so here

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
+	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -23,7 +24,11 @@ import (
 // cluster roles and a binding of the user's whose names hold velero and migration.openshift.io.
 func usersVelero(t *testing.T, ctx context.Context, e *testenv.Env) {
 	t.Helper()
-	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.Velero); err != nil {
+	dir, err := mtccrds.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mtccrds.Install(ctx, e.Dynamic, dir, mtccrds.Velero); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "velero"}}, metav1.CreateOptions{}); err != nil {
@@ -102,6 +107,39 @@ func TestIntegrationUninstallLeavesOtherPeoplesThings(t *testing.T) {
 		return "", false
 	}
 	if err := l.SettleAndCompare(ctx, e, before, allowed, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a cluster where the user installed OADP through OLM in a namespace of their own, with a Backup of
+// theirs, helm install brings MTC's own OADP into openshift-migration beside it (the same CRDs), and
+// helm uninstall removes MTC's and leaves the user's OADP, its Subscription, CSV and Backup, and every
+// velero.io and oadp.openshift.io CRD as they were, compared object by object.
+func TestIntegrationUninstallLeavesAUsersOADP(t *testing.T) {
+	l := lab(t, "helm")
+	ctx := ctxFor(t)
+	e := cluster(t, l, ocp417)
+	const adp = "openshift-adp"
+	if err := lifecycle.SubscribeByHand(ctx, e, adp, "redhat-oadp-operator", "redhat-oadp-operator", "stable-1.4", 1); err != nil {
+		t.Fatal(err)
+	}
+	backup := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "velero.io/v1", "kind": "Backup",
+		"metadata": map[string]any{"name": "weekly-20261129", "namespace": adp},
+		"spec":     map[string]any{"includedNamespaces": []any{"shop"}, "storageLocation": "default"}}}
+	if _, err := e.Dynamic.Resource(kube.VeleroBackups).Namespace(adp).Create(ctx, backup, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), noRemotes(t, l, e)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(true), 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

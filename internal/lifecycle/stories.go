@@ -388,68 +388,8 @@ func ExportedRecords(ctx context.Context, e *testenv.Env, mustHold string) ([]st
 // MigrationController and a MigPlan of the user's. It returns when the operator has made the
 // migration controller's Deployment.
 func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
-	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{}); err != nil {
+	if err := SubscribeByHand(ctx, e, Namespace, sub, "mtc-operator", "release-v1.8", 2); err != nil {
 		return err
-	}
-	objs := []struct {
-		gvr schema.GroupVersionResource
-		obj map[string]any
-	}{
-		{schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}, map[string]any{
-			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": "migration", "namespace": Namespace},
-			"spec": map[string]any{"targetNamespaces": []any{Namespace}}}},
-		{subscriptions, map[string]any{
-			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": sub, "namespace": Namespace},
-			"spec": map[string]any{"name": "mtc-operator", "channel": "release-v1.8", "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}},
-	}
-	for _, o := range objs {
-		if _, err := e.Dynamic.Resource(o.gvr).Namespace(Namespace).Create(ctx, &unstructured.Unstructured{Object: o.obj}, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-	}
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
-		s, err := e.Dynamic.Resource(subscriptions).Namespace(Namespace).Get(ctx, sub, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		name := nested(s, "status", "installedCSV")
-		if name == "" {
-			return false, nil
-		}
-		csv, err := e.Dynamic.Resource(csvs).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return err == nil && nested(csv, "status", "phase") == "Succeeded", err
-	})
-	if err != nil {
-		return fmt.Errorf("the hand-made Subscription did not reach a Succeeded CSV: %w", err)
-	}
-	// And OLM is done: every InstallPlan Complete, every CSV (MTC's and OADP's) Succeeded.
-	installplans := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "installplans"}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
-		ips, err := e.Dynamic.Resource(installplans).Namespace(Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for i := range ips.Items {
-			if nested(&ips.Items[i], "status", "phase") != "Complete" {
-				return false, nil
-			}
-		}
-		list, err := e.Dynamic.Resource(csvs).Namespace(Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for i := range list.Items {
-			if nested(&list.Items[i], "status", "phase") != "Succeeded" {
-				return false, nil
-			}
-		}
-		return len(ips.Items) > 0 && len(list.Items) >= 2, nil
-	})
-	if err != nil {
-		return fmt.Errorf("OLM did not finish the hand-made install (InstallPlans Complete, MTC's and OADP's CSVs Succeeded): %w", err)
 	}
 	for _, o := range []struct {
 		gvr schema.GroupVersionResource
@@ -473,6 +413,76 @@ func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
 		}
 		return err == nil && d.Status.AvailableReplicas > 0, err
 	})
+}
+
+// SubscribeByHand does what a person does to install an operator through OLM: the namespace, an
+// OperatorGroup for it alone and a Subscription named sub to pkg's channel in redhat-operators; it
+// returns once the Subscription's CSV has Succeeded and OLM is done (every InstallPlan Complete, at
+// least csvs CSVs, each Succeeded).
+func SubscribeByHand(ctx context.Context, e *testenv.Env, namespace, sub, pkg, channel string, csvCount int) error {
+	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	objs := []struct {
+		gvr schema.GroupVersionResource
+		obj map[string]any
+	}{
+		{schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}, map[string]any{
+			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": namespace, "namespace": namespace},
+			"spec": map[string]any{"targetNamespaces": []any{namespace}}}},
+		{subscriptions, map[string]any{
+			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": sub, "namespace": namespace},
+			"spec": map[string]any{"name": pkg, "channel": channel, "source": "redhat-operators", "sourceNamespace": "openshift-marketplace"}}},
+	}
+	for _, o := range objs {
+		if _, err := e.Dynamic.Resource(o.gvr).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: o.obj}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		s, err := e.Dynamic.Resource(subscriptions).Namespace(namespace).Get(ctx, sub, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		name := nested(s, "status", "installedCSV")
+		if name == "" {
+			return false, nil
+		}
+		csv, err := e.Dynamic.Resource(csvs).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && nested(csv, "status", "phase") == "Succeeded", err
+	})
+	if err != nil {
+		return fmt.Errorf("the hand-made Subscription %s/%s did not reach a Succeeded CSV: %w", namespace, sub, err)
+	}
+	installplans := schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "installplans"}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		ips, err := e.Dynamic.Resource(installplans).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range ips.Items {
+			if nested(&ips.Items[i], "status", "phase") != "Complete" {
+				return false, nil
+			}
+		}
+		list, err := e.Dynamic.Resource(csvs).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range list.Items {
+			if nested(&list.Items[i], "status", "phase") != "Succeeded" {
+				return false, nil
+			}
+		}
+		return len(ips.Items) > 0 && len(list.Items) >= csvCount, nil
+	})
+	if err != nil {
+		return fmt.Errorf("OLM did not finish the hand-made install in %s (InstallPlans Complete, %d CSVs Succeeded): %w", namespace, csvCount, err)
+	}
+	return nil
 }
 
 // RefusedInstallLeftovers explains what a refused install and the uninstall after it may leave on a

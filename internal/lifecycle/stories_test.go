@@ -73,6 +73,18 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 		if spec["version"] == nil || !strings.HasPrefix(spec["version"].(string), "1.7") {
 			t.Errorf("the legacy operator did not reconcile the MigrationController: spec.version = %v", spec["version"])
 		}
+		// The legacy operator writes its version before it creates Velero; the install returns once
+		// Velero runs, restic on every node.
+		if velero, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "velero", metav1.GetOptions{}); err != nil {
+			t.Errorf("Deployment velero after the install: %v", err)
+		} else if velero.Status.AvailableReplicas < 1 {
+			t.Errorf("Deployment velero after the install: %d replicas available", velero.Status.AvailableReplicas)
+		}
+		if restic, err := e.Client.AppsV1().DaemonSets(ns).Get(ctx, "restic", metav1.GetOptions{}); err != nil {
+			t.Errorf("DaemonSet restic after the install: %v", err)
+		} else if st := restic.Status; st.DesiredNumberScheduled == 0 || st.NumberReady != st.DesiredNumberScheduled {
+			t.Errorf("DaemonSet restic after the install: %d of %d pods ready", st.NumberReady, st.DesiredNumberScheduled)
+		}
 		// The empty project node selector lets restic run on every node, as operator.yml's Namespace has it.
 		nsObj, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if err != nil {

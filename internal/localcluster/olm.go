@@ -38,7 +38,7 @@ func (c *Cluster) startOLM(ctx context.Context, dyn dynamic.Interface) error {
 		return err
 	}
 	dir := filepath.Join(c.Dir, "catalog")
-	if err := cat.WriteFBC(dir); err != nil {
+	if err := cat.WriteFBC(dir, c.opts.CRDDir); err != nil {
 		return fmt.Errorf("failed to write the file-based catalog: %w", err)
 	}
 	opm, err := c.bin("opm")

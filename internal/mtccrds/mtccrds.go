@@ -1,8 +1,13 @@
-// Package mtccrds provides stand-in CustomResourceDefinitions for the MTC (migration.openshift.io) and
-// Velero (velero.io) custom resources, for tests and test doubles. No Go module ships the real ones; these
-// carry the real names, groups, versions, kinds, scopes and short names (see
-// ../shared/reference/mtc-facts.md §4a, §4b) with an open schema (x-kubernetes-preserve-unknown-fields) and
-// the status subresource, which is all the hooks and the doubles rely on.
+// Package mtccrds provides the CustomResourceDefinitions of MTC (migration.openshift.io) and Velero
+// (velero.io) for tests and test doubles, with the real names, groups, versions, kinds, scopes and short
+// names (see ../shared/reference/mtc-facts.md §4a, §4b):
+//   - the ten kinds mig-controller serves get structural schemas written from its API types (schema.go)
+//     and no status subresource, as in MTC's bundle; MigrationController keeps an open schema and has the
+//     status subresource, as the ansible operator's CRD;
+//   - Velero's kinds are the manifests of Velero's own module, which `make tools` copies into
+//     bin/crds/velero, where that module ships the kind (Velero 1.14: not ResticRepository);
+//   - the rest (ResticRepository, and every kind on Kubernetes 1.11, whose apiextensions v1beta1
+//     predates structural schemas) are stand-ins with an open schema and the status subresource.
 //
 // Install applies them through apiextensions.k8s.io/v1, or v1beta1 on Kubernetes 1.11 (OCP 3.11), and
 // waits until they are Established.
@@ -11,6 +16,8 @@ package mtccrds
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +28,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mtc-helm/mtc-helm/internal/repo"
 )
 
 // Kind describes one custom resource kind.
@@ -66,51 +75,80 @@ var Velero = []Kind{
 	{"velero.io", "v1", "ServerStatusRequest", "serverstatusrequests", ""},
 }
 
-// CRD renders the CRD of k as apiextensions.k8s.io/v1 or (apiVersion "v1beta1") v1beta1.
-func CRD(k Kind, apiVersion string) *unstructured.Unstructured {
+// Dir is the directory `make tools` fills with CRD manifests: bin/crds of the repository.
+func Dir() (string, error) {
+	root, err := repo.Root()
+	if err != nil {
+		return "", err
+	}
+	dir, err := repo.Tool(filepath.Join(root, "bin"), "crds/velero")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(dir), nil
+}
+
+// CRD renders the CRD of k as apiextensions.k8s.io/v1 or (apiVersion "v1beta1") v1beta1. crdDir is
+// where Velero's manifests are (Dir); with "" (unit tests that run no API server) Velero's kinds are
+// stand-ins too.
+func CRD(k Kind, apiVersion, crdDir string) (*unstructured.Unstructured, error) {
+	if apiVersion != "v1beta1" && k.Group == "velero.io" && crdDir != "" {
+		p := filepath.Join(crdDir, "velero", k.Group+"_"+k.Plural+".yaml")
+		data, err := os.ReadFile(p)
+		if err == nil {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(data, &u.Object); err != nil {
+				return nil, fmt.Errorf("failed to read Velero's CRD manifest %s: %w", p, err)
+			}
+			return u, nil
+		}
+		if _, derr := os.Stat(filepath.Dir(p)); derr != nil {
+			return nil, fmt.Errorf("%s is missing: run `make tools` to fetch Velero's CRDs", filepath.Dir(p))
+		}
+	}
 	names := map[string]any{"kind": k.Kind, "listKind": k.Kind + "List", "plural": k.Plural, "singular": strings.ToLower(k.Kind)}
 	if k.Short != "" {
 		names["shortNames"] = []any{k.Short}
 	}
 	spec := map[string]any{"group": k.Group, "names": names, "scope": "Namespaced"}
+	labels := map[string]any{}
+	s, served := specs[k.Kind]
+	served = served && k.Group == "migration.openshift.io"
+	if !served {
+		labels["mtc-helm.io/test-double"] = "true"
+	}
 	if apiVersion == "v1beta1" {
 		spec["version"] = k.Version
 		spec["versions"] = []any{map[string]any{"name": k.Version, "served": true, "storage": true}}
-		spec["subresources"] = map[string]any{"status": map[string]any{}}
+		if !served {
+			spec["subresources"] = map[string]any{"status": map[string]any{}}
+		}
 	} else {
 		apiVersion = "v1"
-		spec["versions"] = []any{map[string]any{
-			"name": k.Version, "served": true, "storage": true,
-			"subresources": map[string]any{"status": map[string]any{}},
-			"schema": map[string]any{"openAPIV3Schema": map[string]any{
-				"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-			}},
-		}}
+		v := map[string]any{"name": k.Version, "served": true, "storage": true, "schema": map[string]any{"openAPIV3Schema": openSchema()}}
+		if served {
+			v["schema"] = map[string]any{"openAPIV3Schema": kindSchema(s)}
+			v["subresources"] = map[string]any{}
+		} else {
+			v["subresources"] = map[string]any{"status": map[string]any{}}
+		}
+		spec["versions"] = []any{v}
+	}
+	meta := map[string]any{"name": k.Name()}
+	if len(labels) > 0 {
+		meta["labels"] = labels
 	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiextensions.k8s.io/" + apiVersion,
 		"kind":       "CustomResourceDefinition",
-		"metadata":   map[string]any{"name": k.Name(), "labels": map[string]any{"mtc-helm.io/test-double": "true"}},
+		"metadata":   meta,
 		"spec":       spec,
-	}}
+	}}, nil
 }
 
-// Manifest renders the CRDs of kinds as a multi-document YAML stream (apiextensions v1).
-func Manifest(kinds []Kind) ([]byte, error) {
-	var b strings.Builder
-	for _, k := range kinds {
-		y, err := yaml.Marshal(CRD(k, "v1").Object)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("---\n")
-		b.Write(y)
-	}
-	return []byte(b.String()), nil
-}
-
-// Install creates the CRDs of kinds (those that exist are left alone) and waits until all are Established.
-func Install(ctx context.Context, dyn dynamic.Interface, kinds []Kind) error {
+// Install creates the CRDs of kinds (those that exist are left alone) and waits until all are
+// Established; crdDir is as for CRD.
+func Install(ctx context.Context, dyn dynamic.Interface, crdDir string, kinds []Kind) error {
 	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	if _, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); apierrors.IsNotFound(err) {
 		gvr.Version = "v1beta1"
@@ -127,7 +165,11 @@ func Install(ctx context.Context, dyn dynamic.Interface, kinds []Kind) error {
 		if err != nil {
 			return fmt.Errorf("CRD %s is still being deleted: %w", k.Name(), err)
 		}
-		_, err = dyn.Resource(gvr).Create(ctx, CRD(k, gvr.Version), metav1.CreateOptions{})
+		crd, err := CRD(k, gvr.Version, crdDir)
+		if err != nil {
+			return err
+		}
+		_, err = dyn.Resource(gvr).Create(ctx, crd, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("failed to create CRD %s: %w", k.Name(), err)
 		}

@@ -99,6 +99,11 @@ data:
     {{- toYaml $operator | nindent 4 }}
   objects.yaml: |
     {{- include "mtc.lib.controller.objects" . | nindent 4 }}
+  {{- $egress := include "mtc.lib.policies.egressPlan" . | fromJson }}
+  {{- if or $egress.merge $egress.unmerge }}
+  egress.yaml: |
+    {{- toYaml (dict "owner" (printf "%s/%s" .Release.Namespace .Release.Name) "kind" $egress.kind "rules" (include "mtc.lib.policies.egressPeerRules" . | fromJsonArray) "merge" $egress.merge "unmerge" $egress.unmerge) | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{/*

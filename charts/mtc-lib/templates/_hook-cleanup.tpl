@@ -10,9 +10,14 @@ Code: hooks/cleanup.
 {{- $h := $v.hooks.cleanup -}}
 {{- if $h.enabled -}}
 {{- include "mtc.lib.hooks.rbac" (dict "context" . "name" "cleanup" "events" "pre-delete,post-delete" "rules" "hookCleanup") }}
+{{- $egress := include "mtc.lib.policies.egressPlan" . | fromJson }}
+{{- include "mtc.lib.policies.egressRBAC" (dict "context" . "name" "cleanup" "events" "pre-delete" "kind" $egress.kind "targets" $egress.merge) }}
 {{- range $phase := list "pre-delete" "post-delete" }}
 {{- $args := list "cleanup" "--phase" $phase "--release" $.Release.Name -}}
 {{- if $h.duringMigration -}}{{- $args = append $args "--during-migration" -}}{{- end -}}
+{{- if and $egress.merge (eq $phase "pre-delete") -}}
+{{- $args = concat $args (list "--egress-kind" $egress.kind "--egress-unmerge" (include "mtc.lib.policies.egressTargets" $egress.merge)) -}}
+{{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" (int $h.timeoutSeconds))) }}
 ---
 apiVersion: batch/v1

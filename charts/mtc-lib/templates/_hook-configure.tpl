@@ -9,6 +9,8 @@ be ready. Code: hooks/configure.
 {{- if $h.enabled -}}
 {{- $events := "post-install,post-upgrade,post-rollback" -}}
 {{- include "mtc.lib.hooks.rbac" (dict "context" . "name" "configure" "events" $events "rules" "hookConfigure") }}
+{{- $egress := include "mtc.lib.policies.egressPlan" . | fromJson }}
+{{- include "mtc.lib.policies.egressRBAC" (dict "context" . "name" "configure" "events" $events "kind" $egress.kind "targets" (concat $egress.merge $egress.unmerge)) }}
 ---
 apiVersion: batch/v1
 kind: Job
@@ -24,7 +26,8 @@ spec:
 
 {{/* configure: waits for the operator (OLM or the legacy Deployment) and the CRDs, gives the legacy namespace
 the empty project node selector (get, patch), then server-side applies ConfigMap mtc-configure (patch; create
-only where the API server has no server-side apply), polls each object, and deletes the MigStorages and
+only where the API server has no server-side apply), polls each object (legacy: also Deployment velero and
+DaemonSet restic, get), and deletes the MigStorages and
 MigClusters of the release that the values dropped unless a MigPlan names them (list, delete). Code:
 hooks/configure. */}}
 {{- define "mtc.lib.hookConfigure.rules.cluster" -}}
@@ -57,6 +60,11 @@ hooks/configure. */}}
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get"]
+{{- if include "mtc.lib.legacy.enabled" . }}
+- apiGroups: ["apps"]
+  resources: ["daemonsets"]
+  verbs: ["get"]
+{{- end }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]

@@ -30,9 +30,16 @@ pre-install,pre-upgrade,pre-rollback
 {{- $args = concat $args (list "--remotes-secret" "mtc-version-check-remotes") -}}
 {{- end -}}
 {{- if $h.allowUnsupported -}}{{- $args = append $args "--allow-unsupported" -}}{{- end -}}
-{{- with $v.egressPolicies.namespaces -}}
-{{- $sdn := eq (include "mtc.lib.platform.networkType" $) "OpenShiftSDN" -}}
-{{- $args = concat $args (list "--egress-namespaces" (join "," .) "--egress-kind" (ternary "EgressNetworkPolicy" "EgressFirewall" $sdn) "--egress-name" (ternary $v.egressPolicies.name "default" $sdn)) -}}
+{{- if $v.egressPolicies.namespaces -}}
+{{- $egress := include "mtc.lib.policies.egressPlan" . | fromJson -}}
+{{- $sdn := eq $egress.kind "EgressNetworkPolicy" -}}
+{{- $args = concat $args (list "--egress-kind" $egress.kind) -}}
+{{- with $egress.create -}}
+{{- $args = concat $args (list "--egress-namespaces" (join "," .) "--egress-name" (ternary $v.egressPolicies.name "default" $sdn)) -}}
+{{- end -}}
+{{- with $egress.merge -}}
+{{- $args = concat $args (list "--egress-merge" (include "mtc.lib.policies.egressTargets" .) "--egress-rules" (include "mtc.lib.policies.egressPeerRules" $)) -}}
+{{- end -}}
 {{- end -}}
 {{- $args = concat $args (list "--timeout" (printf "%ds" $timeout)) -}}
 {{- if include "mtc.lib.hookVersionCheck.storageCheck" . -}}

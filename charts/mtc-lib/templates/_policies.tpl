@@ -135,22 +135,124 @@ spec:
 {{- end }}
 
 {{/*
-mtc.lib.policies.egressRules: the egress rules shared by every listed namespace: Allow for each peer CIDR
-and DNS name (peers sorted by name), then egressPolicies.extraRules. Rules match in order, so the Allow
-rules come before any Deny.
+mtc.lib.policies.egressPeerRules: the Allow rules of the peers alone, the rules merged into a policy of the
+user's (its own Deny rules stay after them; egressPolicies.extraRules are for the chart's own policies).
 */}}
-{{- define "mtc.lib.policies.egressRules" -}}
+{{- define "mtc.lib.policies.egressPeerRules" -}}
 {{- $rules := list -}}
 {{- range $name, $peer := .Values.egressPolicies.peers -}}
 {{- range $peer.cidrs -}}{{- $rules = append $rules (dict "type" "Allow" "to" (dict "cidrSelector" .)) -}}{{- end -}}
 {{- range $peer.dnsNames -}}{{- $rules = append $rules (dict "type" "Allow" "to" (dict "dnsName" .)) -}}{{- end -}}
 {{- end -}}
-{{- concat $rules .Values.egressPolicies.extraRules | toYaml -}}
+{{- toJson $rules -}}
 {{- end }}
 
 {{/*
-mtc.lib.policies.egressPolicies: one EgressFirewall "default" (OVN-Kubernetes) or one EgressNetworkPolicy
-(OpenShiftSDN) per listed namespace, holding all peers: a namespace may have only one such object.
+mtc.lib.policies.egressRules: the egress rules shared by every listed namespace: Allow for each peer CIDR
+and DNS name (peers sorted by name), then egressPolicies.extraRules. Rules match in order, so the Allow
+rules come before any Deny.
+*/}}
+{{- define "mtc.lib.policies.egressRules" -}}
+{{- concat (include "mtc.lib.policies.egressPeerRules" . | fromJsonArray) .Values.egressPolicies.extraRules | toYaml -}}
+{{- end }}
+
+{{/*
+mtc.lib.policies.egressPlan: JSON {kind, apiVersion, create, merge, unmerge}. A namespace holds one egress
+policy (OpenShift SDN drops all egress of a namespace with two EgressNetworkPolicies; OVN-Kubernetes reads
+only the EgressFirewall named default), so each listed namespace where the cluster already has one that
+is not this release's gets MTC's rules merged into it by the configure hook (merge: its namespace and
+name), and the others get the chart's own policy (create). Policies an earlier revision merged into, in
+namespaces no longer listed, get MTC's rules taken out (unmerge). Without a cluster to look up (helm
+template), every namespace is create, and version-check refuses where a policy of the user's appears.
+*/}}
+{{- define "mtc.lib.policies.egressPlan" -}}
+{{- $ep := .Values.egressPolicies -}}
+{{- $sdn := eq (include "mtc.lib.platform.networkType" .) "OpenShiftSDN" -}}
+{{- $plan := dict "kind" (ternary "EgressNetworkPolicy" "EgressFirewall" $sdn) "apiVersion" (ternary "network.openshift.io/v1" "k8s.ovn.org/v1" $sdn) "create" list "merge" list "unmerge" list -}}
+{{- $owner := printf "%s/%s" .Release.Namespace .Release.Name -}}
+{{- $merged := list -}}
+{{- $served := .Capabilities.APIVersions.Has (printf "%s/%s" $plan.apiVersion $plan.kind) -}}
+{{- range $ns := $ep.namespaces -}}
+{{- $found := "" -}}
+{{- $items := list -}}
+{{- if $served -}}{{- $items = (lookup $plan.apiVersion $plan.kind $ns "").items | default list -}}{{- end -}}
+{{- range $items -}}
+{{- $a := .metadata.annotations | default dict -}}
+{{- $ours := and (eq (get $a "meta.helm.sh/release-name") $.Release.Name) (eq (get $a "meta.helm.sh/release-namespace") $.Release.Namespace) -}}
+{{- if and (not $ours) (or $sdn (eq .metadata.name "default")) (not $found) -}}{{- $found = .metadata.name -}}{{- end -}}
+{{- end -}}
+{{- if $found -}}
+{{- $_ := set $plan "merge" (append $plan.merge (dict "namespace" $ns "name" $found)) -}}
+{{- $merged = append $merged (printf "%s/%s" $ns $found) -}}
+{{- else -}}
+{{- $_ := set $plan "create" (append $plan.create $ns) -}}
+{{- end -}}
+{{- end -}}
+{{- $all := list -}}
+{{- if $served -}}{{- $all = (lookup $plan.apiVersion $plan.kind "" "").items | default list -}}{{- end -}}
+{{- range $all -}}
+{{- $a := .metadata.annotations | default dict -}}
+{{- $t := printf "%s/%s" .metadata.namespace .metadata.name -}}
+{{- if and (eq (get $a "mtc-helm.io/egress-merged-by") $owner) (not (has $t $merged)) -}}
+{{- $_ := set $plan "unmerge" (append $plan.unmerge (dict "namespace" .metadata.namespace "name" .metadata.name)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $plan -}}
+{{- end }}
+
+{{/*
+mtc.lib.policies.egressTargets: "namespace/name,..." of a list of {namespace, name}.
+*/}}
+{{- define "mtc.lib.policies.egressTargets" -}}
+{{- $out := list -}}
+{{- range . -}}{{- $out = append $out (printf "%s/%s" .namespace .name) -}}{{- end -}}
+{{- join "," $out -}}
+{{- end }}
+
+{{/*
+mtc.lib.policies.egressRBAC: for a hook that changes the user's policies, a Role and RoleBinding in each
+namespace of targets: get and update on exactly those policies, nothing else.
+Usage: {{ include "mtc.lib.policies.egressRBAC" (dict "context" $ "name" "configure" "events" $events "kind" $plan.kind "targets" $targets) }}
+*/}}
+{{- define "mtc.lib.policies.egressRBAC" -}}
+{{- $ctx := .context -}}
+{{- $name := printf "mtc-hook-%s" .name -}}
+{{- $component := printf "hook-%s" .name -}}
+{{- $early := fromYaml (include "mtc.lib.hooks.annotations" (dict "events" .events "weight" -30)) -}}
+{{- $late := fromYaml (include "mtc.lib.hooks.annotations" (dict "events" .events "weight" -20)) -}}
+{{- $byNS := dict -}}
+{{- range .targets -}}{{- $_ := set $byNS .namespace (append (get $byNS .namespace | default list) .name) -}}{{- end -}}
+{{- $resource := ternary "egressnetworkpolicies" "egressfirewalls" (eq .kind "EgressNetworkPolicy") -}}
+{{- $group := ternary "network.openshift.io" "k8s.ovn.org" (eq .kind "EgressNetworkPolicy") -}}
+{{- range $ns := keys $byNS | sortAlpha }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" (printf "%s-egress" $name) "namespace" $ns "component" $component "annotations" $early) }}
+rules:
+  - apiGroups: [{{ $group | quote }}]
+    resources: [{{ $resource | quote }}]
+    resourceNames: {{ get $byNS $ns | uniq | sortAlpha | toJson }}
+    verbs: ["get", "update"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+{{ include "mtc.lib.labels.metadata" (dict "context" $ctx "name" (printf "%s-egress" $name) "namespace" $ns "component" $component "annotations" $late) }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}-egress
+subjects:
+  - kind: ServiceAccount
+    name: {{ $name }}
+    namespace: {{ $ctx.Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+mtc.lib.policies.egressPolicies: the chart's own EgressFirewall "default" (OVN-Kubernetes) or
+EgressNetworkPolicy (OpenShiftSDN) in each listed namespace that holds none of the user's, with every peer
+and egressPolicies.extraRules (see mtc.lib.policies.egressPlan for the others).
 */}}
 {{- define "mtc.lib.policies.egressPolicies" -}}
 {{- $ctx := . -}}
@@ -158,7 +260,8 @@ mtc.lib.policies.egressPolicies: one EgressFirewall "default" (OVN-Kubernetes) o
 {{- if $ep.namespaces -}}
 {{- $ovn := eq (include "mtc.lib.platform.networkType" .) "OVNKubernetes" -}}
 {{- $rules := include "mtc.lib.policies.egressRules" . -}}
-{{- range $ns := $ep.namespaces }}
+{{- $plan := include "mtc.lib.policies.egressPlan" . | fromJson -}}
+{{- range $ns := $plan.create }}
 ---
 {{- if $ovn }}
 apiVersion: k8s.ovn.org/v1

@@ -60,13 +60,15 @@ func (d *Double) listAll(ctx context.Context, gvr schema.GroupVersionResource) (
 	return l.Items, nil
 }
 
-// updateStatus applies mutate to a copy and writes the status when mutate reports a change.
+// updateStatus applies mutate to a copy and writes it when mutate reports a change. The kinds
+// mig-controller serves have no status subresource, so it updates the whole object, as mig-controller
+// does; a spec changed meanwhile makes the update conflict, and the next pass starts again.
 func (d *Double) updateStatus(ctx context.Context, gvr schema.GroupVersionResource, u *unstructured.Unstructured, mutate func(*unstructured.Unstructured) bool) error {
 	c := u.DeepCopy()
 	if !mutate(c) {
 		return nil
 	}
-	_, err := d.dyn.Resource(gvr).Namespace(c.GetNamespace()).UpdateStatus(ctx, c, metav1.UpdateOptions{})
+	_, err := d.dyn.Resource(gvr).Namespace(c.GetNamespace()).Update(ctx, c, metav1.UpdateOptions{})
 	return client(err)
 }
 
@@ -74,14 +76,20 @@ func (d *Double) updateStatus(ctx context.Context, gvr schema.GroupVersionResour
 // object it reconciled; a client that applied a new spec knows from it when the conditions are the new
 // spec's. It reports whether the digest changed.
 func observe(u *unstructured.Unstructured) bool {
-	j, _ := json.Marshal(u.Object["spec"])
-	sum := sha256.Sum256(j)
-	d := hex.EncodeToString(sum[:])
+	d := specDigest(u)
 	if cur, _, _ := unstructured.NestedString(u.Object, "status", "observedDigest"); cur == d {
 		return false
 	}
 	_ = unstructured.SetNestedField(u.Object, d, "status", "observedDigest")
 	return true
+}
+
+// specDigest is the sha256 of u's spec as JSON. Without a status subresource every status write
+// makes a new generation, so the digest, not the generation, says whether the spec changed.
+func specDigest(u *unstructured.Unstructured) string {
+	j, _ := json.Marshal(u.Object["spec"])
+	sum := sha256.Sum256(j)
+	return hex.EncodeToString(sum[:])
 }
 
 // critical is a blocking condition as mig-controller writes it.
@@ -115,13 +123,13 @@ var storageConds = []string{"InvalidBSProvider", "InvalidBSCredsSecretRef", "Inv
 // StorageRetest is how often mig-controller tests a MigStorage's bucket again (it requeues every 30 s).
 const StorageRetest = 30 * time.Second
 
-// bucketTest is the outcome of one test of a MigStorage's bucket, for the spec generation and Secret
-// version it was made with.
+// bucketTest is the outcome of one test of a MigStorage's bucket, for the spec and Secret version it
+// was made with.
 type bucketTest struct {
-	generation int64
-	secretRV   string
-	at         time.Time
-	err        error
+	digest   string
+	secretRV string
+	at       time.Time
+	err      error
 }
 
 func (d *Double) syncStorages(ctx context.Context, _ string) error {
@@ -202,7 +210,7 @@ func (d *Double) checkStorage(ctx context.Context, s *unstructured.Unstructured)
 // principal's login and listKeys, then Shared Key (gcp and azure at Options.Clouds).
 func (d *Double) testBucket(ctx context.Context, s *unstructured.Unstructured, cfg map[string]any, sec *corev1.Secret) error {
 	last, ok := d.tested[s.GetUID()]
-	if ok && last.generation == s.GetGeneration() && last.secretRV == sec.ResourceVersion && time.Since(last.at) < StorageRetest {
+	if ok && last.digest == specDigest(s) && last.secretRV == sec.ResourceVersion && time.Since(last.at) < StorageRetest {
 		return last.err
 	}
 	str := func(k string) string { v, _ := cfg[k].(string); return v }
@@ -235,7 +243,7 @@ func (d *Double) testBucket(ctx context.Context, s *unstructured.Unstructured, c
 	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	err := c.ControllerTest(tctx, sec.Data)
-	d.tested[s.GetUID()] = bucketTest{generation: s.GetGeneration(), secretRV: sec.ResourceVersion, at: time.Now(), err: err}
+	d.tested[s.GetUID()] = bucketTest{digest: specDigest(s), secretRV: sec.ResourceVersion, at: time.Now(), err: err}
 	if err != nil {
 		d.log.Info("the MigStorage's bucket test failed", "migstorage", s.GetName(), "error", err)
 	}

@@ -36,6 +36,7 @@ const (
 
 var (
 	deployments         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	daemonSets          = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
 	clusterRoles        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
 	clusterRoleBindings = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
 	serviceAccounts     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
@@ -164,7 +165,7 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 	dt.Namespace(t, e, ns)
 
 	// Nothing happens before the operator runs.
-	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.MTC); err != nil {
+	if err := mtccrds.Install(ctx, e.Dynamic, "", mtccrds.MTC); err != nil {
 		t.Fatal(err)
 	}
 	mc := dt.Create(t, e, op.MigrationControllers, controller(map[string]any{
@@ -361,29 +362,44 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 	})
 }
 
-// TestIntegrationOperatorDoubleOCP3 plays the legacy 1.7 operator on OpenShift 3.11: Velero
-// installed by the operator itself, no controller or web console, no status, and cluster-scoped
-// leftovers after the MigrationController is deleted.
+// TestIntegrationOperatorDoubleOCP3 plays the legacy 1.7 operator on OpenShift 3.11: the version
+// written before Velero, Velero (Deployment and the restic DaemonSet) installed by the operator
+// itself and removed with migration_velero false, no controller or web console, no status, and
+// cluster-scoped leftovers after the MigrationController is deleted.
 func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	e := dt.DoublesEnv(t, localcluster.Flavour{Kind: localcluster.OCP3})
 	ctx := context.Background()
 	dt.Namespace(t, e, ns)
-	if err := mtccrds.Install(ctx, e.Dynamic, mtccrds.MTC[:1]); err != nil {
+	if err := mtccrds.Install(ctx, e.Dynamic, "", mtccrds.MTC[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: op.OperatorName}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// The double runs as the operator's pod with this ServiceAccount. Here it gets cluster-admin;
-	// the chart's own legacy ClusterRole is what the lifecycle tests on 3.11 prove (an install, and
-	// one refused when a rule is missing).
-	if _, err := e.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "legacy-operator-test"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: op.OperatorName, Namespace: ns}},
+	// The double runs as the operator's pod with this ServiceAccount. First it may do everything in
+	// the namespace but not create CRDs, so Velero (whose CRDs come first) cannot be installed yet;
+	// then it gets cluster-admin. The chart's own legacy ClusterRole is what the lifecycle tests on
+	// 3.11 prove (an install, and one refused when a rule is missing).
+	bind := func(name, role string) {
+		t.Helper()
+		if _, err := e.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: op.OperatorName, Namespace: ns}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "legacy-operator-test-no-crds"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"", "apps", "migration.openshift.io"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+			{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch"}},
+		},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	bind("legacy-operator-test-no-crds", "legacy-operator-test-no-crds")
 	one := int32(1)
 	labels := map[string]string{"app": "migration"}
 	legacy := &appsv1.Deployment{
@@ -400,13 +416,67 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	mc := dt.Create(t, e, op.MigrationControllers, controller(map[string]any{
 		"migration_velero": true, "migration_controller": true, "migration_ui": true, "migration_log_reader": true, "cluster_name": "host",
 	}))
-	dt.Eventually(t, 2*wait, "MigrationController reconciled by the legacy operator", func(ctx context.Context) (bool, string) {
+	// The role writes its version before anything of Velero: here Velero cannot be installed, and the
+	// version is written all the same.
+	dt.Eventually(t, 2*wait, "spec.version written by the legacy operator", func(ctx context.Context) (bool, string) {
 		u, note := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName())
 		if u == nil {
 			return false, note
 		}
 		return dt.Str(u, "spec", "version") == op.LegacyVersion, "spec.version " + dt.Str(u, "spec", "version")
 	})
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1beta1", Resource: "customresourcedefinitions"}
+	for _, c := range []struct {
+		gvr        schema.GroupVersionResource
+		namespace  string
+		name, what string
+	}{
+		{crdGVR, "", mtccrds.Velero[0].Name(), "a velero.io CRD"},
+		{deployments, ns, op.VeleroName, "Deployment velero"},
+		{daemonSets, ns, op.ResticName, "DaemonSet restic"},
+	} {
+		if ok, _ := exists(ctx, e, c.gvr, c.namespace, c.name); ok {
+			t.Fatalf("%s exists although the operator may not create CRDs", c.what)
+		}
+	}
+	bind("legacy-operator-test", "cluster-admin")
+
+	// Velero once the operator may install it: restic runs on the node, as the legacy role renders
+	// it for Kubernetes 1.11.
+	dt.Eventually(t, wait, "DaemonSet restic ready on the node", func(ctx context.Context) (bool, string) {
+		ds, err := e.Client.AppsV1().DaemonSets(ns).Get(ctx, op.ResticName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		st := ds.Status
+		return st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 && st.NumberReady == st.DesiredNumberScheduled,
+			fmt.Sprintf("%d/%d ready", st.NumberReady, st.DesiredNumberScheduled)
+	})
+	restic, err := e.Client.AppsV1().DaemonSets(ns).Get(ctx, op.ResticName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := dt.Get(ctx, e, daemonSets, ns, op.ResticName); u != nil {
+		ownedByController(t, u, mc)
+	}
+	pod := restic.Spec.Template.Spec
+	if restic.Spec.Template.Labels["name"] != "restic" || restic.Spec.Selector.MatchLabels["name"] != "restic" {
+		t.Errorf("restic labels %v, selector %v: want name=restic", restic.Spec.Template.Labels, restic.Spec.Selector.MatchLabels)
+	}
+	if pod.ServiceAccountName != op.VeleroName || len(pod.Containers) != 1 {
+		t.Fatalf("restic pod: ServiceAccount %q, %d containers; want velero and one", pod.ServiceAccountName, len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
+		t.Errorf("restic container is not privileged: %+v", c.SecurityContext)
+	}
+	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/velero restic server" || !strings.Contains(c.Image, "openshift-migration-velero-rhel8") {
+		t.Errorf("restic runs %q from %s, want /velero restic server from the velero image", got, c.Image)
+	}
+	hostPods := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "host-pods" })
+	if hostPods < 0 || pod.Volumes[hostPods].HostPath == nil || pod.Volumes[hostPods].HostPath.Path != "/var/lib/origin/openshift.local.volumes/pods" {
+		t.Errorf("restic volumes %+v: want host-pods from OpenShift 3's kubelet directory", pod.Volumes)
+	}
 	for _, name := range []string{op.VeleroName, op.LogReaderName} {
 		dt.Eventually(t, wait, "Deployment "+name, func(ctx context.Context) (bool, string) { return exists(ctx, e, deployments, ns, name) })
 		u, _ := dt.Get(ctx, e, deployments, ns, name)
@@ -423,11 +493,26 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	if u, _ := dt.Get(ctx, e, op.MigrationControllers, ns, mc.GetName()); u != nil && u.Object["status"] != nil {
 		t.Errorf("the legacy operator does not manage status, got %v", u.Object["status"])
 	}
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1beta1", Resource: "customresourcedefinitions"}
 	for _, k := range mtccrds.Velero {
 		if ok, note := exists(ctx, e, crdGVR, "", k.Name()); !ok {
 			t.Errorf("velero CRD: %s", note)
 		}
+	}
+
+	// migration_velero false removes Velero; true brings it back.
+	patchSpec(t, e, op.MigrationControllers, mc.GetName(), `{"migration_velero":false}`)
+	for _, c := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{deployments, op.VeleroName}, {daemonSets, op.ResticName}} {
+		dt.Eventually(t, wait, c.gvr.Resource+" "+c.name+" removed with migration_velero false", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, c.gvr, ns, c.name) })
+	}
+	patchSpec(t, e, op.MigrationControllers, mc.GetName(), `{"migration_velero":true}`)
+	for _, c := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{deployments, op.VeleroName}, {daemonSets, op.ResticName}} {
+		dt.Eventually(t, wait, c.gvr.Resource+" "+c.name+" back with migration_velero true", func(ctx context.Context) (bool, string) { return exists(ctx, e, c.gvr, ns, c.name) })
 	}
 	leftovers := []struct {
 		gvr  schema.GroupVersionResource
@@ -449,7 +534,7 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	for _, c := range []struct {
 		gvr  schema.GroupVersionResource
 		name string
-	}{{deployments, op.VeleroName}, {deployments, op.LogReaderName}, {serviceAccounts, op.VeleroName}, {serviceAccounts, op.ControllerName}} {
+	}{{deployments, op.VeleroName}, {daemonSets, op.ResticName}, {deployments, op.LogReaderName}, {serviceAccounts, op.VeleroName}, {serviceAccounts, op.ControllerName}} {
 		dt.Eventually(t, wait, c.gvr.Resource+" "+c.name+" garbage-collected", func(ctx context.Context) (bool, string) { return dt.Gone(ctx, e, c.gvr, ns, c.name) })
 	}
 	for _, c := range leftovers {

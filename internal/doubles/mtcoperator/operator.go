@@ -20,10 +20,12 @@
 //     marks its start (Running True reason Running, Successful False, an earlier Failure kept) and its
 //     end (Successful True, or Failure True with the role's error and Running False).
 //   - Legacy operator (1.7, no ClusterVersion): no controller and no web console; the velero.io CRDs,
-//     ServiceAccount and Deployment velero, ClusterRole and ClusterRoleBinding migration-velero and
-//     migration-controller, ServiceAccount migration-controller, SCCs rsync-anyuid and
-//     velero-privileged, the log reader. No status (manageStatus is off there).
-//   - Both write spec.version back into the MigrationController.
+//     ServiceAccount and Deployment velero, DaemonSet restic (privileged, the node's pod volumes from
+//     a hostPath), ClusterRole and ClusterRoleBinding migration-velero and migration-controller
+//     (rbac v1beta1), ServiceAccount migration-controller, SCCs rsync-anyuid and velero-privileged,
+//     the log reader. No status (manageStatus is off there).
+//   - Both write spec.version back into the MigrationController: the legacy operator first, before
+//     Velero, as its role does; the OLM operator at the end of a run.
 //
 // The mig-controller part acts only while the Deployment migration-controller has an available
 // replica: MigStorage and MigCluster get Ready (or a Critical condition that says what is wrong),
@@ -38,6 +40,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +52,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -351,6 +355,10 @@ func (d *Double) dependentGone(ctx context.Context, mc *unstructured.Unstructure
 	if !op.legacy && ocp4 && truthy(s["migration_velero"]) && !d.exists(ctx, DPAs, Namespace, VeleroName) {
 		return true
 	}
+	if op.legacy && truthy(s["migration_velero"]) && (!d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, VeleroName) ||
+		!d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("daemonsets"), Namespace, ResticName)) {
+		return true
+	}
 	return false
 }
 
@@ -393,6 +401,15 @@ type roleError struct{ msg string }
 func (e *roleError) Error() string { return e.msg }
 
 func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, op operator, ocp4 bool) error {
+	// The legacy role writes its version in its third task, after the ConfigMap
+	// migration-cluster-config and the namespace label and before it reads migration_velero or
+	// creates anything of Velero (LO@release-1.7 tasks/main.yml). The OLM double writes it when the
+	// run is through.
+	if op.legacy {
+		if err := d.writeVersion(ctx, mc, op); err != nil {
+			return err
+		}
+	}
 	s := spec(mc)
 	required := []string{"migration_velero"}
 	if !op.legacy {
@@ -458,11 +475,16 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 		}
 	case op.legacy:
 		if velero {
-			if err := d.ensureLegacyVelero(ctx, op, owner, primary); err != nil {
+			if err := d.ensureLegacyVelero(ctx, op, s, owner, primary); err != nil {
 				return err
 			}
-		} else if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner, nil); err != nil {
-			return err
+		} else {
+			if err := d.ensureDeployment(ctx, VeleroName, false, "", nil, "", owner, nil); err != nil {
+				return err
+			}
+			if err := d.ensureRestic(ctx, false, "", "", nil, owner); err != nil {
+				return err
+			}
 		}
 		if err := d.ensureClusterRBAC(ctx, ControllerName, ControllerName, legacyControllerRules, primary); err != nil {
 			return err
@@ -481,13 +503,26 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 			return err
 		}
 	}
-	if v, _, _ := unstructured.NestedString(mc.Object, "spec", "version"); v != op.version {
-		patch := fmt.Sprintf(`{"spec":{"version":%q}}`, op.version)
-		if _, err := d.dyn.Resource(MigrationControllers).Namespace(mc.GetNamespace()).Patch(ctx, mc.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "mtc-operator-double"}); err != nil {
+	if !op.legacy {
+		if err := d.writeVersion(ctx, mc, op); err != nil {
 			return err
 		}
-		d.log.Info("reconciled", "migrationController", mc.GetName(), "version", op.version, "legacy", op.legacy)
 	}
+	d.log.Info("reconciled", "migrationController", mc.GetName(), "version", op.version, "legacy", op.legacy)
+	return nil
+}
+
+// writeVersion writes the operator's version into the MigrationController's spec, as the role's
+// migration-controller.yml.j2 task does.
+func (d *Double) writeVersion(ctx context.Context, mc *unstructured.Unstructured, op operator) error {
+	if v, _, _ := unstructured.NestedString(mc.Object, "spec", "version"); v == op.version {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"spec":{"version":%q}}`, op.version)
+	if _, err := d.dyn.Resource(MigrationControllers).Namespace(mc.GetNamespace()).Patch(ctx, mc.GetName(), types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "mtc-operator-double"}); err != nil {
+		return err
+	}
+	d.log.Info("wrote the version", "migrationController", mc.GetName(), "version", op.version, "legacy", op.legacy)
 	return nil
 }
 
@@ -757,8 +792,8 @@ func (d *Double) ensureDPA(ctx context.Context, mc *unstructured.Unstructured, o
 }
 
 // ensureLegacyVelero installs Velero the way the legacy operator does: its CRDs, ServiceAccount,
-// cluster RBAC, SCC and Deployment.
-func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, owner metav1.OwnerReference, primary map[string]string) error {
+// cluster RBAC, SCC, Deployment velero and DaemonSet restic.
+func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, s map[string]any, owner metav1.OwnerReference, primary map[string]string) error {
 	if err := installCRDs(ctx, d.dyn, mtccrds.Velero); err != nil {
 		return err
 	}
@@ -771,8 +806,112 @@ func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, owner meta
 	if err := d.ensureSCC(ctx, "velero-privileged", true, []string{"system:serviceaccount:" + Namespace + ":" + VeleroName}, primary); err != nil {
 		return err
 	}
-	return d.ensureDeployment(ctx, VeleroName, true, op.image("openshift-migration-velero-rhel8"),
-		map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner, nil)
+	image := op.image("openshift-migration-velero-rhel8")
+	if err := d.ensureDeployment(ctx, VeleroName, true, image, map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner, nil); err != nil {
+		return err
+	}
+	hostPath, err := d.resticHostPath(ctx)
+	if err != nil {
+		return err
+	}
+	var nodeSelector map[string]string
+	if sel, ok := s["daemonset_node_selector"].(map[string]any); ok {
+		nodeSelector = map[string]string{}
+		for k, v := range sel {
+			nodeSelector[k] = fmt.Sprint(v)
+		}
+	}
+	return d.ensureRestic(ctx, true, image, hostPath, nodeSelector, owner)
+}
+
+// resticHostPath is where restic finds the node's pod volumes: the role's default, or OpenShift 3's
+// kubelet directory when the Kubernetes minor version is below 12 (LO@release-1.7 tasks/main.yml).
+func (d *Double) resticHostPath(ctx context.Context) (string, error) {
+	v, err := d.kube.Discovery().ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	if minor, err := strconv.Atoi(strings.TrimSuffix(v.Minor, "+")); err == nil && v.Major == "1" && minor < 12 {
+		return "/var/lib/origin/openshift.local.volumes/pods", nil
+	}
+	return "/var/lib/kubelet/pods", nil
+}
+
+// ResticName is the DaemonSet of restic servers the legacy operator runs next to Velero.
+const ResticName = "restic"
+
+// ensureRestic creates (on) or deletes (off) the DaemonSet restic as the legacy role's velero.yml.j2
+// renders it, owned by the MigrationController, and follows image changes (an operator upgrade).
+func (d *Double) ensureRestic(ctx context.Context, on bool, image, hostPath string, nodeSelector map[string]string, owner metav1.OwnerReference) error {
+	dss := d.kube.AppsV1().DaemonSets(Namespace)
+	cur, err := dss.Get(ctx, ResticName, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	found := err == nil
+	if !on {
+		if found && ownedBy(cur.OwnerReferences, owner.UID) {
+			d.log.Info("deleting restic, which the MigrationController turned off", "daemonset", ResticName)
+			return client(dss.Delete(ctx, ResticName, metav1.DeleteOptions{}))
+		}
+		return nil
+	}
+	if found {
+		if len(cur.Spec.Template.Spec.Containers) == 0 || !ownedBy(cur.OwnerReferences, owner.UID) || cur.Spec.Template.Spec.Containers[0].Image == image {
+			return nil
+		}
+		cur.Spec.Template.Spec.Containers[0].Image = image
+		_, err = dss.Update(ctx, cur, metav1.UpdateOptions{})
+		return roleTask("update DaemonSet "+ResticName, err)
+	}
+	root, privileged := int64(0), true
+	toContainer := corev1.MountPropagationHostToContainer
+	field := func(path string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
+	}
+	podLabels := map[string]string{"name": ResticName, "app.kubernetes.io/part-of": Namespace}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: meta(ResticName, &owner, nil),
+		Spec: appsv1.DaemonSetSpec{
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"name": ResticName}},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: VeleroName,
+					NodeSelector:       nodeSelector,
+					SecurityContext:    &corev1.PodSecurityContext{RunAsUser: &root},
+					Volumes: []corev1.Volume{
+						{Name: "host-pods", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostPath}}},
+						{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: "certs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+					Containers: []corev1.Container{{
+						Name: "velero", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+						Command:         []string{"/velero"},
+						Args:            []string{"restic", "server"},
+						SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "host-pods", MountPath: "/host_pods", MountPropagation: &toContainer},
+							{Name: "scratch", MountPath: "/scratch"},
+							{Name: "certs", MountPath: "/etc/ssl/certs"},
+						},
+						Env: []corev1.EnvVar{
+							{Name: "NODE_NAME", ValueFrom: field("spec.nodeName")},
+							{Name: "POD_NAME", ValueFrom: field("metadata.name")},
+							{Name: "VELERO_NAMESPACE", ValueFrom: field("metadata.namespace")},
+							{Name: "VELERO_SCRATCH_DIR", Value: "/scratch"},
+						},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := dss.Create(ctx, ds, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return roleTask("create DaemonSet "+ResticName, err)
+	}
+	d.log.Info("created a component", "daemonset", ResticName, "image", image, "hostPath", hostPath)
+	return nil
 }
 
 // installCRDs creates CRDs marked as the double's (apiextensions v1, or v1beta1 on Kubernetes 1.11)
@@ -783,27 +922,51 @@ func installCRDs(ctx context.Context, dyn dynamic.Interface, kinds []mtccrds.Kin
 		gvr.Version = "v1beta1"
 	}
 	for _, k := range kinds {
-		crd := mtccrds.CRD(k, gvr.Version)
+		// The legacy role's Velero is older than the manifests the lab has (it has ResticRepository):
+		// stand-ins.
+		crd, err := mtccrds.CRD(k, gvr.Version, "")
+		if err != nil {
+			return err
+		}
 		crd.SetAnnotations(map[string]string{DoubleAnnotation: doubleName})
 		if _, err := dyn.Resource(gvr).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("failed to create CRD %s: %w", k.Name(), err)
 		}
 	}
-	return mtccrds.Install(ctx, dyn, kinds)
+	return mtccrds.Install(ctx, dyn, "", kinds)
 }
 
+// RBAC as the legacy role's templates write it: rbac.authorization.k8s.io/v1beta1, which Kubernetes
+// 1.11 serves (and 1.22 no longer does).
+var (
+	legacyClusterRoles        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1beta1", Resource: "clusterroles"}
+	legacyClusterRoleBindings = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1beta1", Resource: "clusterrolebindings"}
+)
+
 // ensureClusterRBAC creates a ClusterRole and a ClusterRoleBinding to a ServiceAccount of the
-// namespace, marked with the primary-resource annotations and no owner: they outlive the CR.
+// namespace (legacy role, rbac v1beta1), marked with the primary-resource annotations and no owner:
+// they outlive the CR.
 func (d *Double) ensureClusterRBAC(ctx context.Context, name, sa string, rules []rbacv1.PolicyRule, primary map[string]string) error {
-	rbac := d.kube.RbacV1()
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary}, Rules: rules}
-	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := d.createLegacyRBAC(ctx, legacyClusterRoles, "ClusterRole", cr); err != nil {
 		return err
 	}
 	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: primary},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: Namespace}}}
-	if _, err := rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	return d.createLegacyRBAC(ctx, legacyClusterRoleBindings, "ClusterRoleBinding", crb)
+}
+
+// createLegacyRBAC creates an RBAC object through the v1beta1 API (its fields are the same as v1's).
+func (d *Double) createLegacyRBAC(ctx context.Context, gvr schema.GroupVersionResource, kind string, o runtime.Object) error {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetAPIVersion(gvr.GroupVersion().String())
+	u.SetKind(kind)
+	if _, err := d.dyn.Resource(gvr).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	return nil

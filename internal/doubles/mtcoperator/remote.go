@@ -31,13 +31,13 @@ const ConnectTimeout = 5 * time.Second
 const RemoteRetest = 30 * time.Second
 
 type remoteTest struct {
-	generation int64
-	secretRV   string
-	at         time.Time
-	running    bool
-	done       bool
-	found      []critical // the verdict when done; nil with done means reachable and privileged
-	reviewErr  error      // the reviews failed: no verdict
+	digest    string
+	secretRV  string
+	at        time.Time
+	running   bool
+	done      bool
+	found     []critical // the verdict when done; nil with done means reachable and privileged
+	reviewErr error      // the reviews failed: no verdict
 }
 
 // remotes holds the last connection test of each remote MigCluster.
@@ -52,12 +52,12 @@ func (d *Double) connectVerdict(c *unstructured.Unstructured, url string, token 
 	d.remotes.mu.Lock()
 	defer d.remotes.mu.Unlock()
 	t := d.remotes.tests[c.GetUID()]
-	current := t != nil && t.generation == c.GetGeneration() && t.secretRV == secretRV
+	current := t != nil && t.digest == specDigest(c) && t.secretRV == secretRV
 	if !current || (t.done && !t.running && time.Since(t.at) > RemoteRetest) {
 		insecure, _, _ := unstructured.NestedBool(c.Object, "spec", "insecure")
 		caB64, _, _ := unstructured.NestedString(c.Object, "spec", "caBundle")
 		ca, _ := base64.StdEncoding.DecodeString(caB64)
-		next := &remoteTest{generation: c.GetGeneration(), secretRV: secretRV, running: true}
+		next := &remoteTest{digest: specDigest(c), secretRV: secretRV, running: true}
 		if current {
 			// keep the last verdict while it is tested again
 			next.done, next.found, next.reviewErr = t.done, t.found, t.reviewErr
