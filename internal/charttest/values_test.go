@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -123,4 +124,45 @@ func TestStorageOptionsReachTheMigStorage(t *testing.T) {
 			t.Errorf("volume snapshot: provider %v, config %v", spec["volumeSnapshotProvider"], vs)
 		}
 	})
+}
+
+// A legacy operand image pinned by digest reaches the legacy operator as Red Hat's operator.yml passes
+// one (<repository>@sha256 and the hex digest, which the role joins with ':'); the operator's own image
+// is pulled Always while it floats on a tag and IfNotPresent once pinned.
+func TestLegacyImagesByDigest(t *testing.T) {
+	root, helm := setup(t, "helm")
+	digest := "sha256:" + strings.Repeat("5e", 32)
+	for _, tc := range []struct {
+		name       string
+		set        []string
+		repo, tag  string
+		pullPolicy corev1.PullPolicy
+	}{
+		{"tags", nil, "openshift-migration-velero-rhel8", "v1.7", corev1.PullAlways},
+		{"digests", []string{"legacy.operandImages.velero.digest=" + digest, "legacy.image.digest=" + digest},
+			"openshift-migration-velero-rhel8@sha256", strings.Repeat("5e", 32), corev1.PullIfNotPresent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(Flavours["ocp3"].Args(), "-f", root+"/values/ocp3-remote.yaml", "--show-only", "templates/legacy-operator-deployment.yaml")
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			out, err := Template(root, helm, "mtc-1.7", args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d appsv1.Deployment
+			if err := yaml.Unmarshal(out, &d); err != nil {
+				t.Fatal(err)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			if env["VELERO_REPO"] != tc.repo || env["VELERO_TAG"] != tc.tag || c.ImagePullPolicy != tc.pullPolicy {
+				t.Errorf("VELERO_REPO %q, VELERO_TAG %q, pull policy %s; want %q, %q, %s", env["VELERO_REPO"], env["VELERO_TAG"], c.ImagePullPolicy, tc.repo, tc.tag, tc.pullPolicy)
+			}
+		})
+	}
 }

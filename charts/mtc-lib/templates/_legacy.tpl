@@ -203,7 +203,8 @@ subjects:
 
 {{/*
 mtc.lib.legacy.deployment: the legacy operator. It composes operand images as
-REGISTRY/PROJECT/<NAME>_REPO:<NAME>_TAG; global.imageRegistry replaces REGISTRY for mirrors.
+REGISTRY/PROJECT/<NAME>_REPO:<NAME>_TAG; global.imageRegistry replaces REGISTRY for mirrors. Its own
+image is pulled Always when it floats on a tag, IfNotPresent when pinned by digest (unless set).
 */}}
 {{- define "mtc.lib.legacy.deployment" -}}
 {{- if include "mtc.lib.legacy.enabled" . -}}
@@ -240,7 +241,7 @@ spec:
       containers:
         - name: operator
           image: {{ include "mtc.lib.images.image" (dict "context" . "image" $l.image "defaultTag" .Chart.AppVersion) }}
-          imagePullPolicy: {{ $l.image.pullPolicy }}
+          imagePullPolicy: {{ $l.image.pullPolicy | default (ternary "IfNotPresent" "Always" (not (empty $l.image.digest))) }}
           env:
             - name: OPERATOR_NAME
               value: migration-operator
@@ -256,11 +257,14 @@ spec:
               value: {{ $global.imageRegistry | default $l.operandRegistry | quote }}
             - name: PROJECT
               value: {{ $l.operandProject | quote }}
+            {{- /* The role makes <REPO>:<TAG>; a digest goes in as Red Hat's operator.yml passes it,
+            <repository>@sha256 and the hex digest, so that the image is <repository>@sha256:<hex>. */}}
             {{- range $key, $image := $l.operandImages }}
+            {{- $digest := $image.digest | default "" }}
             - name: {{ printf "%s_REPO" (snakecase $key | upper) }}
-              value: {{ $image.repository | quote }}
+              value: {{ ternary (printf "%s@sha256" $image.repository) $image.repository (ne $digest "") | quote }}
             - name: {{ printf "%s_TAG" (snakecase $key | upper) }}
-              value: {{ $image.tag | quote }}
+              value: {{ ternary (trimPrefix "sha256:" $digest) $image.tag (ne $digest "") | quote }}
             {{- end }}
           {{- with $l.resources }}
           resources:

@@ -23,6 +23,7 @@ import (
 	op "github.com/mtc-helm/mtc-helm/internal/doubles/mtcoperator"
 	"github.com/mtc-helm/mtc-helm/internal/localcluster"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
+	"github.com/mtc-helm/mtc-helm/internal/registry"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
 	dt "github.com/mtc-helm/mtc-helm/internal/testenv/envtest"
 )
@@ -402,12 +403,22 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	bind("legacy-operator-test-no-crds", "legacy-operator-test-no-crds")
 	one := int32(1)
 	labels := map[string]string{"app": "migration"}
+	// Red Hat's operator.yml pins Velero by digest: <repo>@sha256 and the hex digest, which the role
+	// joins with ':'. The digest is the lab registry's for the image.
+	const veleroImage = "registry.redhat.io/rhmtc/openshift-migration-velero-rhel8"
+	desc, err := e.Registry.Get(ctx, veleroImage+":v1.7", [][]byte{registry.DockerConfigJSON("registry.redhat.io", e.Registry.Username, e.Registry.Password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := veleroImage + "@" + desc.Digest.String()
 	legacy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: op.OperatorName, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
 				ServiceAccountName: op.OperatorName,
-				Containers:         []corev1.Container{{Name: "operator", Image: "registry.redhat.io/rhmtc/openshift-migration-legacy-rhel8-operator:v1.7"}},
+				Containers: []corev1.Container{{Name: "operator", Image: "registry.redhat.io/rhmtc/openshift-migration-legacy-rhel8-operator:v1.7",
+					Env: []corev1.EnvVar{{Name: "REGISTRY", Value: "registry.redhat.io"}, {Name: "PROJECT", Value: "rhmtc"},
+						{Name: "VELERO_REPO", Value: "openshift-migration-velero-rhel8@sha256"}, {Name: "VELERO_TAG", Value: desc.Digest.Hex}}}},
 			}}},
 	}
 	if _, err := e.Client.AppsV1().Deployments(ns).Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
@@ -470,8 +481,11 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 	if c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
 		t.Errorf("restic container is not privileged: %+v", c.SecurityContext)
 	}
-	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/velero restic server" || !strings.Contains(c.Image, "openshift-migration-velero-rhel8") {
-		t.Errorf("restic runs %q from %s, want /velero restic server from the velero image", got, c.Image)
+	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/velero restic server" || c.Image != pinned {
+		t.Errorf("restic runs %q from %s, want /velero restic server from %s, the digest the operator's environment pins", got, c.Image, pinned)
+	}
+	if v, err := e.Client.AppsV1().Deployments(ns).Get(ctx, op.VeleroName, metav1.GetOptions{}); err != nil || v.Spec.Template.Spec.Containers[0].Image != pinned {
+		t.Errorf("Deployment velero: want image %s (err %v)", pinned, err)
 	}
 	hostPods := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "host-pods" })
 	if hostPods < 0 || pod.Volumes[hostPods].HostPath == nil || pod.Volumes[hostPods].HostPath.Path != "/var/lib/origin/openshift.local.volumes/pods" {

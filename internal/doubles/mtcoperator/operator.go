@@ -39,6 +39,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -209,7 +210,19 @@ type operator struct {
 	line    string // 1.8
 }
 
-func (o operator) image(repo string) string { return imageRegistry + repo + ":v" + o.line }
+// image is what the role deploys for the image whose variables are <name>_REPO and <name>_TAG. The
+// legacy role composes REGISTRY/PROJECT/<name>_REPO:<name>_TAG from the environment operator.yml gives
+// it (Red Hat's pins a digest as <repo>@sha256 and the hex digest); where the environment names none,
+// and for the OLM operator, it is the line's image.
+func (o operator) image(name, repo string) string {
+	if o.legacy {
+		reg, proj, r, tag := os.Getenv("REGISTRY"), os.Getenv("PROJECT"), os.Getenv(name+"_REPO"), os.Getenv(name+"_TAG")
+		if reg != "" && proj != "" && r != "" && tag != "" {
+			return reg + "/" + proj + "/" + r + ":" + tag
+		}
+	}
+	return imageRegistry + repo + ":v" + o.line
+}
 
 var csvVersion = regexp.MustCompile(`^mtc-operator\.v(\d+\.\d+)\.\d+`)
 
@@ -444,13 +457,13 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 		}
 	}
 	for _, c := range []struct {
-		name, repo string
-		on         bool
-		labels     map[string]string
+		name, env, repo string
+		on              bool
+		labels          map[string]string
 	}{
-		{ControllerName, "openshift-migration-controller-rhel8", controller, map[string]string{"app": "migration", "control-plane": "controller-manager"}},
-		{UIName, "openshift-migration-ui-rhel8", ui, map[string]string{"app": "migration", "service": "migration-ui"}},
-		{LogReaderName, "openshift-migration-log-reader-rhel8", logReader, map[string]string{"app": "migration", "logreader": "mig"}},
+		{ControllerName, "MIG_CONTROLLER", "openshift-migration-controller-rhel8", controller, map[string]string{"app": "migration", "control-plane": "controller-manager"}},
+		{UIName, "MIG_UI", "openshift-migration-ui-rhel8", ui, map[string]string{"app": "migration", "service": "migration-ui"}},
+		{LogReaderName, "MIG_LOG_READER", "openshift-migration-log-reader-rhel8", logReader, map[string]string{"app": "migration", "logreader": "mig"}},
 	} {
 		var res *corev1.ResourceRequirements
 		if c.name == ControllerName && c.on {
@@ -459,7 +472,7 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 				return err
 			}
 		}
-		if err := d.ensureDeployment(ctx, c.name, c.on, op.image(c.repo), c.labels, ControllerName, owner, res); err != nil {
+		if err := d.ensureDeployment(ctx, c.name, c.on, op.image(c.env, c.repo), c.labels, ControllerName, owner, res); err != nil {
 			return err
 		}
 	}
@@ -806,7 +819,7 @@ func (d *Double) ensureLegacyVelero(ctx context.Context, op operator, s map[stri
 	if err := d.ensureSCC(ctx, "velero-privileged", true, []string{"system:serviceaccount:" + Namespace + ":" + VeleroName}, primary); err != nil {
 		return err
 	}
-	image := op.image("openshift-migration-velero-rhel8")
+	image := op.image("VELERO", "openshift-migration-velero-rhel8")
 	if err := d.ensureDeployment(ctx, VeleroName, true, image, map[string]string{"app": "velero", "component": "velero"}, VeleroName, owner, nil); err != nil {
 		return err
 	}
