@@ -180,7 +180,7 @@ func (c *Configure) waitLegacyController(ctx context.Context, gvr schema.GroupVe
 		v, _, _ := unstructured.NestedString(cur.Object, "spec", "version")
 		if v != "" {
 			missing := ""
-			if on, _, _ := unstructured.NestedFieldNoCopy(cur.Object, "spec", "migration_velero"); truthy(on) {
+			if on, _, _ := unstructured.NestedFieldNoCopy(cur.Object, "spec", "migration_velero"); kube.Truthy(on) {
 				if missing, err = c.legacyVelero(ctx, ns); err != nil {
 					return false, "", err
 				}
@@ -249,18 +249,4 @@ func daemonSetMissing(ds *appsv1.DaemonSet) string {
 		return fmt.Sprintf("%s %d/%d updated", ds.Name, s.UpdatedNumberScheduled, s.DesiredNumberScheduled)
 	}
 	return ""
-}
-
-// truthy reads a MigrationController switch: a bool, or the strings YAML and Ansible take for one.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		switch strings.ToLower(x) {
-		case "true", "yes", "on", "y", "1":
-			return true
-		}
-	}
-	return false
 }

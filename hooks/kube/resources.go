@@ -169,3 +169,18 @@ var OADPPackages = []string{"redhat-oadp-operator", "oadp-operator"}
 func IsOADPCSV(name string) bool {
 	return strings.HasPrefix(name, OADPCSVPrefix) || strings.HasPrefix(name, "redhat-oadp-operator.")
 }
+
+// Truthy reads a MigrationController switch as the operator's Ansible role does (its bool filter): a
+// bool, or yes/no, on/off, true/false, y/n, 1/0 as strings.
+func Truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		switch strings.ToLower(x) {
+		case "true", "yes", "on", "y", "1":
+			return true
+		}
+	}
+	return false
+}

@@ -27,6 +27,22 @@ func egressObj(kind, ns, name, release string) *unstructured.Unstructured {
 	return u
 }
 
+// checkEgress runs the egress check of release mtc on a cluster holding objs: want "" means accepted,
+// else a refusal containing want.
+func checkEgress(t *testing.T, e EgressPolicies, objs []runtime.Object, want string) {
+	t.Helper()
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		egress.GVR[egress.NetworkPolicyKind]: "EgressNetworkPolicyList", egress.GVR[egress.FirewallKind]: "EgressFirewallList"}, objs...)
+	c := &Check{Action: kube.Action{Dynamic: dyn, Host: "https://api.test:6443"}, Release: "mtc", Egress: e}
+	err := c.checkEgress(context.Background(), "openshift-migration")
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case want != "" && (!kube.IsRefusal(err) || !strings.Contains(err.Error(), want)):
+		t.Fatalf("want a refusal with\n%s\ngot\n%v", want, err)
+	}
+}
+
 // A namespace that already holds the user's egress policy is refused before the release adds its
 // own: a second EgressNetworkPolicy drops all egress on OpenShift SDN, and OVN-Kubernetes takes only
 // the EgressFirewall named default.
@@ -55,16 +71,7 @@ func TestCheckEgressRefusesAPolicyOfTheUsers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-				egress.GVR[egress.NetworkPolicyKind]: "EgressNetworkPolicyList", egress.GVR[egress.FirewallKind]: "EgressFirewallList"}, tc.objs...)
-			c := &Check{Action: kube.Action{Dynamic: dyn, Host: "https://api.test:6443"}, Release: "mtc", Egress: tc.egress}
-			err := c.checkEgress(context.Background(), "openshift-migration")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && (!kube.IsRefusal(err) || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("want a refusal with %q, got %v", tc.want, err)
-			}
+			checkEgress(t, tc.egress, tc.objs, tc.want)
 		})
 	}
 }
@@ -108,16 +115,7 @@ func TestCheckEgressRefusesWhatCannotTakeMTCsRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-				egress.GVR[egress.NetworkPolicyKind]: "EgressNetworkPolicyList", egress.GVR[egress.FirewallKind]: "EgressFirewallList"}, tc.objs...)
-			c := &Check{Action: kube.Action{Dynamic: dyn, Host: "https://api.test:6443"}, Release: "mtc", Egress: tc.egress}
-			err := c.checkEgress(context.Background(), "openshift-migration")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && (!kube.IsRefusal(err) || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("want a refusal with\n%s\ngot\n%v", tc.want, err)
-			}
+			checkEgress(t, tc.egress, tc.objs, tc.want)
 		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
-	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/lifecycle"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
 	"github.com/mtc-helm/mtc-helm/internal/testenv"
@@ -44,21 +43,7 @@ func usersVelero(t *testing.T, ctx context.Context, e *testenv.Env) {
 	if _, err := e.Client.AppsV1().Deployments("velero").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []struct {
-		kind, plural, name string
-		spec               map[string]any
-	}{
-		{"BackupStorageLocation", "backupstoragelocations", "default", map[string]any{"provider": "aws", "objectStorage": map[string]any{"bucket": "team-backups"}}},
-		{"Schedule", "schedules", "nightly", map[string]any{"schedule": "0 1 * * *", "template": map[string]any{"includedNamespaces": []any{"shop"}}}},
-		{"Backup", "backups", "nightly-20261130", map[string]any{"includedNamespaces": []any{"shop"}, "storageLocation": "default"}},
-	} {
-		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "velero.io/v1", "kind": o.kind,
-			"metadata": map[string]any{"name": o.name, "namespace": "velero"}, "spec": o.spec}}
-		gvr := mtccrds.Kind{Group: "velero.io", Version: "v1", Plural: o.plural}.GVR()
-		if _, err := e.Dynamic.Resource(gvr).Namespace("velero").Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create %s %s: %v", o.kind, o.name, err)
-		}
-	}
+	veleroObjects(t, ctx, e, "velero", "team-backups", "nightly", "0 1 * * *", "nightly-20261130")
 	rules := []rbacv1.PolicyRule{{APIGroups: []string{"velero.io"}, Resources: []string{"backups"}, Verbs: []string{"get", "list"}}}
 	for _, n := range []string{"velero-user-view", "audit.migration.openshift.io-reader"} {
 		if _, err := e.Client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: n}, Rules: rules}, metav1.CreateOptions{}); err != nil {
@@ -73,6 +58,44 @@ func usersVelero(t *testing.T, ctx context.Context, e *testenv.Env) {
 	}
 }
 
+// installThenUninstall takes a snapshot of the cluster, installs the 1.8 chart as a control cluster and
+// uninstalls it; it returns the snapshot.
+func installThenUninstall(t *testing.T, ctx context.Context, l *lifecycle.Lab, e *testenv.Env) lifecycle.Snapshot {
+	t.Helper()
+	before, err := lifecycle.Take(ctx, e.Cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), noRemotes(t, l, e)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
+		t.Fatal(err)
+	}
+	return before
+}
+
+// veleroObjects makes what a user's Velero holds in ns: BackupStorageLocation default on bucket, a
+// Schedule and a Backup of namespace shop.
+func veleroObjects(t *testing.T, ctx context.Context, e *testenv.Env, ns, bucket, schedule, cron, backup string) {
+	t.Helper()
+	for _, o := range []struct {
+		kind, plural, name string
+		spec               map[string]any
+	}{
+		{"BackupStorageLocation", "backupstoragelocations", "default", map[string]any{"provider": "aws", "objectStorage": map[string]any{"bucket": bucket}}},
+		{"Schedule", "schedules", schedule, map[string]any{"schedule": cron, "template": map[string]any{"includedNamespaces": []any{"shop"}}}},
+		{"Backup", "backups", backup, map[string]any{"includedNamespaces": []any{"shop"}, "storageLocation": "default"}},
+	} {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "velero.io/v1", "kind": o.kind,
+			"metadata": map[string]any{"name": o.name, "namespace": ns}, "spec": o.spec}}
+		gvr := mtccrds.Kind{Group: "velero.io", Version: "v1", Plural: o.plural}.GVR()
+		if _, err := e.Dynamic.Resource(gvr).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s %s: %v", o.kind, o.name, err)
+		}
+	}
+}
+
 // On a cluster that already runs a Velero of the user's (installed without OLM, with its Backups, a
 // Schedule and a BackupStorageLocation) and holds the user's cluster roles with velero and
 // migration.openshift.io in their names, helm install and helm uninstall leave every one of those
@@ -84,16 +107,7 @@ func TestIntegrationUninstallLeavesOtherPeoplesThings(t *testing.T) {
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
 	usersVelero(t, ctx, e)
-	before, err := lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), noRemotes(t, l, e)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
-		t.Fatal(err)
-	}
+	before := installThenUninstall(t, ctx, l, e)
 	leftovers := lifecycle.UninstallLeftovers(true)
 	allowed := func(d lifecycle.Difference) (string, bool) {
 		if why, ok := leftovers(d); ok {
@@ -111,9 +125,9 @@ func TestIntegrationUninstallLeavesOtherPeoplesThings(t *testing.T) {
 	}
 }
 
-// On a cluster where the user installed OADP through OLM in a namespace of their own, with a Backup of
-// theirs, helm install brings MTC's own OADP into openshift-migration beside it (the same CRDs), and
-// helm uninstall removes MTC's and leaves the user's OADP, its Subscription, CSV and Backup, and every
+// On a cluster where the user installed OADP through OLM in a namespace of their own, with a
+// BackupStorageLocation, a Schedule and a Backup of theirs, helm install brings MTC's own OADP into openshift-migration beside it (the same CRDs), and
+// helm uninstall removes MTC's and leaves the user's OADP, its Subscription, CSV and Velero objects, and every
 // velero.io and oadp.openshift.io CRD as they were, compared object by object.
 func TestIntegrationUninstallLeavesAUsersOADP(t *testing.T) {
 	l := lab(t, "helm")
@@ -123,22 +137,8 @@ func TestIntegrationUninstallLeavesAUsersOADP(t *testing.T) {
 	if err := lifecycle.SubscribeByHand(ctx, e, adp, "redhat-oadp-operator", "redhat-oadp-operator", "stable-1.4", 1); err != nil {
 		t.Fatal(err)
 	}
-	backup := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "velero.io/v1", "kind": "Backup",
-		"metadata": map[string]any{"name": "weekly-20261129", "namespace": adp},
-		"spec":     map[string]any{"includedNamespaces": []any{"shop"}, "storageLocation": "default"}}}
-	if _, err := e.Dynamic.Resource(kube.VeleroBackups).Namespace(adp).Create(ctx, backup, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	before, err := lifecycle.Take(ctx, e.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Install(ctx, e, "mtc-1.8", l.Values("control.yaml"), noRemotes(t, l, e)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Run(ctx, e, "helm", "uninstall", "mtc", "-n", ns, "--timeout", "4m"); err != nil {
-		t.Fatal(err)
-	}
+	veleroObjects(t, ctx, e, adp, "adp-backups", "weekly", "0 2 * * 0", "weekly-20261129")
+	before := installThenUninstall(t, ctx, l, e)
 	if err := l.SettleAndCompare(ctx, e, before, lifecycle.UninstallLeftovers(true), 90*time.Second); err != nil {
 		t.Fatal(err)
 	}

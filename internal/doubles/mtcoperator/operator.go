@@ -362,13 +362,13 @@ func (d *Double) dependentGone(ctx context.Context, mc *unstructured.Unstructure
 	if !d.exists(ctx, deps, Namespace, ControllerName) {
 		return true
 	}
-	if !op.legacy && truthy(s["migration_controller"]) && !d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, ControllerName) {
+	if !op.legacy && kube.Truthy(s["migration_controller"]) && !d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, ControllerName) {
 		return true
 	}
-	if !op.legacy && ocp4 && truthy(s["migration_velero"]) && !d.exists(ctx, DPAs, Namespace, VeleroName) {
+	if !op.legacy && ocp4 && kube.Truthy(s["migration_velero"]) && !d.exists(ctx, DPAs, Namespace, VeleroName) {
 		return true
 	}
-	if op.legacy && truthy(s["migration_velero"]) && (!d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, VeleroName) ||
+	if op.legacy && kube.Truthy(s["migration_velero"]) && (!d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("deployments"), Namespace, VeleroName) ||
 		!d.exists(ctx, appsv1.SchemeGroupVersion.WithResource("daemonsets"), Namespace, ResticName)) {
 		return true
 	}
@@ -389,24 +389,6 @@ func spec(mc *unstructured.Unstructured) map[string]any {
 var upper = regexp.MustCompile(`([a-z0-9])([A-Z])`)
 
 func snake(s string) string { return strings.ToLower(upper.ReplaceAllString(s, "${1}_${2}")) }
-
-// truthy reads a role variable as Ansible's bool filter does.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		switch strings.ToLower(x) {
-		case "true", "yes", "on", "1", "y":
-			return true
-		}
-	case int64:
-		return x != 0
-	case float64:
-		return x != 0
-	}
-	return false
-}
 
 // roleError is a failure of the role, reported in the Failure condition.
 type roleError struct{ msg string }
@@ -433,13 +415,13 @@ func (d *Double) reconcile(ctx context.Context, mc *unstructured.Unstructured, o
 			return &roleError{fmt.Sprintf("the role needs the variable %s, which the MigrationController does not set", k)}
 		}
 	}
-	controller := !op.legacy && truthy(s["migration_controller"])
-	ui := !op.legacy && truthy(s["migration_ui"])
+	controller := !op.legacy && kube.Truthy(s["migration_controller"])
+	ui := !op.legacy && kube.Truthy(s["migration_ui"])
 	logReader := true
 	if v, ok := s["migration_log_reader"]; ok {
-		logReader = truthy(v)
+		logReader = kube.Truthy(v)
 	}
-	velero := truthy(s["migration_velero"])
+	velero := kube.Truthy(s["migration_velero"])
 	clusterName, _ := s["cluster_name"].(string)
 	if (controller || ui) && clusterName == "" {
 		return &roleError{"the role needs the variable cluster_name to name the host MigCluster, which the MigrationController does not set"}
@@ -1053,7 +1035,7 @@ func (d *Double) ensureHostCluster(ctx context.Context, name string, s map[strin
 		spec["azureResourceGroup"] = rg
 	}
 	if v, ok := s["host_cluster_restart_restic"]; ok {
-		spec["restartRestic"] = truthy(v)
+		spec["restartRestic"] = kube.Truthy(v)
 	}
 	mc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "migration.openshift.io/v1alpha1", "kind": "MigCluster",
