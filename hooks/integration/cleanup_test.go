@@ -27,7 +27,7 @@ func TestIntegrationCleanup(t *testing.T) {
 	t.Run("refused while a migration runs", func(t *testing.T) {
 		w.t = t
 		w.obj(kube.MigMigrations, "MigMigration", ns, "mig-running",
-			map[string]any{"migPlanRef": map[string]any{"name": "plan-000", "namespace": ns}},
+			map[string]any{"migPlanRef": map[string]any{"name": "plan-000", "namespace": ns}, "stage": true},
 			map[string]any{"phase": "StageBackupCreated", "startTimestamp": "2026-01-01T00:00:00Z", "conditions": conditions("Running")["conditions"]})
 		before := w.count(kube.MigPlans, ns) + w.count(kube.MigMigrations, ns) + w.count(kube.CRDs, "")
 		r := hooks(t, cluster.Kubeconfig, "cleanup")

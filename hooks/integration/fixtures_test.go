@@ -151,7 +151,8 @@ func (w *world) installMTC(plans int) {
 	}
 	w.obj(kube.MigClusters, "MigCluster", ns, "host", map[string]any{"isHostCluster": true}, conditions("Ready"), owned)
 	w.obj(kube.MigClusters, "MigCluster", ns, "ocp3", map[string]any{"isHostCluster": false, "url": "https://ocp3.example.com:8443"}, conditions("Ready"))
-	w.obj(kube.MigStorages, "MigStorage", ns, "repo", map[string]any{"backupStorageProvider": "aws"}, conditions("Ready"))
+	w.obj(kube.MigStorages, "MigStorage", ns, "repo", map[string]any{"backupStorageProvider": "aws",
+		"backupStorageConfig": map[string]any{"awsBucketName": "mtc-repo", "credsSecretRef": map[string]any{"name": "mtc-repo", "namespace": ns}}}, conditions("Ready"))
 	for i := 0; i < plans; i++ {
 		name := "plan-" + itoa3(i)
 		w.obj(kube.MigPlans, "MigPlan", ns, name, map[string]any{"srcMigClusterRef": map[string]any{"name": "ocp3"}}, conditions("Ready"))

@@ -3,15 +3,18 @@ package integration
 import (
 	"context"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -120,10 +123,22 @@ func playNode(ctx context.Context, t *testing.T, kc kubernetes.Interface, namesp
 		case pod.DeletionTimestamp != nil:
 			// the kubelet's last word on a pod being deleted
 			zero := int64(0)
-			_ = pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+			persist(ctx, t, "delete pod "+pod.Name, func(ctx context.Context) error {
+				err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+				if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+					return nil // gone, or another pod of that name now
+				}
+				return err
+			})
 		case pod.Spec.NodeName == "":
-			_ = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
-				Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}, metav1.CreateOptions{})
+			persist(ctx, t, "bind pod "+pod.Name, func(ctx context.Context) error {
+				err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+					Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}, metav1.CreateOptions{})
+				if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+					return nil // bound already, or gone
+				}
+				return err
+			})
 		case pod.Status.Phase != corev1.PodRunning:
 			now := metav1.Now()
 			pod.Status.Phase = corev1.PodRunning
@@ -131,7 +146,13 @@ func playNode(ctx context.Context, t *testing.T, kc kubernetes.Interface, namesp
 			for _, c := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
 				pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: now})
 			}
-			_, _ = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+			persist(ctx, t, "report pod "+pod.Name+" running", func(ctx context.Context) error {
+				_, err := pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+				if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+					return nil // a newer version of the pod comes as its own event, or it is gone
+				}
+				return err
+			})
 		}
 	})
 }
@@ -187,19 +208,42 @@ func playLegacyOperator(ctx context.Context, t *testing.T, kc kubernetes.Interfa
 		if v, _, _ := unstructured.NestedString(mc.Object, "spec", "version"); v != "" {
 			return
 		}
-		if _, err := mcs.Patch(ctx, mc.GetName(), types.MergePatchType, []byte(`{"spec":{"version":"1.7.14"}}`), metav1.PatchOptions{}); err != nil {
-			return
-		}
+		// A write refused for a moment (the CR's resource just served, a loaded API server) is tried
+		// again: no further event would come to retry it.
+		persist(ctx, t, "write spec.version", func(ctx context.Context) error {
+			_, err := mcs.Patch(ctx, mc.GetName(), types.MergePatchType, []byte(`{"spec":{"version":"1.7.14"}}`), metav1.PatchOptions{})
+			return err
+		})
 		owner := []metav1.OwnerReference{{APIVersion: "migration.openshift.io/v1alpha1", Kind: "MigrationController", Name: mc.GetName(), UID: mc.GetUID()}}
 		labels := map[string]string{"component": "velero"}
 		pod := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "velero", Image: "registry.redhat.io/rhmtc/openshift-migration-velero-rhel8:v1.7"}}}}
 		one := int32(1)
-		_, _ = kc.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "velero", Namespace: namespace, OwnerReferences: owner},
-			Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: pod}}, metav1.CreateOptions{})
 		restic := *pod.DeepCopy()
 		restic.Labels = map[string]string{"name": "restic"}
-		_, _ = kc.AppsV1().DaemonSets(namespace).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "restic", Namespace: namespace, OwnerReferences: owner},
-			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: restic.Labels}, Template: restic}}, metav1.CreateOptions{})
+		persist(ctx, t, "create Deployment velero", func(ctx context.Context) error {
+			_, err := kc.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "velero", Namespace: namespace, OwnerReferences: owner},
+				Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: pod}}, metav1.CreateOptions{})
+			return err
+		})
+		persist(ctx, t, "create DaemonSet restic", func(ctx context.Context) error {
+			_, err := kc.AppsV1().DaemonSets(namespace).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "restic", Namespace: namespace, OwnerReferences: owner},
+				Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: restic.Labels}, Template: restic}}, metav1.CreateOptions{})
+			return err
+		})
 	})
+}
+
+// persist does what a controller does with a write the API server refuses for a moment: it tries
+// again (an object that already exists counts as written), and reports the write that never went
+// through while the test still runs.
+func persist(ctx context.Context, t *testing.T, what string, write func(ctx context.Context) error) {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = write(ctx)
+		return last == nil || apierrors.IsAlreadyExists(last), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		t.Errorf("the played cluster could not %s: %v", what, last)
+	}
 }

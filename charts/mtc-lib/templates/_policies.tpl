@@ -164,10 +164,17 @@ is not this release's gets MTC's rules merged into it by the configure hook (mer
 name), and the others get the chart's own policy (create). Policies an earlier revision merged into, in
 namespaces no longer listed, get MTC's rules taken out (unmerge). Without a cluster to look up (helm
 template), every namespace is create, and version-check refuses where a policy of the user's appears.
+With no namespace listed, only unmerge can be there (the network type is then not asked for).
 */}}
 {{- define "mtc.lib.policies.egressPlan" -}}
 {{- $ep := .Values.egressPolicies -}}
-{{- $sdn := eq (include "mtc.lib.platform.networkType" .) "OpenShiftSDN" -}}
+{{- $sdn := false -}}
+{{- if $ep.namespaces -}}
+{{- $sdn = eq (include "mtc.lib.platform.networkType" .) "OpenShiftSDN" -}}
+{{- else -}}
+{{- /* Nothing listed: only the policies an earlier revision merged into, of whichever kind is served. */ -}}
+{{- $sdn = and (not (.Capabilities.APIVersions.Has "k8s.ovn.org/v1/EgressFirewall")) (.Capabilities.APIVersions.Has "network.openshift.io/v1/EgressNetworkPolicy") -}}
+{{- end -}}
 {{- $plan := dict "kind" (ternary "EgressNetworkPolicy" "EgressFirewall" $sdn) "apiVersion" (ternary "network.openshift.io/v1" "k8s.ovn.org/v1" $sdn) "create" list "merge" list "unmerge" list -}}
 {{- $owner := printf "%s/%s" .Release.Namespace .Release.Name -}}
 {{- $merged := list -}}
