@@ -309,7 +309,11 @@ func (d *Double) checkRemote(ctx context.Context, c *unstructured.Unstructured) 
 	return d.connectVerdict(c, url, sec.Data["saToken"], sec.ResourceVersion)
 }
 
-// syncPlans closes plans: Closed follows spec.closed after CloseDelay.
+// syncPlans closes plans as mig-controller does (migplan_controller.go): with spec.closed, Ready goes
+// (the plan is no longer usable), then DeleteResources runs on every Ready cluster the plan names
+// (CloseDelay stands for its work), and only when all of them answered does the plan get Closed (no
+// reason). A Ready remote that cannot be reached now fails it, and the plan is tried again, never
+// Closed meanwhile; a cluster that is not Ready is skipped.
 func (d *Double) syncPlans(ctx context.Context, _ string) error {
 	items, err := d.listAll(ctx, MigPlans)
 	if err != nil {
@@ -331,17 +335,70 @@ func (d *Double) syncPlans(ctx context.Context, _ string) error {
 		first, ok := d.seen[p.GetUID()]
 		if !ok {
 			d.seen[p.GetUID()] = time.Now()
+			if err := d.updateStatus(ctx, MigPlans, p, func(u *unstructured.Unstructured) bool { return conditions.Remove(u, "Ready") }); err != nil {
+				return err
+			}
 			continue
 		}
 		if time.Since(first) < d.opts.CloseDelay {
 			continue
 		}
+		if err := d.deleteResources(ctx, p); err != nil {
+			d.log.Info("closing a MigPlan: DeleteResources failed, tried again later", "migPlan", p.GetNamespace()+"/"+p.GetName(), "error", err.Error())
+			continue
+		}
 		if err := d.updateStatus(ctx, MigPlans, p, func(u *unstructured.Unstructured) bool {
-			return conditions.Set(u, map[string]any{"type": "Closed", "status": "True", "reason": "Closed", "category": "Advisory", "message": "The migration plan is closed."})
+			return conditions.Set(u, map[string]any{"type": "Closed", "status": "True", "category": "Advisory", "message": "The migration plan is closed."})
 		}); err != nil {
 			return err
 		}
 		d.log.Info("closed a MigPlan", "migPlan", p.GetNamespace()+"/"+p.GetName())
+	}
+	return nil
+}
+
+// deleteResources stands for mig-controller's DeleteResources on each Ready cluster a closing plan
+// names: the host answers; a remote must be reached now, with its token.
+func (d *Double) deleteResources(ctx context.Context, p *unstructured.Unstructured) error {
+	for _, ref := range []string{"srcMigClusterRef", "destMigClusterRef"} {
+		name, _, _ := unstructured.NestedString(p.Object, "spec", ref, "name")
+		ns, _, _ := unstructured.NestedString(p.Object, "spec", ref, "namespace")
+		if name == "" {
+			continue
+		}
+		if ns == "" {
+			ns = p.GetNamespace()
+		}
+		c, err := d.dyn.Resource(MigClusters).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !conditions.IsTrue(c, "Ready") {
+			continue
+		}
+		if host, _, _ := unstructured.NestedBool(c.Object, "spec", "isHostCluster"); host {
+			continue
+		}
+		url, _, _ := unstructured.NestedString(c.Object, "spec", "url")
+		secName, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "name")
+		secNS, _, _ := unstructured.NestedString(c.Object, "spec", "serviceAccountSecretRef", "namespace")
+		sec, err := d.kube.CoreV1().Secrets(secNS).Get(ctx, secName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		insecure, _, _ := unstructured.NestedBool(c.Object, "spec", "insecure")
+		caB64, _, _ := unstructured.NestedString(c.Object, "spec", "caBundle")
+		ca, _ := base64.StdEncoding.DecodeString(caB64)
+		found, err := testRemote(url, string(sec.Data["saToken"]), insecure, ca)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		if len(found) > 0 {
+			return fmt.Errorf("cluster %s: %s", name, found[0].msg)
+		}
 	}
 	return nil
 }

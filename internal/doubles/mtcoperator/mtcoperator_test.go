@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,6 +290,33 @@ func TestIntegrationOperatorDoubleOCP4(t *testing.T) {
 		})
 	})
 
+	// mig-controller closes a plan only once DeleteResources went through on every Ready cluster it
+	// names: a Ready remote that cannot be reached keeps it from Closed, with no condition to say so.
+	t.Run("a closed MigPlan waits for its Ready remote", func(t *testing.T) {
+		r := newRelay(t, strings.TrimPrefix(e.Cluster.URL, "https://"))
+		ca := base64.StdEncoding.EncodeToString(e.Cluster.Config.CAData)
+		secret(t, e, "relayed-token", map[string]string{"saToken": saToken(t, e, "relayed-admin", true)})
+		dt.Create(t, e, op.MigClusters, migObj("MigCluster", "relayed", map[string]any{
+			"isHostCluster": false, "url": "https://" + r.addr, "caBundle": ca,
+			"serviceAccountSecretRef": map[string]any{"name": "relayed-token", "namespace": ns},
+		}))
+		ready(t, e, op.MigClusters, "relayed")
+		r.cut()
+		dt.Create(t, e, op.MigPlans, migObj("MigPlan", "plan-relayed", map[string]any{"closed": true,
+			"srcMigClusterRef": map[string]any{"name": "relayed", "namespace": ns}, "destMigClusterRef": map[string]any{"name": "host", "namespace": ns}}))
+		closed := func(ctx context.Context) (bool, string) {
+			u, note := dt.Get(ctx, e, op.MigPlans, ns, "plan-relayed")
+			return u != nil && conditions.IsTrue(u, "Closed"), note
+		}
+		dt.Never(t, 3*time.Second, "MigPlan Closed while its Ready remote cannot be reached", closed)
+		r.restore()
+		dt.Eventually(t, wait, "MigPlan Closed once the remote answers", closed)
+		u, _ := dt.Get(ctx, e, op.MigPlans, ns, "plan-relayed")
+		if reason, ok := conditions.Get(u, "Closed")["reason"]; ok {
+			t.Errorf("Closed carries reason %v; mig-controller sets none", reason)
+		}
+	})
+
 	t.Run("the DVM finalizer goes only while the controller runs", func(t *testing.T) {
 		finalized := func(name string) {
 			t.Helper()
@@ -561,4 +591,74 @@ func TestIntegrationOperatorDoubleOCP3(t *testing.T) {
 			t.Errorf("velero CRDs stay: %s", note)
 		}
 	}
+}
+
+// relay forwards TCP connections from a loopback port to target until cut, and again once restored
+// on the same port: a remote cluster the test can make unreachable without changing its MigCluster.
+type relay struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	r := &relay{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	r.serve(ln)
+	t.Cleanup(r.cut)
+	return r
+}
+
+func (r *relay) serve(ln net.Listener) {
+	r.mu.Lock()
+	r.ln = ln
+	r.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", r.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, in, out)
+			r.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+// cut closes the port and every connection through it.
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln != nil {
+		r.ln.Close()
+		r.ln = nil
+	}
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+// restore listens on the same port again.
+func (r *relay) restore() {
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.t.Fatalf("relay: listen on %s again: %v", r.addr, err)
+	}
+	r.serve(ln)
 }
