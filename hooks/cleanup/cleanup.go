@@ -95,6 +95,8 @@ type run struct {
 	// outside it (one that a kind answering 404 for a moment kept out of the export, or one created
 	// since). Nil on a dry run, which exports nothing.
 	exported map[types.UID]bool
+	// quiet are the quiet windows the steps registered, run together once the steps are done.
+	quiet []*quietWatch
 }
 
 // Run performs the cleanup.
@@ -188,6 +190,9 @@ func (c *run) run(ctx context.Context) (rep *Report, err error) {
 		if err != nil {
 			return rep, err
 		}
+	}
+	if err := c.settleQuiet(ctx); err != nil {
+		return rep, err
 	}
 	rep.Result = "ok"
 	if c.DryRun {

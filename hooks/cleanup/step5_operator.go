@@ -178,6 +178,70 @@ func (c *run) sweepRecreatedCSVs(ctx context.Context, ns string, s *Step, csvNam
 	})
 }
 
+// quietWatch is a quiet window the run still owes: find returns what OLM made again.
+type quietWatch struct {
+	s     *Step
+	what  string
+	find  func(context.Context) ([]target, error)
+	since time.Time
+	noted map[string]bool
+}
+
+// quietLater registers a window for objects nothing else depends on (ClusterRoles OLM makes for a CSV
+// or a CRD): the windows run together at the end (settleQuiet), each from the delete it follows, so
+// they overlap instead of adding up.
+func (c *run) quietLater(s *Step, what string, find func(context.Context) ([]target, error)) {
+	c.quiet = append(c.quiet, &quietWatch{s: s, what: what, find: find, since: time.Now(), noted: map[string]bool{}})
+}
+
+// settleQuiet runs the registered windows until each has seen nothing made again for OLMQuiet.
+func (c *run) settleQuiet(ctx context.Context) error {
+	if len(c.quiet) == 0 {
+		return nil
+	}
+	window := cmp.Or(c.OLMQuiet, DefaultOLMQuiet)
+	var whats []string
+	for _, q := range c.quiet {
+		whats = append(whats, q.what)
+	}
+	return c.Waiter.Until(ctx, "OLM to stop making "+strings.Join(whats, " and ")+" again",
+		"look at the OLM operators' logs in openshift-operator-lifecycle-manager",
+		func(ctx context.Context) (bool, string, error) {
+			done := true
+			for _, q := range c.quiet {
+				again, err := q.find(ctx)
+				if err != nil {
+					return false, "", err
+				}
+				if err := c.deleteAgain(ctx, q.s, q.noted, again); err != nil {
+					return false, "", err
+				}
+				if len(again) > 0 {
+					q.since = time.Now()
+				}
+				if time.Since(q.since) < window {
+					done = false
+				}
+			}
+			return done, "", nil
+		})
+}
+
+// deleteAgain deletes what OLM made again and notes each object once in s.
+func (c *run) deleteAgain(ctx context.Context, s *Step, noted map[string]bool, again []target) error {
+	if len(again) == 0 {
+		return nil
+	}
+	for _, t := range again {
+		c.Logger().Info("deleting again what OLM made after its delete", "object", t.String())
+		if !noted[t.String()] {
+			noted[t.String()] = true
+			s.Notes = append(s.Notes, t.String()+": OLM made it again after it was deleted; deleted again")
+		}
+	}
+	return c.deleteTargets(ctx, again)
+}
+
 // untilQuiet deletes again what find returns (objects OLM makes again from work it started before
 // the cleanup deleted them: a stale resolution's InstallPlan, a CSV sync still queued) until find has
 // returned nothing for OLMQuiet; each object deleted again is noted in the step.
@@ -192,17 +256,10 @@ func (c *run) untilQuiet(ctx context.Context, s *Step, what string, find func(co
 			if err != nil {
 				return false, "", err
 			}
+			if err := c.deleteAgain(ctx, s, noted, again); err != nil {
+				return false, "", err
+			}
 			if len(again) > 0 {
-				for _, t := range again {
-					c.Logger().Info("deleting again what OLM made after its delete", "object", t.String())
-					if !noted[t.String()] {
-						noted[t.String()] = true
-						s.Notes = append(s.Notes, t.String()+": OLM made it again after it was deleted; deleted again")
-					}
-				}
-				if err := c.deleteTargets(ctx, again); err != nil {
-					return false, "", err
-				}
 				quietSince = time.Now()
 			}
 			if quiet := time.Since(quietSince); quiet < window {
@@ -415,9 +472,10 @@ func (c *run) deleteOADPBundleRoles(ctx context.Context, ns string, s *Step, csv
 	}
 	// The catalog operator makes them when it executes an InstallPlan step; one it was still executing
 	// can make them again.
-	return c.untilQuiet(ctx, s, "OADP's bundle ClusterRoles", func(ctx context.Context) ([]target, error) {
+	c.quietLater(s, "OADP's bundle ClusterRoles", func(ctx context.Context) ([]target, error) {
 		return c.rolesBack(ctx, nameOf(targets), func(u *unstructured.Unstructured) bool { return !ownedByAnyone(u) && !helmOwned(u) })
 	})
+	return nil
 }
 
 // rolesBack returns the ClusterRoles of those names that exist, made by OLM (olm.managed) and passing

@@ -232,7 +232,8 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 	}
 	// OLM's olm operator makes these roles when it syncs a CSV that owns the CRD; a sync queued before
 	// the CSV went (or one of a CSV a stale resolution made again) can make them once more.
-	return c.untilQuiet(ctx, s, "ClusterRoles for the kept CRDs", func(ctx context.Context) ([]target, error) {
+	c.quietLater(s, "ClusterRoles for the kept CRDs", func(ctx context.Context) ([]target, error) {
 		return c.rolesBack(ctx, nameOf(roles), func(*unstructured.Unstructured) bool { return true })
 	})
+	return nil
 }
