@@ -134,7 +134,7 @@ func TestIntegrationUninstallLeavesAUsersOADP(t *testing.T) {
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
 	const adp = "openshift-adp"
-	if err := lifecycle.SubscribeByHand(ctx, e, adp, "redhat-oadp-operator", "redhat-oadp-operator", "stable-1.4", 1); err != nil {
+	if err := lifecycle.SubscribeByHand(ctx, e, adp, adp, "redhat-oadp-operator", "redhat-oadp-operator", "stable-1.4", 1); err != nil {
 		t.Fatal(err)
 	}
 	veleroObjects(t, ctx, e, adp, "adp-backups", "weekly", "0 2 * * 0", "weekly-20261129")

@@ -388,7 +388,10 @@ func ExportedRecords(ctx context.Context, e *testenv.Env, mustHold string) ([]st
 // MigrationController and a MigPlan of the user's. It returns when the operator has made the
 // migration controller's Deployment.
 func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
-	if err := SubscribeByHand(ctx, e, Namespace, sub, "mtc-operator", "release-v1.8", 2); err != nil {
+	// The console names the OperatorGroup it makes after the namespace, with a random suffix; a name
+	// other than the chart's keeps Helm from refusing it as an object it cannot adopt, so that the
+	// version check is what refuses the release.
+	if err := SubscribeByHand(ctx, e, Namespace, "migration", sub, "mtc-operator", "release-v1.8", 2); err != nil {
 		return err
 	}
 	for _, o := range []struct {
@@ -416,10 +419,10 @@ func InstallByHand(ctx context.Context, e *testenv.Env, sub string) error {
 }
 
 // SubscribeByHand does what a person does to install an operator through OLM: the namespace, an
-// OperatorGroup for it alone and a Subscription named sub to pkg's channel in redhat-operators; it
-// returns once the Subscription's CSV has Succeeded and OLM is done (every InstallPlan Complete, at
-// least csvs CSVs, each Succeeded).
-func SubscribeByHand(ctx context.Context, e *testenv.Env, namespace, sub, pkg, channel string, csvCount int) error {
+// OperatorGroup named og for it alone and a Subscription named sub to pkg's channel in
+// redhat-operators; it returns once the Subscription's CSV has Succeeded and OLM is done (every
+// InstallPlan Complete, at least csvCount CSVs, each Succeeded).
+func SubscribeByHand(ctx context.Context, e *testenv.Env, namespace, og, sub, pkg, channel string, csvCount int) error {
 	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -428,7 +431,7 @@ func SubscribeByHand(ctx context.Context, e *testenv.Env, namespace, sub, pkg, c
 		obj map[string]any
 	}{
 		{schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}, map[string]any{
-			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": namespace, "namespace": namespace},
+			"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup", "metadata": map[string]any{"name": og, "namespace": namespace},
 			"spec": map[string]any{"targetNamespaces": []any{namespace}}}},
 		{subscriptions, map[string]any{
 			"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription", "metadata": map[string]any{"name": sub, "namespace": namespace},
