@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 	"github.com/mtc-helm/mtc-helm/internal/mtccrds"
@@ -93,12 +94,28 @@ func (w *world) setStatus(gvr schema.GroupVersionResource, namespace, name strin
 // writeStatus writes u's status as its controller would: through the status subresource where the
 // CRD has one (MigrationController, most of Velero's kinds), else with an update of the whole
 // object, as mig-controller does for its kinds.
+// A controller of the cluster (OLM's, on a CSV) may change the object meanwhile: the status is then
+// written onto the newest version.
 func (w *world) writeStatus(gvr schema.GroupVersionResource, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	ri := w.dyn.Resource(gvr).Namespace(u.GetNamespace())
-	out, err := ri.UpdateStatus(w.ctx, u, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return ri.Update(w.ctx, u, metav1.UpdateOptions{})
-	}
+	status := u.Object["status"]
+	var out *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		out, err = ri.UpdateStatus(w.ctx, u, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			out, err = ri.Update(w.ctx, u, metav1.UpdateOptions{})
+		}
+		if apierrors.IsConflict(err) {
+			cur, gerr := ri.Get(w.ctx, u.GetName(), metav1.GetOptions{})
+			if gerr != nil {
+				return gerr
+			}
+			cur.Object["status"] = status
+			u = cur
+		}
+		return err
+	})
 	return out, err
 }
 
