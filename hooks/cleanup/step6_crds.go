@@ -142,13 +142,19 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 	if c.DryRun || len(kept) == 0 {
 		return nil
 	}
-	csvs, err := c.listMeta(ctx, kube.CSVs, ns)
+	csvs, err := c.listMeta(ctx, kube.CSVs, "")
 	if err != nil {
 		return err
 	}
+	// An OADP that OLM installed elsewhere (a user's, in a namespace of their own) holds these CRDs
+	// too; OLM labels their components when it gets to it, so its CSV is the sure sign.
+	elsewhere := false
 	for i := range csvs {
-		if n := csvs[i].GetName(); kube.IsOADPCSV(n) {
-			return nil // MTC's OADP stays (something in the namespace uses it), and with it OLM's hold
+		if n := csvs[i].GetName(); kube.IsOADPCSV(n) && csvs[i].GetDeletionTimestamp() == nil {
+			if csvs[i].GetNamespace() == ns {
+				return nil // MTC's OADP stays (something in the namespace uses it), and with it OLM's hold
+			}
+			elsewhere = true
 		}
 	}
 	ours := map[string]bool{}
@@ -168,7 +174,7 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 		// only the label for this namespace goes, and what OLM keeps for that install (olm.managed, the
 		// aggregate roles) stays.
 		unset := map[string]any{}
-		foreign := false
+		foreign := elsewhere
 		for k := range crd.GetLabels() {
 			if strings.HasPrefix(k, "operators.coreos.com/") {
 				if !ours[k] {

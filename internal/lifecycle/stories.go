@@ -325,17 +325,14 @@ func StartMigration(ctx context.Context, e *testenv.Env) error {
 		"metadata": map[string]any{"name": "shop-1", "namespace": Namespace},
 		"spec":     map[string]any{"migPlanRef": map[string]any{"name": "shop", "namespace": Namespace}, "stage": false},
 	}}
-	created, err := e.Dynamic.Resource(migmigrations).Namespace(Namespace).Create(ctx, mig, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	created.Object["status"] = map[string]any{
+	// MigMigration has no status subresource: mig-controller writes the status with the object.
+	mig.Object["status"] = map[string]any{
 		"phase":          "StageBackupCreated",
 		"startTimestamp": time.Now().UTC().Format(time.RFC3339),
 		"conditions": []any{map[string]any{"type": "Running", "status": "True", "category": "Advisory", "reason": "StageBackupCreated",
 			"message": "Step: 12/48", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}},
 	}
-	_, err = e.Dynamic.Resource(migmigrations).Namespace(Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	_, err := e.Dynamic.Resource(migmigrations).Namespace(Namespace).Create(ctx, mig, metav1.CreateOptions{})
 	return err
 }
 
@@ -349,7 +346,7 @@ func FinishMigration(ctx context.Context, e *testenv.Env) error {
 		now := time.Now().UTC().Format(time.RFC3339)
 		m.Object["status"] = map[string]any{"phase": "Completed", "completionTimestamp": now,
 			"conditions": []any{map[string]any{"type": "Succeeded", "status": "True", "category": "Advisory", "reason": "Completed", "message": "The migration has completed successfully.", "lastTransitionTime": now}}}
-		_, err = e.Dynamic.Resource(migmigrations).Namespace(Namespace).UpdateStatus(ctx, m, metav1.UpdateOptions{})
+		_, err = e.Dynamic.Resource(migmigrations).Namespace(Namespace).Update(ctx, m, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
 			return false, nil
 		}
