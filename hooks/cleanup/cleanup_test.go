@@ -1403,6 +1403,11 @@ func TestCleanupHandsKeptCRDsBackFromOLM(t *testing.T) {
 			u.SetUID("crd-backups")
 			u.SetLabels(map[string]string{"olm.managed": "true", "operators.coreos.com/redhat-oadp-operator." + ns: "", "team": "backup"})
 			u.SetAnnotations(map[string]string{"operatorframework.io/installed-alongside-0a1b": ns + "/oadp-operator.v1.2.3", "team/note": "ours"})
+		case "schedules.velero.io":
+			// OLM labels an install's components when it gets to them; its note is there at once.
+			u = u.DeepCopy()
+			u.SetUID("crd-schedules")
+			u.SetAnnotations(map[string]string{"operatorframework.io/installed-alongside-0a1b": ns + "/oadp-operator.v1.2.3"})
 		case "restores.velero.io":
 			u = u.DeepCopy()
 			u.SetUID("crd-restores")
@@ -1418,7 +1423,7 @@ func TestCleanupHandsKeptCRDsBackFromOLM(t *testing.T) {
 	}
 	users := newObj(kube.VeleroResources()[0], "BackupRepository", "velero", "repo-1").build()
 	objs = append(objs, users, role("backups.velero.io-v1-admin", "crd-backups"), role("backups.velero.io-v1-crdview", "crd-backups"),
-		role("restores.velero.io-v1-admin", "crd-restores"))
+		role("restores.velero.io-v1-admin", "crd-restores"), role("schedules.velero.io-v1-view", "crd-schedules"))
 	fc := newFakeCluster(true, objs...)
 	if _, err := fc.cleanup().Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -1433,7 +1438,7 @@ func TestCleanupHandsKeptCRDsBackFromOLM(t *testing.T) {
 	if a := got.GetAnnotations(); !reflect.DeepEqual(a, map[string]string{"team/note": "ours"}) {
 		t.Errorf("annotations of the kept CRD: %v, want only the user's", a)
 	}
-	for _, n := range []string{"backups.velero.io-v1-admin", "backups.velero.io-v1-crdview"} {
+	for _, n := range []string{"backups.velero.io-v1-admin", "backups.velero.io-v1-crdview", "schedules.velero.io-v1-view"} {
 		if fc.exists(t, kube.ClusterRoles, "", n) {
 			t.Errorf("OLM's ClusterRole %s for the kept CRD stayed", n)
 		}

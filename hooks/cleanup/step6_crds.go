@@ -191,13 +191,8 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 				foreign = true
 			}
 		}
-		if len(unset) == 0 {
-			continue
-		}
-		if !foreign && crd.GetLabels()["olm.managed"] == "true" {
-			unset["olm.managed"] = nil
-		}
-		// OLM also notes, in an annotation per install, which CSV a CRD came with.
+		// OLM also notes, in an annotation per install, which CSV a CRD came with. That note is there
+		// from the install on; the labels may not be yet, so either marks the CRD as held for MTC's OADP.
 		unsetAnn := map[string]any{}
 		for k, v := range crd.GetAnnotations() {
 			csv, inNS := strings.CutPrefix(v, ns+"/")
@@ -205,6 +200,12 @@ func (c *run) releaseKeptCRDs(ctx context.Context, crdGVR schema.GroupVersionRes
 				kube.IsOADPCSV(csv) {
 				unsetAnn[k] = nil
 			}
+		}
+		if len(unset) == 0 && len(unsetAnn) == 0 {
+			continue
+		}
+		if !foreign && crd.GetLabels()["olm.managed"] == "true" {
+			unset["olm.managed"] = nil
 		}
 		meta := map[string]any{"labels": unset}
 		if len(unsetAnn) > 0 {
