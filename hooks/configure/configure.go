@@ -17,8 +17,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/hooks/egress"
@@ -427,8 +429,11 @@ func (c *Configure) mergeEgress(ctx context.Context, plan *egress.Plan, rep *Rep
 }
 
 func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
-	return c.Waiter.Until(ctx, fmt.Sprintf("Deployment %s/%s to be available", ns, name),
-		"look at the operator pod (oc get pods -n "+ns+" -l app=migration) and its image pull",
+	watchDeployment := func(ctx context.Context) (watch.Interface, error) {
+		return c.Kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	}
+	return c.Waiter.UntilWatching(ctx, fmt.Sprintf("Deployment %s/%s to be available", ns, name),
+		"look at the operator pod (oc get pods -n "+ns+" -l app=migration) and its image pull", []kube.Watch{watchDeployment},
 		func(ctx context.Context) (bool, string, error) {
 			d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
@@ -507,8 +512,9 @@ func (c *Configure) waitReady(ctx context.Context, gvr schema.GroupVersionResour
 		grace = DefaultCriticalGrace
 	}
 	var criticalSince time.Time
-	err := c.Waiter.Until(ctx, what+" to be Ready",
+	err := c.Waiter.UntilWatching(ctx, what+" to be Ready",
 		"look at its conditions (oc describe "+strings.ToLower(o.GetKind())+" -n "+o.GetNamespace()+" "+o.GetName()+") and the controller log",
+		[]kube.Watch{kube.WatchNamed(c.Dynamic, gvr, o.GetNamespace(), o.GetName())},
 		func(ctx context.Context) (bool, string, error) {
 			cur, err := c.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
 			if err != nil {

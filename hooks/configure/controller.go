@@ -50,7 +50,11 @@ func (c *Configure) waitController(ctx context.Context, gvr schema.GroupVersionR
 		}
 	}
 	var status string
-	err := c.Waiter.Until(ctx, what, remedy, func(ctx context.Context) (bool, string, error) {
+	var woken <-chan struct{}
+	if runs != nil {
+		woken = runs.changed
+	}
+	err := c.Waiter.UntilWoken(ctx, what, remedy, woken, func(ctx context.Context) (bool, string, error) {
 		var cur *unstructured.Unstructured
 		if runs != nil {
 			ended, note, err := runs.ended()
@@ -94,6 +98,15 @@ type runWatch struct {
 	started bool
 	end     *unstructured.Unstructured
 	err     error
+	// changed fires after each event the watch took in (one pending signal is enough).
+	changed chan struct{}
+}
+
+func (r *runWatch) signal() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
 }
 
 func (r *runWatch) observe(u *unstructured.Unstructured) {
@@ -137,7 +150,7 @@ func (c *Configure) watchRuns(ctx context.Context, gvr schema.GroupVersionResour
 	if err != nil {
 		return nil, err
 	}
-	r := &runWatch{wasRun: running(applied)}
+	r := &runWatch{wasRun: running(applied), changed: make(chan struct{}, 1)}
 	go func() {
 		defer w.Stop()
 		for ev := range w.ResultChan() {
@@ -151,6 +164,7 @@ func (c *Configure) watchRuns(ctx context.Context, gvr schema.GroupVersionResour
 			case watch.Error:
 				r.fail(kube.Explain(apierrors.FromObject(ev.Object), "watch MigrationController "+applied.GetNamespace()+"/"+applied.GetName(), c.Host))
 			}
+			r.signal()
 		}
 	}()
 	return r, nil
@@ -171,7 +185,7 @@ func (c *Configure) waitLegacyController(ctx context.Context, gvr schema.GroupVe
 	ns := o.GetNamespace()
 	remedy += " and the velero and restic pods (oc get pods -n " + ns + ")"
 	var status string
-	err := c.Waiter.Until(ctx, what, remedy, func(ctx context.Context) (bool, string, error) {
+	err := c.Waiter.UntilWatching(ctx, what, remedy, []kube.Watch{kube.WatchNamed(c.Dynamic, gvr, ns, o.GetName())}, func(ctx context.Context) (bool, string, error) {
 		cur, err := c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, o.GetName(), metav1.GetOptions{})
 		if err != nil {
 			return false, "", kube.Explain(err, "get MigrationController "+ns+"/"+o.GetName(), c.Host)

@@ -60,8 +60,11 @@ func (c *Configure) waitOLM(ctx context.Context, ns, subName, line string) (stri
 		w.unsatGrace = DefaultResolutionGrace
 	}
 	var csvName string
-	err := c.Waiter.Until(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
-		"look at the Subscription and InstallPlan status (oc describe subscription -n "+ns+" "+subName+") and at the catalog source",
+	// OLM's progress shows on the Subscription, its InstallPlans and the CSVs: look again when one changes.
+	watches := []kube.Watch{kube.WatchNamed(c.Dynamic, kube.Subscriptions, ns, subName),
+		kube.WatchAll(c.Dynamic, kube.InstallPlans, ns), kube.WatchAll(c.Dynamic, kube.CSVs, ns)}
+	err := c.Waiter.UntilWatching(ctx, fmt.Sprintf("OLM to install the operator of Subscription %s/%s", ns, subName),
+		"look at the Subscription and InstallPlan status (oc describe subscription -n "+ns+" "+subName+") and at the catalog source", watches,
 		func(ctx context.Context) (bool, string, error) {
 			done, status, name, err := w.check(ctx)
 			if done {

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 )
 
 // DefaultInterval is the poll interval when none is given.
@@ -73,6 +79,37 @@ type Condition func(ctx context.Context) (done bool, status string, err error)
 // connection) are logged and retried; any other error stops the wait. On a deadline it returns a
 // *TimeoutError naming what and the remedy; on cancellation (SIGTERM) the context's error.
 func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) error {
+	return w.UntilWatching(ctx, what, remedy, nil, cond)
+}
+
+// Watch opens a watch on the objects a wait depends on (WatchNamed, WatchAll).
+type Watch func(ctx context.Context) (watch.Interface, error)
+
+// WatchNamed watches one object of a kind (ns "" for a cluster-scoped kind).
+func WatchNamed(dyn dynamic.Interface, gvr schema.GroupVersionResource, ns, name string) Watch {
+	return func(ctx context.Context) (watch.Interface, error) {
+		return dyn.Resource(gvr).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	}
+}
+
+// WatchAll watches every object of a kind in ns.
+func WatchAll(dyn dynamic.Interface, gvr schema.GroupVersionResource, ns string) Watch {
+	return func(ctx context.Context) (watch.Interface, error) {
+		return dyn.Resource(gvr).Namespace(ns).Watch(ctx, metav1.ListOptions{})
+	}
+}
+
+// UntilWatching is Until that also looks again as soon as a watched object changes, instead of at the
+// next poll: what it waits for is seen when it happens. The polls go on beside the watches, so a watch
+// that cannot be opened (a kind OLM has not served yet) or that the API server closes costs only time.
+func (w Waiter) UntilWatching(ctx context.Context, what, remedy string, watches []Watch, cond Condition) error {
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	return w.UntilWoken(ctx, what, remedy, watchAll(wctx, watches, cmp.Or(w.Interval, DefaultInterval)), cond)
+}
+
+// UntilWoken is Until that also looks again each time wake fires (a nil wake never fires).
+func (w Waiter) UntilWoken(ctx context.Context, what, remedy string, wake <-chan struct{}, cond Condition) error {
 	interval := w.Interval
 	if interval <= 0 {
 		interval = DefaultInterval
@@ -89,7 +126,7 @@ func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) 
 	start := time.Now()
 	lastLog := start
 	var last string
-	err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
+	err := pollOrWake(ctx, interval, wake, func(ctx context.Context) (bool, error) {
 		done, status, err := cond(ctx)
 		if err != nil {
 			if IsDeadlineSoon(err) {
@@ -125,4 +162,69 @@ func (w Waiter) Until(ctx context.Context, what, remedy string, cond Condition) 
 // context's deadline would pass first; that is a timeout, reported in other words.
 func IsDeadlineSoon(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "would exceed context deadline")
+}
+
+// pollOrWake runs cond at once, then at every interval and whenever wake fires, until it is done,
+// fails, or ctx ends (then ctx's error).
+func pollOrWake(ctx context.Context, interval time.Duration, wake <-chan struct{}, cond func(context.Context) (bool, error)) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		done, err := cond(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		case <-wake:
+		}
+	}
+}
+
+// watchAll keeps each watch open until ctx ends, and signals on the channel it returns (without
+// blocking: one pending signal is enough) each time one of them sees an event. A watch the API server
+// refuses for good (Forbidden) is dropped; one it cannot open yet is tried again after retry.
+func watchAll(ctx context.Context, watches []Watch, retry time.Duration) <-chan struct{} {
+	if len(watches) == 0 {
+		return nil
+	}
+	wake := make(chan struct{}, 1)
+	for _, open := range watches {
+		go func() {
+			for ctx.Err() == nil {
+				opened := time.Now()
+				wi, err := open(ctx)
+				if err != nil {
+					if apierrors.IsForbidden(err) {
+						return
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(retry):
+					}
+					continue
+				}
+				for range wi.ResultChan() {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+				wi.Stop()
+				// A watch the API server ends at once is not opened again at once.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(retry - time.Since(opened)):
+				}
+			}
+		}()
+	}
+	return wake
 }

@@ -2,6 +2,9 @@ package lifecycle_test
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,7 +97,46 @@ func watchMilestones(b *testing.B, dyn dynamic.Interface) *milestones {
 			}
 		}
 	})
+	// Each hook Job and its pod: when Helm created the Job, when its pod ran, ended, and when the Job
+	// controller called the Job complete (what Helm waits for).
+	jobs := schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+	watchOne(jobs, func(u *unstructured.Unstructured) {
+		mark("job " + u.GetName() + " created")
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			if c, _ := c.(map[string]any); (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True" {
+				mark("job " + u.GetName() + " " + strings.ToLower(c["type"].(string)))
+			}
+		}
+	})
+	watchOne(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, func(u *unstructured.Unstructured) {
+		job := u.GetLabels()["job-name"]
+		if job == "" {
+			return
+		}
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+		switch phase {
+		case "Running", "Succeeded", "Failed":
+			mark("pod of " + job + " " + strings.ToLower(phase))
+		}
+	})
 	return m
+}
+
+// timeline is every milestone seen, in order, as offsets from start.
+func (m *milestones) timeline(start time.Time) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.first))
+	for n := range m.first {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return m.first[names[i]].Before(m.first[names[j]]) })
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %6.2fs  %s\n", m.first[n].Sub(start).Seconds(), n)
+	}
+	return b.String()
 }
 
 func (m *milestones) stop() {

@@ -35,5 +35,5 @@ Code: hooks/pulltest. */}}
 {{- define "mtc.lib.hookPullTest.rules.namespace" -}}
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["create", "get", "list", "delete"]
+  verbs: ["create", "get", "list", "watch", "delete"]
 {{- end }}
