@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -43,8 +44,9 @@ func TestHookJobsEndWithinTheirTimeout(t *testing.T) {
 					if i := slices.Index(c.Args, "--timeout"); i >= 0 && i+1 < len(c.Args) {
 						timeout, _ = strconv.Atoi(strings.TrimSuffix(c.Args[i+1], "s"))
 					}
-					if c.Args[0] == "storage-check" {
-						// the storage check runs first in the version-check Job, each with its own timeout
+					if slices.Contains(c.Args, "--and") {
+						// the storage check runs first in the version-check Job and the pull test last,
+						// each with its own timeout
 						timeout = 0
 						for i, a := range c.Args {
 							if a == "--timeout" {
@@ -75,9 +77,65 @@ func TestHookJobsEndWithinTheirTimeout(t *testing.T) {
 					}
 				}
 				if jobs < 3 {
-					t.Fatalf("%d hook Jobs rendered, want the version check, the pull test, configure and cleanup", jobs)
+					t.Fatalf("%d hook Jobs rendered, want the version check (with the pull test), configure and cleanup", jobs)
 				}
 			})
 		}
+	}
+}
+
+// The pull test runs last in the version-check Job when both are on (a Job less for Helm to wait
+// for), with its pod rules in that Job's Role; with the version check off it has its own Job and
+// Role; off, it is nowhere.
+func TestPullTestPlacement(t *testing.T) {
+	root, helm := setup(t, "helm")
+	f := Flavours["ocp4-ovn"]
+	for _, tc := range []struct {
+		name, set       string
+		jobWithPullTest string // "" none
+	}{
+		{"both on", "", "mtc-hook-version-check"},
+		{"version check off", "hooks.versionCheck.enabled=false", "mtc-hook-pull-test"},
+		{"pull test off", "hooks.pullTest.enabled=false", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(f.Args(), "--set", "remoteClusters=null")
+			if tc.set != "" {
+				args = append(args, "--set", tc.set)
+			}
+			out, err := Template(root, helm, "mtc-1.8", args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jobs []string
+			podRules := map[string]bool{} // Role name: may create pods
+			for _, d := range decodeDocs(out) {
+				var j batchv1.Job
+				if err := yaml.Unmarshal(d, &j); err == nil && j.Kind == "Job" {
+					if slices.Contains(j.Spec.Template.Spec.Containers[0].Args, "pull-test") {
+						jobs = append(jobs, j.Name)
+					}
+					continue
+				}
+				var r rbacv1.Role
+				if err := yaml.Unmarshal(d, &r); err == nil && r.Kind == "Role" {
+					for _, rule := range r.Rules {
+						if slices.Contains(rule.Resources, "pods") && slices.Contains(rule.Verbs, "create") {
+							podRules[r.Name] = true
+						}
+					}
+				}
+			}
+			want := []string{}
+			if tc.jobWithPullTest != "" {
+				want = []string{tc.jobWithPullTest}
+			}
+			if !slices.Equal(jobs, want) {
+				t.Fatalf("Jobs running the pull test: %v, want %v", jobs, want)
+			}
+			if tc.jobWithPullTest != "" && !podRules[tc.jobWithPullTest] {
+				t.Errorf("Role %s cannot create the test pod (Roles that can: %v)", tc.jobWithPullTest, podRules)
+			}
+		})
 	}
 }

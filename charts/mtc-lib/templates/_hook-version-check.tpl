@@ -3,8 +3,9 @@ The version-check hook: before install, upgrade and rollback, it refuses an MTC 
 support, an MTC already installed another way, remotes on another line and egress policies it cannot merge.
 When the chart renders a replication repository, the storage check runs first in the same Job (before
 "--and"): a Job of its own would cost Helm a second or two, the check a fraction of one; first, so that it
-has consumed (and deleted) the hook's copy of the credentials whatever the version check decides.
-Code: hooks/version, hooks/storage.
+has consumed (and deleted) the hook's copy of the credentials whatever the version check decides. The pull
+test, when on, runs last in the Job for the same reason (after "--and", so only once the platform passed).
+Code: hooks/version, hooks/storage, hooks/pulltest.
 */}}
 
 {{/* mtc.lib.hookVersionCheck.events: the Helm events of the hook, of its RBAC and of the Secrets it reads
@@ -17,6 +18,11 @@ pre-install,pre-upgrade,pre-rollback
 (hooks.storageCheck.enabled, where the chart renders a replication repository). */}}
 {{- define "mtc.lib.hookVersionCheck.storageCheck" -}}
 {{- if and .Values.hooks.storageCheck.enabled (include "mtc.lib.storage.enabled" .) -}}true{{- end -}}
+{{- end }}
+
+{{/* mtc.lib.hookVersionCheck.pullTest: "true" when the pull test runs in this Job (both hooks on). */}}
+{{- define "mtc.lib.hookVersionCheck.pullTest" -}}
+{{- if and .Values.hooks.versionCheck.enabled .Values.hooks.pullTest.enabled -}}true{{- end -}}
 {{- end }}
 
 {{- define "mtc.lib.hookVersionCheck" -}}
@@ -45,6 +51,10 @@ pre-install,pre-upgrade,pre-rollback
 {{- if include "mtc.lib.hookVersionCheck.storageCheck" . -}}
 {{- $args = concat (include "mtc.lib.hookVersionCheck.storageCheckArgs" . | fromJsonArray) (list "--namespace" .Release.Namespace "--and") $args -}}
 {{- $timeout = add $timeout (int $v.hooks.storageCheck.timeoutSeconds) -}}
+{{- end -}}
+{{- if include "mtc.lib.hookVersionCheck.pullTest" . -}}
+{{- $args = concat $args (list "--namespace" .Release.Namespace "--and") (include "mtc.lib.hookPullTest.args" . | fromJsonArray) -}}
+{{- $timeout = add $timeout (int $v.hooks.pullTest.timeoutSeconds) -}}
 {{- end -}}
 {{- include "mtc.lib.hooks.rbac" (dict "context" . "name" "version-check" "events" $events "rules" "hookVersionCheck") }}
 ---
@@ -147,6 +157,9 @@ Discovery (/version, /apis) needs no rule. Code: hooks/version (see hooks/README
   verbs: ["get"]
 {{- if include "mtc.lib.hookVersionCheck.storageCheck" . }}
 {{ include "mtc.lib.hookVersionCheck.storageCheckRules.namespace" . | trim }}
+{{- end }}
+{{- if include "mtc.lib.hookVersionCheck.pullTest" . }}
+{{ include "mtc.lib.hookPullTest.rules.namespace" . | trim }}
 {{- end }}
 {{- end }}
 
