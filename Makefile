@@ -79,7 +79,7 @@ bump: tools ## move a chart to a new MTC z-stream: CHART=mtc-1.8 VERSION=1.8.12 
 
 .PHONY: test
 test: tools build charts ## run every unit, chart and integration test (the CI command)
-	go test -timeout $(TEST_TIMEOUT) -count=1 ./...
+	go test -timeout $(TEST_TIMEOUT) -count=1 ./internal/lifecycle ./...
 
 .PHONY: test-short
 test-short: ## unit tests only (no control plane)

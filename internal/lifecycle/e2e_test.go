@@ -60,6 +60,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 
 // The demo's stories are the e2e tests: the same code, the same checks, with each Helm CLI.
 func TestIntegrationDemoHelm3(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	if err := lab(t, "helm").Demo(ctx); err != nil {
@@ -68,6 +69,7 @@ func TestIntegrationDemoHelm3(t *testing.T) {
 }
 
 func TestIntegrationDemoHelm4(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	if err := lab(t, "helm4").Demo(ctx); err != nil {

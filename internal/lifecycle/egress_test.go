@@ -25,6 +25,7 @@ func deny(cidr string) any {
 // user's; a namespace without one gets the chart's own. An upgrade with another peer replaces MTC's
 // rules, and helm uninstall leaves the user's policy exactly as it was.
 func TestIntegrationEgressMergedIntoTheUsersPolicy(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	e := cluster(t, l, localcluster.Flavour{Kind: localcluster.OCP4, Version: "4.16", Network: localcluster.OpenShiftSDN})

@@ -37,6 +37,7 @@ var subscriptionsGVR = schema.GroupVersionResource{Group: "operators.coreos.com"
 // chart's channel in that minor's catalog, with OADP resolved by OLM, up to a reconciled
 // MigrationController that helm test confirms.
 func TestIntegrationInstallPerMinor(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		chart, line string
 		minors      []string
@@ -103,6 +104,7 @@ func TestIntegrationInstallPerMinor(t *testing.T) {
 // sentence naming the channel, well before Helm's timeout: the install runs with --timeout 30s,
 // so a hook that only waited would fail with Helm's own timeout instead.
 func TestIntegrationPinnedOADPChannelAbsent(t *testing.T) {
+	t.Parallel()
 	const channel = "stable-1.1"
 	cat, err := catalog.For("4.17")
 	if err != nil {
@@ -152,6 +154,7 @@ func TestIntegrationPinnedOADPChannelAbsent(t *testing.T) {
 // helm test's check (mtc-hooks verify) waits and succeeds once the image is back and the pod runs
 // again, and fails with the CSV's reason when it does not come back within the grace period.
 func TestIntegrationOperatorPodOutage(t *testing.T) {
+	t.Parallel()
 	const image = "rhmtc/openshift-migration-rhel8-operator:v1.8"
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
@@ -280,6 +283,7 @@ func (s *syncBuffer) String() string {
 // migration-velero: the install fails with the API server's Forbidden message, which configure
 // reads from the operator's log since the legacy operator writes no status.
 func TestIntegrationLegacyClusterRoleMissingRule(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	chart := narrowedLegacyChart(t, l.ChartDir("mtc-1.7"), "  - nonResourceURLs: [\"*\"]\n    verbs: [\"*\"]\n")
@@ -374,6 +378,7 @@ func untar(tgz, dir string) error {
 // naming the InstallPlan and the patch that approves it; the user approves it and runs the same
 // helm upgrade again, which then completes.
 func TestIntegrationManualApproval(t *testing.T) {
+	t.Parallel()
 	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
 		ctx := ctxFor(t)
 		e := cluster(t, l, ocp417)
@@ -407,6 +412,7 @@ func TestIntegrationManualApproval(t *testing.T) {
 // never starts, the kubelet reports CreateContainerError with the runtime's message, and the Job ends
 // at its deadline, which fails the install.
 func TestIntegrationHookImageWithAWrongEntrypoint(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

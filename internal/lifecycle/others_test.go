@@ -103,6 +103,7 @@ func veleroObjects(t *testing.T, ctx context.Context, e *testenv.Env, ns, bucket
 // it); the velero.io CRDs that OADP's bundle added stay, named in the report, because a Velero still
 // runs.
 func TestIntegrationUninstallLeavesOtherPeoplesThings(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
@@ -130,6 +131,7 @@ func TestIntegrationUninstallLeavesOtherPeoplesThings(t *testing.T) {
 // helm uninstall removes MTC's and leaves the user's OADP, its Subscription, CSV and Velero objects, and every
 // velero.io and oadp.openshift.io CRD as they were, compared object by object.
 func TestIntegrationUninstallLeavesAUsersOADP(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

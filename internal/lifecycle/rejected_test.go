@@ -15,6 +15,7 @@ import (
 // The rejected value: a controller CPU request above its limit, which the chart's schema accepts (each
 // is a valid quantity) and the API server refuses in the Deployment the operator's role applies.
 func TestIntegrationUpgradeRejectedThenFixed(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

@@ -16,6 +16,7 @@ import (
 // Backup is in progress, in one sentence naming it and its plan, and leaves the install as it was;
 // once the Backup has completed, the same uninstall goes through.
 func TestIntegrationRemoteUninstallDuringMigration(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

@@ -36,6 +36,7 @@ func override(t *testing.T, l *lifecycle.Lab, e *testenv.Env, name, provider str
 // providers goes through with good credentials (an install, then upgrades that switch provider).
 // No hook log, event or ConfigMap of the namespace holds a credential afterwards.
 func TestIntegrationStorageCheckBeforeInstall(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

@@ -50,6 +50,7 @@ func noRemotes(t *testing.T, l *lifecycle.Lab, e *testenv.Env) string {
 // On OpenShift 3.11 the 1.7 chart, from the source tree, installs the legacy operator, which
 // reconciles the MigrationController; on plain Kubernetes both charts refuse before creating anything.
 func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	t.Run("ocp3", func(t *testing.T) {
@@ -119,6 +120,7 @@ func TestIntegrationLegacyInstallAndKubernetesRefusal(t *testing.T) {
 // goes through, exports the records and leaves the cluster as it was. A second install removed
 // with --no-hooks and then mtc-hooks cleanup from a workstation ends clean too.
 func TestIntegrationUninstallSafety(t *testing.T) {
+	t.Parallel()
 	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
 		ctx := ctxFor(t)
 		e := cluster(t, l, ocp417)
@@ -181,6 +183,7 @@ func TestIntegrationUninstallSafety(t *testing.T) {
 
 // helm rollback returns the MigrationController to the earlier revision's values.
 func TestIntegrationRollback(t *testing.T) {
+	t.Parallel()
 	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
 		ctx := ctxFor(t)
 		e := cluster(t, l, ocp417)
@@ -224,6 +227,7 @@ func TestIntegrationRollback(t *testing.T) {
 // configure refuses after its progress bound naming that Subscription, the user switches OADP's
 // channel as MTC's upgrade notes tell, and the same helm upgrade then goes through to 1.8.
 func TestIntegrationUpgrade17To18(t *testing.T) {
+	t.Parallel()
 	bothHelms(t, func(t *testing.T, l *lifecycle.Lab) {
 		ctx := ctxFor(t)
 		e := cluster(t, l, ocp417)
@@ -300,6 +304,7 @@ func nestedString(u *unstructured.Unstructured, fields ...string) string {
 // Two clusters: the control cluster's version check reads the remote's MTC line through the
 // remote's migration-controller token and refuses a mismatch.
 func TestIntegrationTwoClustersVersionMismatch(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm")
 	ctx := ctxFor(t)
 	remote := cluster(t, l, ocp417)
@@ -343,6 +348,7 @@ func TestIntegrationTwoClustersVersionMismatch(t *testing.T) {
 // remote MigCluster and MigHook with its spec: mtc-hooks restore re-creates them without owner
 // references, so nothing garbage-collects them afterwards, and a second restore creates nothing.
 func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
@@ -426,6 +432,7 @@ func TestIntegrationExportRestoreRoundTrip(t *testing.T) {
 // chart's, makes Helm itself refuse before any hook runs and record no release.) The documented
 // takeover then works: mtc-hooks cleanup, helm install, mtc-hooks restore brings the plan back.
 func TestIntegrationHandInstalledMTCSurvivesRefusedRelease(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)

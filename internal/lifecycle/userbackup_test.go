@@ -16,6 +16,7 @@ import (
 // keeps it through helm uninstall: the Backup is as it was, and so are the OADP that serves it and
 // the velero.io CRDs; MTC's own operator and CRDs go.
 func TestIntegrationUninstallKeepsAUsersBackupInMTCNamespace(t *testing.T) {
+	t.Parallel()
 	l := lab(t, "helm4")
 	ctx := ctxFor(t)
 	e := cluster(t, l, ocp417)
