@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -217,7 +218,8 @@ func BenchmarkInstallAgainstManual(b *testing.B) {
 		if sub == 0 || csvs == 0 || rec == 0 {
 			b.Fatalf("the install's milestones were not all seen: Subscription %s, CSVs %s, MigrationController %s", sub, csvs, rec)
 		}
-		b.Logf("round %d, helm install in %s:\n%s", i+1, took.Round(10*time.Millisecond), m.timeline(t))
+		// printed, not logged: a benchmark's log keeps only its first lines
+		fmt.Printf("round %d, helm install in %s:\n%s", i+1, took.Round(10*time.Millisecond), m.timeline(t))
 		checks += sub
 		olm += csvs - sub
 		reconcile += rec - csvs
