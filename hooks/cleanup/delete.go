@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
 )
@@ -368,8 +369,8 @@ func (c *run) waitGone(ctx context.Context, what string, targets []target, onStu
 	if w.Interval <= 0 || w.Interval > 250*time.Millisecond {
 		w.Interval = 250 * time.Millisecond
 	}
-	return w.Until(ctx, what+" to be deleted",
-		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them",
+	return w.UntilWatching(ctx, what+" to be deleted",
+		"look for finalizers on what is left (oc get <kind> -o yaml) and at the controllers that remove them", c.watchesOf(targets),
 		func(ctx context.Context) (bool, string, error) {
 			left, err := c.present(ctx, targets)
 			if err != nil {
@@ -402,6 +403,38 @@ func (c *run) waitGone(ctx context.Context, what string, targets []target, onStu
 			}
 			return false, strings.Join(names, ", ") + " still present", nil
 		})
+}
+
+// watchesOf watches each kind and namespace of the targets (metadata only, where the run has that
+// client), so that a wait for their deletion looks again when one goes. A kind the cleanup may only get by
+// name is left to the polls.
+func (c *run) watchesOf(targets []target) []kube.Watch {
+	type key struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	seen := map[key]bool{}
+	var ws []kube.Watch
+	for _, t := range targets {
+		k := key{t.GVR, t.Namespace}
+		if t.ByName || seen[k] {
+			continue
+		}
+		seen[k] = true
+		ws = append(ws, c.watchKind(k.gvr, k.ns))
+	}
+	return ws
+}
+
+// watchKind watches every object of a kind in ns ("" every namespace, or a cluster-scoped kind), metadata
+// only where the run has that client.
+func (c *run) watchKind(gvr schema.GroupVersionResource, ns string) kube.Watch {
+	if c.Metadata == nil {
+		return kube.WatchAll(c.Dynamic, gvr, ns)
+	}
+	return func(ctx context.Context) (watch.Interface, error) {
+		return c.Metadata.Resource(gvr).Namespace(ns).Watch(ctx, metav1.ListOptions{})
+	}
 }
 
 func names(ts []target) []string {

@@ -64,7 +64,7 @@ func (c *run) closePlans(ctx context.Context, ns string) (*Step, error) {
 	if w.Timeout == 0 || w.Timeout > time.Minute {
 		w.Timeout = time.Minute
 	}
-	err = w.Until(ctx, fmt.Sprintf("%d MigPlans to be Closed", len(open)), "", func(ctx context.Context) (bool, string, error) {
+	err = w.UntilWatching(ctx, fmt.Sprintf("%d MigPlans to be Closed", len(open)), "", []kube.Watch{c.watchKind(kube.MigPlans, "")}, func(ctx context.Context) (bool, string, error) {
 		plans, err := c.list(ctx, kube.MigPlans, "")
 		if err != nil {
 			return false, "", err

@@ -586,7 +586,11 @@ func (c *run) deleteDependents(ctx context.Context, ns string, s *Step, owners [
 		w.Timeout = 10 * time.Second
 	}
 	var left []target
-	err := w.Until(ctx, "garbage collection of the Deployments and ServiceAccounts of what was deleted", "", func(ctx context.Context) (bool, string, error) {
+	var watches []kube.Watch
+	for _, k := range dependentKinds {
+		watches = append(watches, c.watchKind(k.gvr, ns))
+	}
+	err := w.UntilWatching(ctx, "garbage collection of the Deployments and ServiceAccounts of what was deleted", "", watches, func(ctx context.Context) (bool, string, error) {
 		var err error
 		left, err = find(ctx)
 		return len(left) == 0, fmt.Sprintf("%d left", len(left)), err
