@@ -410,7 +410,8 @@ func TestIntegrationManualApproval(t *testing.T) {
 
 // A hook image whose entrypoint is not in it (a broken release of the image): the hook Job's pod
 // never starts, the kubelet reports CreateContainerError with the runtime's message, and the Job ends
-// at its deadline, which fails the install.
+// at its deadline (the version check's and the pull test's timeouts, which run in it, plus 30 s), which
+// fails the install.
 func TestIntegrationHookImageWithAWrongEntrypoint(t *testing.T) {
 	t.Parallel()
 	l := lab(t, "helm")
@@ -422,7 +423,7 @@ func TestIntegrationHookImageWithAWrongEntrypoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := l.Run(ctx, e, "helm", "install", "mtc", l.Chart("mtc-1.8"), "-n", ns, "--create-namespace", "--timeout", "2m",
-		"--set", "hooks.image.tag=broken", "--set", "hooks.versionCheck.timeoutSeconds=10", "-f", noRemotes(t, l, e))
+		"--set", "hooks.image.tag=broken", "--set", "hooks.versionCheck.timeoutSeconds=10", "--set", "hooks.pullTest.timeoutSeconds=10", "-f", noRemotes(t, l, e))
 	if err == nil {
 		t.Fatalf("the install went through with a hook image that cannot start:\n%s", out)
 	}
