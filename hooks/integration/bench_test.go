@@ -125,6 +125,8 @@ func BenchmarkIntegrationCleanup(b *testing.B) {
 		b.Fatal(err)
 	}
 	var hooksTotal, manualTotal time.Duration
+	// MTC_BENCH_LOG=1 prints each cleanup's log with its timestamps: where the time goes.
+	logIt := os.Getenv("MTC_BENCH_LOG") != ""
 	// On a user's cluster the CRDs have long been served; here each round makes them anew, and the
 	// API server answers the first requests for a new CRD with a 1 s Retry-After. List each kind once
 	// before the clock runs, for both sides alike.
@@ -142,12 +144,20 @@ func BenchmarkIntegrationCleanup(b *testing.B) {
 		warm()
 		b.StartTimer()
 		start := time.Now()
-		cmd := exec.Command(bin, "cleanup", "--step-timeout", "60s")
+		args := []string{"cleanup", "--step-timeout", "60s"}
+		if logIt {
+			args = append(args, "--verbose")
+		}
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("mtc-hooks cleanup: %v\n%s", err, out)
+		log, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("mtc-hooks cleanup: %v\n%s", err, log)
 		}
 		hooksTotal += time.Since(start)
+		if logIt {
+			fmt.Printf("%s\n", log)
+		}
 
 		b.StopTimer()
 		w.installMTC(20)
