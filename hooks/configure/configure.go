@@ -17,10 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mtc-helm/mtc-helm/hooks/egress"
@@ -429,11 +427,9 @@ func (c *Configure) mergeEgress(ctx context.Context, plan *egress.Plan, rep *Rep
 }
 
 func (c *Configure) waitDeployment(ctx context.Context, ns, name string) error {
-	watchDeployment := func(ctx context.Context) (watch.Interface, error) {
-		return c.Kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
-	}
 	return c.Waiter.UntilWatching(ctx, fmt.Sprintf("Deployment %s/%s to be available", ns, name),
-		"look at the operator pod (oc get pods -n "+ns+" -l app=migration) and its image pull", []kube.Watch{watchDeployment},
+		"look at the operator pod (oc get pods -n "+ns+" -l app=migration) and its image pull",
+		[]kube.Watch{kube.WatchNamed(c.Dynamic, kube.Deployments, ns, name)},
 		func(ctx context.Context) (bool, string, error) {
 			d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {

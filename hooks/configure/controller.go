@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -139,7 +138,7 @@ func (r *runWatch) ended() (*unstructured.Unstructured, string, error) {
 // watchRuns watches the applied object from its resourceVersion (resuming after a dropped watch).
 func (c *Configure) watchRuns(ctx context.Context, gvr schema.GroupVersionResource, applied *unstructured.Unstructured) (*runWatch, error) {
 	ri := c.Dynamic.Resource(gvr).Namespace(applied.GetNamespace())
-	sel := fields.OneTermEqualSelector("metadata.name", applied.GetName()).String()
+	sel := kube.NameSelector(applied.GetName())
 	lw := &cache.ListWatch{
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel

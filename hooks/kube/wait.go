@@ -88,8 +88,13 @@ type Watch func(ctx context.Context) (watch.Interface, error)
 // WatchNamed watches one object of a kind (ns "" for a cluster-scoped kind).
 func WatchNamed(dyn dynamic.Interface, gvr schema.GroupVersionResource, ns, name string) Watch {
 	return func(ctx context.Context) (watch.Interface, error) {
-		return dyn.Resource(gvr).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+		return dyn.Resource(gvr).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: NameSelector(name)})
 	}
+}
+
+// NameSelector is the field selector of the object called name: a list or watch of one object.
+func NameSelector(name string) string {
+	return fields.OneTermEqualSelector("metadata.name", name).String()
 }
 
 // WatchAll watches every object of a kind in ns.

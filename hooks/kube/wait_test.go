@@ -25,8 +25,7 @@ func configMap(name string) *unstructured.Unstructured {
 }
 
 // A wait that watches what it waits for looks again when it changes: with a poll interval of an hour,
-// the wait ends once the object it waits for is created, and the condition ran only on the start and
-// on watch events.
+// only the watch event of the create can make the wait look again, and the wait ends.
 func TestUntilWatchingWakesOnAnEvent(t *testing.T) {
 	t.Parallel()
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme.Scheme, map[schema.GroupVersionResource]string{configMaps: "ConfigMapList"})
@@ -58,7 +57,7 @@ func TestUntilWatchingWakesOnAnEvent(t *testing.T) {
 	}
 }
 
-// A watch the API server forbids leaves the wait to its polls.
+// A watch the API server forbids does not stop the wait: it goes on polling until its condition holds.
 func TestUntilWatchingFallsBackToPolling(t *testing.T) {
 	t.Parallel()
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme.Scheme, map[schema.GroupVersionResource]string{configMaps: "ConfigMapList"})

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
@@ -127,7 +126,7 @@ func (p *PullTest) Run(ctx context.Context) (rep *Report, err error) {
 
 	var failure error
 	watchPod := func(ctx context.Context) (watch.Interface, error) {
-		return pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", pod.Name).String()})
+		return pods.Watch(ctx, metav1.ListOptions{FieldSelector: kube.NameSelector(pod.Name)})
 	}
 	werr := p.Waiter.UntilWatching(ctx, fmt.Sprintf("pod %s/%s to pull %s", ns, pod.Name, strings.Join(p.Images, ", ")),
 		"check that a node can schedule the pod and reach the registry, or raise --timeout", []kube.Watch{watchPod},
