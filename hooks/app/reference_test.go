@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra/doc"
-)
 
-var update = flag.Bool("update", false, "rewrite docs/cli from the command definitions")
+	"github.com/mtc-helm/mtc-helm/internal/golden"
+)
 
 // The CLI reference under docs/cli is generated from the command definitions: it cannot say
 // anything the binary's help does not. Rewrite it with go test ./hooks/app -run TestCLIReference -update.
@@ -28,7 +27,7 @@ func TestCLIReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join("..", "..", "docs", "cli")
-	if *update {
+	if golden.Updating() {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,6 @@ package cleanup
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -227,49 +226,42 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
+	t := kube.NewText(0)
 	verb, closeVerb := "deleted", "closed"
 	if r.DryRun {
 		verb, closeVerb = "would delete", "would close"
-		fmt.Fprintf(&b, "DRY RUN: nothing was changed on %s\n", r.Cluster)
+		t.Line("DRY RUN: nothing was changed on %s", r.Cluster)
 	} else {
-		fmt.Fprintf(&b, "cluster: %s\n", r.Cluster)
+		t.Field("cluster:", "%s", r.Cluster)
 	}
-	if r.Foreign != "" {
-		fmt.Fprintf(&b, "left alone: %s\n", r.Foreign)
-	}
+	t.FieldIf("left alone:", r.Foreign)
 	if r.Exported > 0 {
 		where := strings.Join(r.Export, ", ")
 		if r.File != "" {
 			where += " and file " + r.File
 		}
 		if r.DryRun {
-			fmt.Fprintf(&b, "export: would save %d MTC objects before deleting anything\n", r.Exported)
+			t.Field("export:", "would save %d MTC objects before deleting anything", r.Exported)
 		} else {
-			fmt.Fprintf(&b, "export: %d MTC objects saved in ConfigMap %s\n", r.Exported, where)
+			t.Field("export:", "%d MTC objects saved in ConfigMap %s", r.Exported, where)
 		}
 	}
 	for i, s := range r.Steps {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, s.Name)
+		t.Line("%d. %s", i+1, s.Name)
 		if len(s.Closed) == 0 && len(s.Deleted) == 0 && len(s.Kept) == 0 && len(s.Notes) == 0 {
-			fmt.Fprintf(&b, "   nothing to do\n")
+			t.Line("   nothing to do")
 		}
-		for _, d := range s.Closed {
-			fmt.Fprintf(&b, "   %s %s\n", closeVerb, d)
-		}
-		for _, d := range s.Deleted {
-			fmt.Fprintf(&b, "   %s %s\n", verb, d)
-		}
-		for _, k := range s.Kept {
-			fmt.Fprintf(&b, "   kept %s\n", k)
-		}
-		for _, n := range s.Notes {
-			fmt.Fprintf(&b, "   note: %s\n", n)
+		for _, group := range []struct {
+			verb  string
+			items []string
+		}{{closeVerb, s.Closed}, {verb, s.Deleted}, {"kept", s.Kept}, {"note:", s.Notes}} {
+			for _, it := range group.items {
+				t.Line("   %s %s", group.verb, it)
+			}
 		}
 	}
-	fmt.Fprintf(&b, "result: %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // warm lists, all at once and without keeping the answers, the kinds the later steps read: the API server

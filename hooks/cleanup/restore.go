@@ -48,24 +48,24 @@ type RestoreReport struct {
 
 // WriteText prints the report.
 func (r *RestoreReport) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster: %s\nexport:  %s\n", r.Cluster, r.Export)
+	t := kube.NewText(9)
+	t.Field("cluster:", "%s", r.Cluster)
+	t.Field("export:", "%s", r.Export)
 	verb := "created"
 	if r.DryRun {
 		verb = "would create"
 	}
 	for _, n := range r.Created {
-		fmt.Fprintf(&b, "  %s %s\n", verb, n)
+		t.Line("  %s %s", verb, n)
 	}
 	for _, n := range r.Existing {
-		fmt.Fprintf(&b, "  kept the existing %s\n", n)
+		t.Line("  kept the existing %s", n)
 	}
 	for _, n := range r.Skipped {
-		fmt.Fprintf(&b, "  not restored: %s\n", n)
+		t.Line("  not restored: %s", n)
 	}
-	fmt.Fprintf(&b, "result:  %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // Run reads the export's ConfigMaps, refuses an incomplete one, and creates each object that does

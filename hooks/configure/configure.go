@@ -70,25 +70,18 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:  %s\n", r.Cluster)
-	fmt.Fprintf(&b, "operator: %s\n", r.Operator)
-	fmt.Fprintf(&b, "CRDs:     %d established\n", r.CRDs)
+	t := kube.NewText(10)
+	t.Field("cluster:", "%s", r.Cluster)
+	t.Field("operator:", "%s", r.Operator)
+	t.Field("CRDs:", "%d established", r.CRDs)
 	for _, o := range r.Objects {
-		fmt.Fprintf(&b, "applied:  %s %s: %s\n", o.Kind, o.Name, o.Status)
+		t.Field("applied:", "%s %s: %s", o.Kind, o.Name, o.Status)
 	}
-	for _, p := range r.Pruned {
-		fmt.Fprintf(&b, "pruned:   %s\n", p)
-	}
-	for _, k := range r.Kept {
-		fmt.Fprintf(&b, "kept:     %s\n", k)
-	}
-	for _, e := range r.Egress {
-		fmt.Fprintf(&b, "egress:   %s\n", e)
-	}
-	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Each("pruned:", r.Pruned)
+	t.Each("kept:", r.Kept)
+	t.Each("egress:", r.Egress)
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // Run waits for the operator and the CRDs, then applies and waits for each object in order.

@@ -68,20 +68,15 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:  %s\n", r.Cluster)
-	for _, i := range r.Images {
-		fmt.Fprintf(&b, "image:    %s\n", i)
-	}
+	t := kube.NewText(10)
+	t.Field("cluster:", "%s", r.Cluster)
+	t.Each("image:", r.Images)
 	if r.Pod != "" {
-		fmt.Fprintf(&b, "pod:      %s (deleted)\n", r.Pod)
+		t.Field("pod:", "%s (deleted)", r.Pod)
 	}
-	if r.Message != "" {
-		fmt.Fprintf(&b, "message:  %s\n", r.Message)
-	}
-	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.FieldIf("message:", r.Message)
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // Run creates the pod, waits until its images are pulled or fail to pull, and deletes it.

@@ -94,23 +94,16 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
-	if r.Cluster != "" {
-		fmt.Fprintf(&b, "cluster:  %s\n", r.Cluster)
-	}
-	fmt.Fprintf(&b, "storage:  %s bucket %s\n", r.Provider, r.Bucket)
-	if r.Endpoint != "" {
-		fmt.Fprintf(&b, "endpoint: %s\n", r.Endpoint)
-	}
-	if r.Proxy != "" {
-		fmt.Fprintf(&b, "proxy:    %s\n", r.Proxy)
-	}
+	t := kube.NewText(10)
+	t.FieldIf("cluster:", r.Cluster)
+	t.Field("storage:", "%s bucket %s", r.Provider, r.Bucket)
+	t.FieldIf("endpoint:", r.Endpoint)
+	t.FieldIf("proxy:", r.Proxy)
 	if len(r.Steps) > 0 {
-		fmt.Fprintf(&b, "check:    %s of %s\n", strings.Join(r.Steps, ", "), r.Object)
+		t.Field("check:", "%s of %s", strings.Join(r.Steps, ", "), r.Object)
 	}
-	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // bucket is one provider's client, bound to the bucket (or Azure container) under test.

@@ -50,18 +50,17 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:  %s\n", r.Cluster)
+	t := kube.NewText(10)
+	t.Field("cluster:", "%s", r.Cluster)
 	for _, c := range r.Checks {
-		mark := "ok  "
+		mark := "ok"
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "%s      %s: %s\n", mark, c.What, c.Detail)
+		t.Field(mark, "%s: %s", c.What, c.Detail)
 	}
-	fmt.Fprintf(&b, "result:   %s in %s\n", r.Result, r.Duration)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Field("result:", "%s in %s", r.Result, r.Duration)
+	return t.Print(w)
 }
 
 // csvSettled reads a CSV; one that is Failed after it had Succeeded is read again until it

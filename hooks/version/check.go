@@ -52,22 +52,19 @@ type Report struct {
 
 // WriteText prints the report for people.
 func (r *Report) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:   %s\n", r.Cluster)
+	t := kube.NewText(11)
+	t.Field("cluster:", "%s", r.Cluster)
 	if r.Platform.Name != "" {
-		fmt.Fprintf(&b, "platform:  %s, from %s\n", r.Platform, r.Platform.Source)
+		t.Field("platform:", "%s, from %s", r.Platform, r.Platform.Source)
 	}
-	fmt.Fprintf(&b, "MTC:       %s (this line supports %s)\n", r.MTCVersion, r.Supported)
-	fmt.Fprintf(&b, "installed: %s\n", r.Installed.String())
+	t.Field("MTC:", "%s (this line supports %s)", r.MTCVersion, r.Supported)
+	t.Field("installed:", "%s", r.Installed.String())
 	for _, rr := range r.Remotes {
-		fmt.Fprintf(&b, "remote:    %s %s: %s\n", rr.Name, rr.URL, rr.Summary())
+		t.Field("remote:", "%s %s: %s", rr.Name, rr.URL, rr.Summary())
 	}
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(&b, "WARNING:   %s\n", warn)
-	}
-	fmt.Fprintf(&b, "result:    %s\n", r.Result)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.Each("WARNING:", r.Warnings)
+	t.Field("result:", "%s", r.Result)
+	return t.Print(w)
 }
 
 // Run checks the cluster. It returns a *kube.Refusal when the install must not go ahead; the report is

@@ -12,7 +12,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden (and what else a package's tests generate)")
+
+// Updating tells whether the tests run with -update: a test that generates files other than golden
+// ones (the CLI reference) rewrites them then, under the same flag.
+func Updating() bool { return *update }
 
 // durations are the parts of a report that change from run to run: "in 2ms", "(1.5s)".
 var durations = regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|us|ms|s|m)\b`)
