@@ -150,9 +150,15 @@ func (l *Lab) command(ctx context.Context, e *testenv.Env, bin string, args ...s
 
 // helmQuiet runs the lab's Helm CLI without narration (setup the story does not tell).
 func (l *Lab) helmQuiet(ctx context.Context, e *testenv.Env, args ...string) (string, error) {
-	out, err := l.command(ctx, e, l.Helm, args...).CombinedOutput()
+	return l.Exec(ctx, e, l.Helm, args...)
+}
+
+// Exec runs bin against e's cluster with the lab's environment (KUBECONFIG, Helm's own directories),
+// without narration, and returns its combined output.
+func (l *Lab) Exec(ctx context.Context, e *testenv.Env, bin string, args ...string) (string, error) {
+	out, err := l.command(ctx, e, bin, args...).CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("helm %s failed: %w\n%s", args[0], err, out)
+		return string(out), fmt.Errorf("%s %s failed: %w\n%s", filepath.Base(bin), args[0], err, out)
 	}
 	return string(out), nil
 }
