@@ -181,7 +181,9 @@ Exit codes: 0 success, 1 refused or failed, 2 usage, 124 timeout.`,
 	pf.StringVarP(&g.output, "output", "o", "text", "result format on stdout: text or json")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log more on stderr")
 
-	root.AddCommand(newVersionCheck(g), newPullTest(g), newConfigure(g), newCleanup(g), newRestore(g), newPreflight(g), newVerify(g), newStorageCheck(g))
+	for _, c := range commands {
+		root.AddCommand(c(g))
+	}
 	return root
 }
 

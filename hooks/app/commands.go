@@ -20,6 +20,12 @@ import (
 	"github.com/mtc-helm/mtc-helm/hooks/version"
 )
 
+// commands are the subcommands of mtc-hooks, in the order its help lists them: a new hook's command
+// is added here and nowhere else in this package.
+var commands = []func(*globals) *cobra.Command{
+	newVersionCheck, newPullTest, newConfigure, newCleanup, newRestore, newPreflight, newVerify, newStorageCheck,
+}
+
 // checkMTCVersion is the one check of --mtc-version: an MTC version or line (X.Y or X.Y.Z) of a line
 // the embedded compatibility matrix knows.
 func checkMTCVersion(v string) error {
