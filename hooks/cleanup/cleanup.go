@@ -169,7 +169,7 @@ func (c *run) run(ctx context.Context) (rep *Report, err error) {
 		// Helm deletes the Subscription (and garbage collection its InstallPlan) between the two
 		// phases; an InstallPlan still executing then goes on making objects after the cleanup looked.
 		// Its Subscription still exists here, so this is where to wait for it.
-		if err := c.waitInstallPlans(ctx, ns, []target{{Kind: "Subscription"}}); err != nil {
+		if err := c.waitInstallPlans(ctx, ns, []target{{Kind: "Subscription"}}, true); err != nil {
 			return rep, err
 		}
 	}

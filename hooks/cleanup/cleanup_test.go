@@ -1387,6 +1387,32 @@ func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
 	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
 		t.Fatalf("want a wait after the CSV OLM changed, got %v", err)
 	}
+	// The fresh CSV without MTC's Subscription (helm uninstall --no-hooks deleted it, and garbage
+	// collection its InstallPlan, maybe in the middle of a pass): the wait follows the CSV. The
+	// post-delete hook does not wait again: the pre-delete hook waited while the Subscription was there.
+	var noSub []runtime.Object
+	for _, o := range objs {
+		if u, ok := o.(*unstructured.Unstructured); ok && u.GetKind() == "Subscription" && u.GetName() == "mtc-operator" {
+			continue
+		}
+		noSub = append(noSub, o)
+	}
+	fc = newFakeCluster(true, noSub...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
+		t.Fatalf("want a wait after the CSV OLM changed once MTC's Subscription is gone, got %v", err)
+	}
+	if !fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") {
+		t.Fatal("the operator was removed while a pass of its garbage-collected InstallPlan may still run")
+	}
+	fc = newFakeCluster(true, noSub...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	c.Phase = PhasePostDelete
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatalf("the post-delete hook waited again: %v", err)
+	}
 }
 
 // The velero CRDs stay for the user's own Velero; once MTC's OADP is gone, the cleanup removes the

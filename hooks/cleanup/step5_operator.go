@@ -35,10 +35,12 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 		return s, err
 	}
 	var oadpSubs []target
+	mtcSub := false
 	for i := range subs {
 		pkg, _, _ := unstructured.NestedString(subs[i].Object, "spec", "name")
 		switch {
 		case pkg == kube.OperatorPackage:
+			mtcSub = true
 			targets = append(targets, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
 		case slices.Contains(kube.OADPPackages, pkg):
 			oadpSubs = append(oadpSubs, targetOf(kube.Subscriptions, "Subscription", &subs[i]))
@@ -96,7 +98,9 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 		t.ByName = true
 		targets = append(targets, t)
 	}
-	if err := c.waitInstallPlans(ctx, ns, targets); err != nil {
+	// The post-delete hook runs after Helm deleted the Subscription: the pre-delete hook waited for
+	// its InstallPlans while it was still there.
+	if err := c.waitInstallPlans(ctx, ns, targets, mtcSub || c.Phase == PhasePostDelete); err != nil {
 		return s, err
 	}
 	var csvUIDs []types.UID
@@ -326,7 +330,12 @@ func (c *run) deleteOperatorGroups(ctx context.Context, ns string, s *Step) erro
 // executes the InstallPlan's later steps (bundle ClusterRoles, bindings, ServiceAccount owners);
 // deleting under it leaves those objects behind, created after the cleanup looked. An InstallPlan
 // awaiting Manual approval executes nothing and is not waited for.
-func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target) error {
+//
+// mtcSub says whether MTC's Subscription is still there. Without it, the InstallPlan that installed MTC
+// went with it (its owner) by garbage collection, as after helm uninstall --no-hooks, while the catalog
+// operator may still be in the middle of a pass over it: the CSVs' last change then stands for when OLM
+// last acted.
+func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target, mtcSub bool) error {
 	if c.DryRun || !slices.ContainsFunc(targets, func(t target) bool { return t.Kind == "Subscription" || t.Kind == "ClusterServiceVersion" }) {
 		return nil
 	}
@@ -362,10 +371,11 @@ func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target)
 					}
 				}
 			}
-			// Without an InstallPlan there is no plan for a stale pass to run again: the settle
-			// only follows what OLM executed.
+			// With MTC's Subscription there and no InstallPlan, there is no plan for a stale pass to
+			// run again: the settle only follows what OLM executed. Without the Subscription, its
+			// plan may have gone with it in the middle of a pass.
 			var csvs []unstructured.Unstructured
-			if len(plans) > 0 {
+			if len(plans) > 0 || !mtcSub {
 				csvs, err = c.list(ctx, kube.CSVs, ns)
 				if err != nil {
 					return false, "", err
