@@ -1406,12 +1406,21 @@ func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
 	if !fc.exists(t, kube.CSVs, ns, "oadp-operator.v1.2.3") {
 		t.Fatal("the operator was removed while a pass of its garbage-collected InstallPlan may still run")
 	}
+	// The post-delete hook, after Helm deleted the Subscription: the pre-delete hook waited for the plan,
+	// so only OLMQuiet for a resolution from a cache that still held the Subscription.
+	fc = newFakeCluster(true, noSub...)
+	c = fc.cleanup()
+	c.OLMSettle, c.OLMQuiet = time.Hour, time.Hour
+	c.Phase = PhasePostDelete
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still resolve the namespace from a cache that holds the deleted Subscription") {
+		t.Fatalf("want the post-delete hook to wait OLMQuiet after the CSV changed, got %v", err)
+	}
 	fc = newFakeCluster(true, noSub...)
 	c = fc.cleanup()
 	c.OLMSettle = time.Hour
 	c.Phase = PhasePostDelete
 	if _, err := c.Run(context.Background()); err != nil {
-		t.Fatalf("the post-delete hook waited again: %v", err)
+		t.Fatalf("the post-delete hook waited for more than OLMQuiet: %v", err)
 	}
 }
 

@@ -98,9 +98,7 @@ func (c *run) deleteOperator(ctx context.Context, ns string) (*Step, error) {
 		t.ByName = true
 		targets = append(targets, t)
 	}
-	// The post-delete hook runs after Helm deleted the Subscription: the pre-delete hook waited for
-	// its InstallPlans while it was still there.
-	if err := c.waitInstallPlans(ctx, ns, targets, mtcSub || c.Phase == PhasePostDelete); err != nil {
+	if err := c.waitInstallPlans(ctx, ns, targets, mtcSub); err != nil {
 		return s, err
 	}
 	var csvUIDs []types.UID
@@ -333,8 +331,12 @@ func (c *run) deleteOperatorGroups(ctx context.Context, ns string, s *Step) erro
 //
 // mtcSub says whether MTC's Subscription is still there. Without it, the InstallPlan that installed MTC
 // went with it (its owner) by garbage collection, as after helm uninstall --no-hooks, while the catalog
-// operator may still be in the middle of a pass over it: the CSVs' last change then stands for when OLM
-// last acted.
+// operator may still be in the middle of a pass over it: the CSVs' last change (OLM fails them once
+// their OperatorGroup goes with the Subscription) then stands for when OLM last acted. In the
+// post-delete hook the pre-delete hook has waited for the plan while the Subscription was there; what
+// remains is a resolution the catalog operator started from a cache that still held the Subscription,
+// which would make the CSVs deleted here again with their RBAC: that wait is OLMQuiet from the CSVs'
+// last change.
 func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target, mtcSub bool) error {
 	if c.DryRun || !slices.ContainsFunc(targets, func(t target) bool { return t.Kind == "Subscription" || t.Kind == "ClusterServiceVersion" }) {
 		return nil
@@ -375,6 +377,10 @@ func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target,
 			// run again: the settle only follows what OLM executed. Without the Subscription, its
 			// plan may have gone with it in the middle of a pass.
 			var csvs []unstructured.Unstructured
+			resolving := !mtcSub && len(plans) == 0 && c.Phase == PhasePostDelete
+			if resolving {
+				wait = cmp.Or(c.OLMQuiet, DefaultOLMQuiet)
+			}
 			if len(plans) > 0 || !mtcSub {
 				csvs, err = c.list(ctx, kube.CSVs, ns)
 				if err != nil {
@@ -387,6 +393,10 @@ func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target,
 						last = later(last, p)
 					}
 				}
+			}
+			if resolving && !last.IsZero() && time.Since(last) < wait {
+				return false, fmt.Sprintf("OLM changed a CSV here %s ago; its catalog operator may still resolve the namespace from a cache that holds the deleted Subscription, for up to %s",
+					time.Since(last).Round(time.Second), wait.Round(time.Second)), nil
 			}
 			if len(busy) == 0 && !last.IsZero() && time.Since(last) < wait {
 				// A sync of the catalog operator that started from a stale cache runs a whole pass of
