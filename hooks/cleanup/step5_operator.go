@@ -331,8 +331,9 @@ func (c *run) deleteOperatorGroups(ctx context.Context, ns string, s *Step) erro
 //
 // mtcSub says whether MTC's Subscription is still there. Without it, the InstallPlan that installed MTC
 // went with it (its owner) by garbage collection, as after helm uninstall --no-hooks, while the catalog
-// operator may still be in the middle of a pass over it: the CSVs' last change (OLM fails them once
-// their OperatorGroup goes with the Subscription) then stands for when OLM last acted. In the
+// operator may still be in the middle of a pass over it: the CSVs' last change (OLM's olm operator
+// fails a CSV with reason NoOperatorGroup once its OperatorGroup is gone, operator.go in v0.38.0) then
+// stands for when OLM last acted. In the
 // post-delete hook the pre-delete hook has waited for the plan while the Subscription was there; what
 // remains is a resolution the catalog operator started from a cache that still held the Subscription,
 // which would make the CSVs deleted here again with their RBAC: that wait is OLMQuiet from the CSVs'
