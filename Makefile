@@ -79,7 +79,8 @@ bump: tools ## move a chart to a new MTC z-stream: CHART=mtc-1.8 VERSION=1.8.12 
 
 .PHONY: test
 test: tools build charts ## run every unit, chart and integration test (the CI command)
-	go test -timeout $(TEST_TIMEOUT) -count=1 ./internal/lifecycle ./...
+	@go build -o $(BIN)/testdigest ./ci/testdigest
+	set -o pipefail; go test -json -timeout $(TEST_TIMEOUT) -count=1 ./internal/lifecycle ./... | $(BIN)/testdigest
 
 .PHONY: test-short
 test-short: ## unit tests only (no control plane)

@@ -1,0 +1,149 @@
+// Command testdigest reads `go test -json` on its standard input, prints the test output as `go test` would, and
+// ends with a digest of every failed test: the messages its test code logged (file:line lines, panics), without
+// the component logs that run between them. CI keeps the head and the tail of a long run's output; the digest puts
+// why each test failed in the tail.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// event is the part of test2json's output the digest reads (go doc test2json).
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
+}
+
+const (
+	keepPerTest = 40  // the last messages kept for a failed test
+	keepPerPkg  = 30  // the last lines kept for a package that failed outside its tests
+	lineWidth   = 400 // a longer line is cut in the digest (never in the output itself)
+)
+
+// message is a line the testing package writes for t.Log, t.Error or t.Fatal: an indented file.go:line: prefix.
+var message = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
+
+type key struct{ pkg, test string }
+
+type digest struct {
+	lines      map[key][]string
+	inMessage  map[key]bool
+	failed     []key
+	failedPkgs []string
+	pkgOutput  map[string][]string
+}
+
+func newDigest() *digest {
+	return &digest{lines: map[key][]string{}, inMessage: map[key]bool{}, pkgOutput: map[string][]string{}}
+}
+
+// add records one event, and returns the text to print for it.
+func (d *digest) add(e event) string {
+	k := key{e.Package, e.Test}
+	switch e.Action {
+	case "output", "build-output":
+		d.note(k, e.Output)
+		return e.Output
+	case "fail":
+		if e.Test != "" {
+			d.failed = append(d.failed, k)
+		} else if e.Package != "" {
+			d.failedPkgs = append(d.failedPkgs, e.Package)
+		}
+	}
+	return ""
+}
+
+func (d *digest) note(k key, out string) {
+	line := strings.TrimRight(out, "\n")
+	if k.test == "" {
+		d.pkgOutput[k.pkg] = tail(append(d.pkgOutput[k.pkg], cut(line)), keepPerPkg)
+		return
+	}
+	switch {
+	case message.MatchString(line), strings.HasPrefix(line, "panic:"):
+		d.inMessage[k] = true
+	case d.inMessage[k] && strings.HasPrefix(line, "        "):
+		// a message's continuation line: the testing package indents it further
+	default:
+		d.inMessage[k] = false
+		return
+	}
+	d.lines[k] = tail(append(d.lines[k], cut(line)), keepPerTest)
+}
+
+// write prints the digest, or nothing when every test passed.
+func (d *digest) write(w io.Writer) {
+	if len(d.failed) == 0 && len(d.failedPkgs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n=== digest: what each failed test said")
+	withTests := map[string]bool{}
+	for _, k := range d.failed {
+		withTests[k.pkg] = true
+		msgs := d.lines[k]
+		if len(msgs) == 0 {
+			continue // a parent whose subtests failed: they are listed
+		}
+		fmt.Fprintf(w, "--- FAIL: %s (%s)\n", k.test, k.pkg)
+		for _, l := range msgs {
+			fmt.Fprintln(w, l)
+		}
+	}
+	for _, p := range d.failedPkgs {
+		if withTests[p] {
+			continue
+		}
+		fmt.Fprintf(w, "--- FAIL: package %s, outside its tests:\n", p)
+		for _, l := range d.pkgOutput[p] {
+			fmt.Fprintln(w, l)
+		}
+	}
+}
+
+func tail(s []string, n int) []string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func cut(s string) string {
+	if len(s) > lineWidth {
+		return s[:lineWidth] + " …"
+	}
+	return s
+}
+
+func run(in io.Reader, out io.Writer) error {
+	d := newDigest()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	for sc.Scan() {
+		var e event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Action == "" {
+			fmt.Fprintln(out, sc.Text()) // not test2json: go's own messages, passed through
+			continue
+		}
+		if s := d.add(e); s != "" {
+			io.WriteString(out, s)
+		}
+	}
+	d.write(out)
+	return sc.Err()
+}
+
+func main() {
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "testdigest:", err)
+		os.Exit(1)
+	}
+}
