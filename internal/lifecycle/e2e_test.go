@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"os"
 	"testing"
@@ -14,12 +15,13 @@ import (
 
 func TestMain(m *testing.M) { envtest.Main(m) }
 
-// lab returns a lab whose narration goes to the test log (and to stdout with -v).
+// lab returns a lab whose narration goes to the test log (and to stdout with -v, as it happens).
 func lab(t *testing.T, helm string) *lifecycle.Lab {
 	t.Helper()
 	envtest.SkipIfShort(t)
 	var out io.Writer = &testWriter{t: t}
-	if testing.Verbose() {
+	// -v, not -json (which sets test.v to "test2json" and already carries the test log)
+	if f := flag.Lookup("test.v"); f != nil && f.Value.String() == "true" {
 		out = io.MultiWriter(out, os.Stdout)
 	}
 	l, err := lifecycle.NewLab(out, helm)
