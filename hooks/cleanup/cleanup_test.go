@@ -1353,6 +1353,20 @@ func TestCleanupLetsOLMSettleAfterAnInstallPlanCompleted(t *testing.T) {
 	if _, err := c.Run(context.Background()); err != nil {
 		t.Fatalf("an InstallPlan completed long ago: %v", err)
 	}
+	// OLM stamps the Installed condition with the time its last pass started: when that pass was
+	// long, the plan finished when its status was written (managedFields), not then.
+	justWritten := completed(2 * time.Hour)
+	now := metav1.Now()
+	justWritten.SetManagedFields([]metav1.ManagedFieldsEntry{
+		{Manager: "catalog", Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: now.Add(-3 * time.Hour)}},
+		{Manager: "catalog", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: &now},
+	})
+	fc = newFakeCluster(true, append(populated(), justWritten)...)
+	c = fc.cleanup()
+	c.OLMSettle = time.Hour
+	if _, err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "may still run a last pass of the plan") {
+		t.Fatalf("want a wait counted from the plan's last status write, got %v", err)
+	}
 	// On a slow cluster the passes take longer than the settle time: the wait follows them, up to
 	// three times the settle time. Here OLM's passes took 20 minutes, ending 10 minutes ago.
 	slow := completed(10 * time.Minute)

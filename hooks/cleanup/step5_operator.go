@@ -362,7 +362,7 @@ func (c *run) waitInstallPlans(ctx context.Context, ns string, targets []target,
 					busy = append(busy, "InstallPlan "+plans[i].GetName()+" is "+cmp.Or(phase, "new"))
 				}
 				if phase == "Complete" {
-					done := conditionTime(&plans[i], "Installed")
+					done := statusWritten(&plans[i])
 					last = later(last, done)
 					// The last pass lasts about as long as the plan's passes did on this cluster:
 					// from the start OLM recorded (the start of its first pass whose status it could
@@ -429,6 +429,24 @@ func startTime(u *unstructured.Unstructured) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}
+	}
+	return t
+}
+
+// statusWritten is when OLM wrote an InstallPlan's status last: the time of the newest managedFields
+// entry for the status subresource. The Installed condition's lastTransitionTime is not that: OLM's
+// catalog operator takes the time before it executes a pass and stamps the condition with it after,
+// so on a slow cluster the condition says the plan finished a whole pass (tens of seconds) earlier
+// than it did. Without managedFields, the condition's time.
+func statusWritten(u *unstructured.Unstructured) time.Time {
+	var t time.Time
+	for _, m := range u.GetManagedFields() {
+		if m.Subresource == "status" && m.Time != nil {
+			t = later(t, m.Time.Time)
+		}
+	}
+	if t.IsZero() {
+		return conditionTime(u, "Installed")
 	}
 	return t
 }
