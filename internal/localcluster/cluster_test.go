@@ -179,6 +179,7 @@ func TestIntegrationFlavourKubernetes(t *testing.T) {
 }
 
 func TestIntegrationStopEndsItsProcesses(t *testing.T) {
+	t.Setenv(localcluster.KeepDirEnv, "") // the directory goes unless someone asked to keep it
 	c, pids := startCluster(t, localcluster.Flavour{Kind: "kubernetes"})
 	if len(pids) != 3 {
 		t.Fatalf("started %v, want etcd, kube-apiserver and kube-controller-manager", pids)
