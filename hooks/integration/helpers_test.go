@@ -91,12 +91,7 @@ func wantExit(t *testing.T, r result, code int, contains ...string) {
 // that only read the API.
 func controlPlane(t testing.TB, flavour string) *localcluster.Cluster {
 	t.Helper()
-	envtest.SkipIfShort(t)
-	f, err := localcluster.ParseFlavour(flavour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	f, ctx, cancel := starting(t, flavour)
 	defer cancel()
 	c, err := localcluster.Start(ctx, localcluster.Options{Flavour: f, OnStart: testenv.Track})
 	if err != nil {
@@ -117,12 +112,7 @@ var operatorGroups = schema.GroupVersionResource{Group: "operators.coreos.com", 
 // doubles as pods (and, on ocp4, the real OLM), and stops it when t ends.
 func doublesEnv(t testing.TB, flavour string) *testenv.Env {
 	t.Helper()
-	envtest.SkipIfShort(t)
-	f, err := localcluster.ParseFlavour(flavour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	f, ctx, cancel := starting(t, flavour)
 	defer cancel()
 	e, err := testenv.Start(ctx, testenv.Options{Flavour: f, Doubles: true, Storage: f.Kind != localcluster.Kubernetes})
 	if err != nil {
@@ -130,4 +120,16 @@ func doublesEnv(t testing.TB, flavour string) *testenv.Env {
 	}
 	t.Cleanup(e.Stop)
 	return e
+}
+
+// starting skips under -short, parses the flavour, and gives the time a cluster has to start.
+func starting(t testing.TB, flavour string) (localcluster.Flavour, context.Context, context.CancelFunc) {
+	t.Helper()
+	envtest.SkipIfShort(t)
+	f, err := localcluster.ParseFlavour(flavour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	return f, ctx, cancel
 }
