@@ -36,13 +36,16 @@ type key struct{ pkg, test string }
 type digest struct {
 	lines      map[key][]string
 	inMessage  map[key]bool
+	inPanic    map[key]bool
+	started    []key
+	ended      map[key]bool
 	failed     []key
 	failedPkgs []string
 	pkgOutput  map[string][]string
 }
 
 func newDigest() *digest {
-	return &digest{lines: map[key][]string{}, inMessage: map[key]bool{}, pkgOutput: map[string][]string{}}
+	return &digest{lines: map[key][]string{}, inMessage: map[key]bool{}, inPanic: map[key]bool{}, ended: map[key]bool{}, pkgOutput: map[string][]string{}}
 }
 
 // add records one event, and returns the text to print for it.
@@ -52,7 +55,12 @@ func (d *digest) add(e event) string {
 	case "output", "build-output":
 		d.note(k, e.Output)
 		return e.Output
+	case "run":
+		d.started = append(d.started, k)
+	case "pass", "skip":
+		d.ended[k] = true
 	case "fail":
+		d.ended[k] = true
 		if e.Test != "" {
 			d.failed = append(d.failed, k)
 		} else if e.Package != "" {
@@ -69,12 +77,16 @@ func (d *digest) note(k key, out string) {
 		return
 	}
 	switch {
-	case message.MatchString(line), strings.HasPrefix(line, "panic:"):
-		d.inMessage[k] = true
+	case message.MatchString(line):
+		d.inMessage[k], d.inPanic[k] = true, false
+	case strings.HasPrefix(line, "panic:"):
+		// a panic, or the timeout's, which names the tests still running on lines led by tabs
+		d.inMessage[k], d.inPanic[k] = true, true
 	case d.inMessage[k] && strings.HasPrefix(line, "        "):
 		// a message's continuation line: the testing package indents it further
+	case d.inPanic[k] && strings.HasPrefix(line, "\t"):
 	default:
-		d.inMessage[k] = false
+		d.inMessage[k], d.inPanic[k] = false, false
 		return
 	}
 	d.lines[k] = tail(append(d.lines[k], cut(line)), keepPerTest)
@@ -99,6 +111,18 @@ func (d *digest) write(w io.Writer) {
 		}
 	}
 	for _, p := range d.failedPkgs {
+		// The tests a package was still running when it ended (a timeout, a panic) have no end of
+		// their own: what they said is what there is.
+		for _, k := range d.started {
+			if k.pkg != p || d.ended[k] || len(d.lines[k]) == 0 {
+				continue
+			}
+			withTests[p] = true
+			fmt.Fprintf(w, "--- UNFINISHED: %s (%s)\n", k.test, k.pkg)
+			for _, l := range d.lines[k] {
+				fmt.Fprintln(w, l)
+			}
+		}
 		if withTests[p] {
 			continue
 		}

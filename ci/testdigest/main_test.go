@@ -82,6 +82,54 @@ func TestParent(t *testing.T) {
 	}
 }
 
+// A run that times out: the test still running has no end of its own, and the digest names it with
+// what it logged, the timeout's panic and the tests it lists as running.
+func TestDigestOfATimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test on a package of its own")
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"go.mod": "module example.com/slow\n\ngo 1.26\n",
+		"slow_test.go": `package slow
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSlow(t *testing.T) {
+	t.Log("waiting for what never comes")
+	time.Sleep(time.Minute)
+}
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "test", "-json", "-count=1", "-timeout", "1s", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	raw, _ := cmd.Output()
+	var out bytes.Buffer
+	if err := run(bytes.NewReader(raw), &out); err != nil {
+		t.Fatal(err)
+	}
+	_, dig, ok := strings.Cut(out.String(), "=== digest: what each failed test said\n")
+	if !ok {
+		t.Fatalf("no digest:\n%s", out.String())
+	}
+	for _, want := range []string{"--- UNFINISHED: TestSlow (example.com/slow)", "waiting for what never comes", "panic: test timed out after 1s", "TestSlow ("} {
+		if !strings.Contains(dig, want) {
+			t.Errorf("the digest lacks %q:\n%s", want, dig)
+		}
+	}
+	if strings.Contains(dig, "goroutine") {
+		t.Errorf("the digest holds the goroutine dump:\n%s", dig)
+	}
+}
+
 // A package that fails before its tests report (here a panic at init) is named, with its last lines.
 func TestDigestOfAPackageThatFailsOutsideItsTests(t *testing.T) {
 	in := strings.Join([]string{
