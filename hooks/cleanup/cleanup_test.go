@@ -29,6 +29,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/kube/kubefake"
 	"github.com/mtc-helm/mtc-helm/internal/golden"
 )
 
@@ -150,27 +151,6 @@ func populated() []runtime.Object {
 	return objs
 }
 
-func listKinds() map[schema.GroupVersionResource]string {
-	m := map[schema.GroupVersionResource]string{}
-	for _, k := range kube.MTCKinds {
-		m[k.GVR] = k.Kind + "List"
-	}
-	for _, gvr := range kube.VeleroResources() {
-		m[gvr] = gvr.Resource + "List"
-	}
-	for gvr, kind := range map[schema.GroupVersionResource]string{
-		kube.Subscriptions: "Subscription", kube.CSVs: "ClusterServiceVersion", kube.DataProtectionApps: "DataProtectionApplication",
-		kube.CRDs: "CustomResourceDefinition", kube.ClusterRoles: "ClusterRole", kube.ClusterRoleBindings: "ClusterRoleBinding",
-		kube.SCCs: "SecurityContextConstraints", kube.OAuthClients: "OAuthClient", kube.VeleroBackups: "Backup",
-		kube.VeleroRestores: "Restore", kube.VeleroSchedules: "Schedule", kube.Deployments: "Deployment",
-		serviceAccounts: "ServiceAccount", roles: "Role", roleBindings: "RoleBinding",
-		kube.Operators: "Operator", kube.InstallPlans: "InstallPlan", kube.OperatorGroups: "OperatorGroup",
-	} {
-		m[gvr] = kind + "List"
-	}
-	return m
-}
-
 // fakeCluster plays the API server, garbage collection aside, and a mig-controller that closes plans and
 // honours the DVM finalizer: with controllerUp it removes the finalizer on delete, otherwise the DVM stays.
 type fakeCluster struct {
@@ -186,24 +166,8 @@ func newFakeCluster(controllerUp bool, objs ...runtime.Object) *fakeCluster {
 		typed = append(typed, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: kube.ControllerName, Namespace: ns},
 			Status: appsv1.DeploymentStatus{AvailableReplicas: 1}})
 	}
-	fc := &fakeCluster{kube: fake.NewClientset(typed...)}
-	// The fake guesses a resource from the kind, which goes wrong for SecurityContextConstraints: add those
-	// under their real resource.
-	var rest, sccs []runtime.Object
-	for _, o := range objs {
-		if o.(*unstructured.Unstructured).GetKind() == "SecurityContextConstraints" {
-			sccs = append(sccs, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
-	fc.dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds(), rest...)
+	fc := &fakeCluster{kube: fake.NewClientset(typed...), dyn: kubefake.Dynamic(objs...)}
 	tr := fc.dyn.Tracker()
-	for _, o := range sccs {
-		if err := tr.Create(kube.SCCs, o, ""); err != nil {
-			panic(err)
-		}
-	}
 	fc.dyn.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		da := a.(k8stesting.DeleteAction)
 		fc.mu.Lock()

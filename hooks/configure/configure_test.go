@@ -24,6 +24,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/kube/kubefake"
 )
 
 const ns = kube.Namespace
@@ -125,8 +126,7 @@ type env struct {
 
 func (e *env) configure() (*Configure, *dynamicfake.FakeDynamicClient) {
 	kc := fake.NewClientset(e.typed...)
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{kube.Subscriptions: "SubscriptionList", kube.InstallPlans: "InstallPlanList",
-		kube.MigPlans: "MigPlanList", kube.MigStorages: "MigStorageList", kube.MigClusters: "MigClusterList"}, e.dyn...)
+	dc := kubefake.Dynamic(e.dyn...)
 	dc.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchAction)
 		if pa.GetPatchType() != types.ApplyPatchType {

@@ -11,14 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/kube/kubefake"
 	"github.com/mtc-helm/mtc-helm/internal/golden"
 )
 
@@ -41,9 +40,7 @@ func fakeCluster(ocpVersion string) *kube.Clients {
 			"status": map[string]any{"desired": map[string]any{"version": ocpVersion}},
 		}})
 	}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		kube.Subscriptions: "SubscriptionList", kube.CSVs: "ClusterServiceVersionList", kube.MigrationControllers: "MigrationControllerList",
-	}, objs...)
+	dyn := kubefake.Dynamic(objs...)
 	return &kube.Clients{Kube: cs, Dynamic: dyn, Discovery: disc, Host: "https://" + ocpVersion + ".example:6443"}
 }
 

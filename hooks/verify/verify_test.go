@@ -11,10 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/kube/kubefake"
 )
 
 const ns = "openshift-migration"
@@ -59,10 +59,7 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			scheme := runtime.NewScheme()
-			dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
-				kube.Subscriptions: "SubscriptionList", kube.CSVs: "ClusterServiceVersionList", kube.MigrationControllers: "MigrationControllerList",
-			}, tt.objects...)
+			dyn := kubefake.Dynamic(tt.objects...)
 			k := fake.NewSimpleClientset(append([]runtime.Object{configMap}, tt.deps...)...)
 			v := &Verify{Action: kube.Action{Kube: k, Dynamic: dyn, Host: "https://api.example:6443", Namespace: ns}}
 			rep, err := v.Run(context.Background())

@@ -11,13 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/mtc-helm/mtc-helm/hooks/kube"
+	"github.com/mtc-helm/mtc-helm/hooks/kube/kubefake"
 	"github.com/mtc-helm/mtc-helm/internal/golden"
 )
 
@@ -73,21 +72,12 @@ func (c *cluster) check(mtc string) *Check {
 	for _, g := range c.groups {
 		disc.Resources = append(disc.Resources, &metav1.APIResourceList{GroupVersion: g + "/v1"})
 	}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds(), c.unstrs...)
+	dyn := kubefake.Dynamic(c.unstrs...)
 	hint := c.hint
 	return &Check{
 		Action:               kube.Action{Kube: c.clientset, Dynamic: dyn, Discovery: disc, Host: "https://api.test:6443", Namespace: kube.Namespace},
 		MTCVersion:           mtc,
 		OpenShiftVersionHint: func(context.Context) (string, error) { return hint, nil },
-	}
-}
-
-func listKinds() map[schema.GroupVersionResource]string {
-	return map[schema.GroupVersionResource]string{
-		kube.Subscriptions:        "SubscriptionList",
-		kube.CSVs:                 "ClusterServiceVersionList",
-		kube.MigrationControllers: "MigrationControllerList",
-		kube.ClusterVersions:      "ClusterVersionList",
 	}
 }
 
