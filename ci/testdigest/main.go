@@ -1,12 +1,14 @@
-// Command testdigest reads `go test -json` on its standard input, prints the test output as `go test` would, and
-// ends with a digest of every failed test: the messages its test code logged (file:line lines, panics), without
-// the component logs that run between them. CI keeps the head and the tail of a long run's output; the digest puts
-// why each test failed in the tail.
+// Command testdigest reads `go test -json` on its standard input, prints the test output as `go test` would
+// without -v (a test's output only when it fails; with -v, all of it as it comes), and ends with a digest of
+// every failed test: the messages its test code logged (file:line lines, panics), without the component logs
+// that run between them. CI keeps the head and the tail of a long run's output; the digest puts why each test
+// failed in the tail.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +36,8 @@ var message = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
 type key struct{ pkg, test string }
 
 type digest struct {
+	verbose    bool
+	held       map[key][]string // a running test's output, printed if it fails (without verbose)
 	lines      map[key][]string
 	inMessage  map[key]bool
 	inPanic    map[key]bool
@@ -44,8 +48,8 @@ type digest struct {
 	pkgOutput  map[string][]string
 }
 
-func newDigest() *digest {
-	return &digest{lines: map[key][]string{}, inMessage: map[key]bool{}, inPanic: map[key]bool{}, ended: map[key]bool{}, pkgOutput: map[string][]string{}}
+func newDigest(verbose bool) *digest {
+	return &digest{verbose: verbose, held: map[key][]string{}, lines: map[key][]string{}, inMessage: map[key]bool{}, inPanic: map[key]bool{}, ended: map[key]bool{}, pkgOutput: map[string][]string{}}
 }
 
 // add records one event, and returns the text to print for it.
@@ -54,20 +58,45 @@ func (d *digest) add(e event) string {
 	switch e.Action {
 	case "output", "build-output":
 		d.note(k, e.Output)
-		return e.Output
+		if d.verbose {
+			return e.Output
+		}
+		if e.Test == "" {
+			if e.Output == "PASS\n" {
+				return "" // go test prints it with -v only
+			}
+			return e.Output
+		}
+		d.held[k] = append(d.held[k], e.Output)
 	case "run":
 		d.started = append(d.started, k)
 	case "pass", "skip":
 		d.ended[k] = true
+		delete(d.held, k)
 	case "fail":
 		d.ended[k] = true
 		if e.Test != "" {
 			d.failed = append(d.failed, k)
+			return d.release(func(h key) bool { return h == k })
 		} else if e.Package != "" {
 			d.failedPkgs = append(d.failedPkgs, e.Package)
+			// what the tests still running when the package ended said
+			return d.release(func(h key) bool { return h.pkg == e.Package })
 		}
 	}
 	return ""
+}
+
+// release returns the held output of the tests that match, in the order they started, and forgets it.
+func (d *digest) release(match func(key) bool) string {
+	var b strings.Builder
+	for _, k := range d.started {
+		if out, ok := d.held[k]; ok && match(k) {
+			b.WriteString(strings.Join(out, ""))
+			delete(d.held, k)
+		}
+	}
+	return b.String()
 }
 
 func (d *digest) note(k key, out string) {
@@ -147,8 +176,8 @@ func cut(s string) string {
 	return s
 }
 
-func run(in io.Reader, out io.Writer) error {
-	d := newDigest()
+func run(in io.Reader, out io.Writer, verbose bool) error {
+	d := newDigest(verbose)
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -161,12 +190,15 @@ func run(in io.Reader, out io.Writer) error {
 			io.WriteString(out, s)
 		}
 	}
+	io.WriteString(out, d.release(func(key) bool { return true })) // a stream cut short
 	d.write(out)
 	return sc.Err()
 }
 
 func main() {
-	if err := run(os.Stdin, os.Stdout); err != nil {
+	verbose := flag.Bool("v", false, "print every test's output as it comes, as go test -v does")
+	flag.Parse()
+	if err := run(os.Stdin, os.Stdout, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "testdigest:", err)
 		os.Exit(1)
 	}

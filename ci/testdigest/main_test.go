@@ -53,8 +53,11 @@ func TestParent(t *testing.T) {
 	if err == nil {
 		t.Fatalf("the sample package passed:\n%s", raw)
 	}
-	var out bytes.Buffer
-	if err := run(bytes.NewReader(raw), &out); err != nil {
+	var out, verbose bytes.Buffer
+	if err := run(bytes.NewReader(raw), &out, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(bytes.NewReader(raw), &verbose, true); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
@@ -62,10 +65,17 @@ func TestParent(t *testing.T) {
 	if !ok {
 		t.Fatalf("no digest:\n%s", text)
 	}
-	for _, want := range []string{"fine", "component noise 99", "--- FAIL: TestFailsAmidNoise"} {
+	// As go test without -v: the failed tests' output, not the passed one's.
+	for _, want := range []string{"component noise 99", "--- FAIL: TestFailsAmidNoise", "child said no", "FAIL\texample.com/sample"} {
 		if !strings.Contains(head, want) {
 			t.Errorf("the output lacks %q:\n%s", want, head)
 		}
+	}
+	if strings.Contains(head, "fine") {
+		t.Errorf("the output holds a passed test's log:\n%s", head)
+	}
+	if vhead, _, _ := strings.Cut(verbose.String(), "=== digest"); !strings.Contains(vhead, "fine") || !strings.Contains(vhead, "component noise 99") {
+		t.Errorf("with -v, the output lacks a test's log:\n%s", vhead)
 	}
 	for _, want := range []string{
 		"--- FAIL: TestFailsAmidNoise (example.com/sample)", "step one", "leftover: ClusterRole x", "second line",
@@ -113,7 +123,7 @@ func TestSlow(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
 	raw, _ := cmd.Output()
 	var out bytes.Buffer
-	if err := run(bytes.NewReader(raw), &out); err != nil {
+	if err := run(bytes.NewReader(raw), &out, false); err != nil {
 		t.Fatal(err)
 	}
 	_, dig, ok := strings.Cut(out.String(), "=== digest: what each failed test said\n")
@@ -140,7 +150,7 @@ func TestDigestOfAPackageThatFailsOutsideItsTests(t *testing.T) {
 		`# p: a line that is not JSON`,
 	}, "\n")
 	var out bytes.Buffer
-	if err := run(strings.NewReader(in), &out); err != nil {
+	if err := run(strings.NewReader(in), &out, false); err != nil {
 		t.Fatal(err)
 	}
 	_, dig, ok := strings.Cut(out.String(), "=== digest")
@@ -156,7 +166,7 @@ func TestDigestOfAPackageThatFailsOutsideItsTests(t *testing.T) {
 func TestNoDigestWhenAllPassed(t *testing.T) {
 	in := `{"Action":"output","Package":"p","Test":"T","Output":"    a_test.go:1: hi\n"}` + "\n" + `{"Action":"pass","Package":"p","Test":"T"}`
 	var out bytes.Buffer
-	if err := run(strings.NewReader(in), &out); err != nil {
+	if err := run(strings.NewReader(in), &out, false); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "digest") {
